@@ -1,0 +1,1 @@
+"""Shared driver building blocks: transports, errors, checksums, framing, health vocabulary."""

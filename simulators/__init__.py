@@ -1,0 +1,1 @@
+"""Simulated peripherals that speak the device side of the real wire protocols."""

@@ -1,0 +1,6 @@
+"""Simulator plumbing: links (pty, TCP) and the DevicePeer base class."""
+
+from simulators.base.link import Link, PtyLink, TcpLink
+from simulators.base.peer import COMMON_FAULTS, DevicePeer
+
+__all__ = ["COMMON_FAULTS", "DevicePeer", "Link", "PtyLink", "TcpLink"]

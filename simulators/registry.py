@@ -1,0 +1,31 @@
+"""Which simulator peer plays which device class (lazy imports, like drivers.DRIVERS)."""
+
+from __future__ import annotations
+
+import importlib
+
+from simulators.base.peer import DevicePeer
+
+#: device class -> "module:PeerClass"
+PEERS: dict[str, str] = {
+    "id_reader": "simulators.id_reader:IdReaderPeer",
+    "receipt_printer": "simulators.receipt_printer:ReceiptPrinterPeer",
+    "bill_acceptor": "simulators.bill_acceptor_id003:Id003Peer",
+    "card_reader": "simulators.card_reader:CardReaderPeer",
+    "barcode_scanner": "simulators.barcode_scanner:ScannerPeer",
+}
+
+#: the device names `kiosk-sim run` gives them (design section 3)
+DEVICE_NAMES: dict[str, str] = {
+    "id_reader": "id_reader",
+    "printer": "receipt_printer",
+    "bill_acceptor": "bill_acceptor",
+    "card_reader": "card_reader",
+    "scanner": "barcode_scanner",
+}
+
+
+def peer_class(device_class: str) -> type[DevicePeer]:
+    module_name, _, attr = PEERS[device_class].partition(":")
+    cls: type[DevicePeer] = getattr(importlib.import_module(module_name), attr)
+    return cls
