@@ -1,0 +1,89 @@
+"""The terminal key: loading, creating, and AES-GCM sealing of sensitive payload fields.
+
+The key file holds 32 random bytes, raw. It must be 0600 (or stricter) and owned by us;
+the daemon refuses a key readable by group or others. Under systemd the key arrives through
+``LoadCredential=journal.key:...`` in ``$CREDENTIALS_DIRECTORY``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+ALG = "AES-256-GCM"
+
+
+class KeyFileError(Exception):
+    """The key file is missing, unreadable, malformed or too open."""
+
+
+def default_key_path(journal_path: str) -> Path:
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "journal.key").exists():
+        return Path(creds) / "journal.key"
+    return Path(journal_path).with_name("journal.key")
+
+
+def load_or_create_key(path: str | Path, *, create: bool = True) -> bytes:
+    """Read the key, creating it 0600 when absent (and ``create``). Raises KeyFileError."""
+    p = Path(path)
+    if not p.exists():
+        if not create:
+            raise KeyFileError(f"key file {p} does not exist")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return load_or_create_key(p, create=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(KEY_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+    st = p.stat()
+    in_credentials = str(p).startswith(os.environ.get("CREDENTIALS_DIRECTORY", "\0"))
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and not in_credentials:
+        raise KeyFileError(f"key file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                        f"chmod 0600 it")
+    try:
+        key = p.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from exc
+    if len(key) != KEY_BYTES:
+        raise KeyFileError(f"key file {p} must hold exactly {KEY_BYTES} raw bytes, has {len(key)}")
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """A non-secret identifier of the key (so a fleet server knows which key sealed a payload)."""
+    return hashlib.sha256(b"kiosk-agent key id:" + key).hexdigest()[:16]
+
+
+def derive(key: bytes, purpose: str) -> bytes:
+    """A sub-key per purpose, so the token key and the sealing key are never the same bytes."""
+    return hashlib.sha256(b"kiosk-agent:" + purpose.encode() + b":" + key).digest()
+
+
+class Sealer:
+    """AES-256-GCM with a random 96-bit nonce; the record id is the associated data."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(derive(key, "seal"))
+        self.kid = key_id(key)
+
+    def seal(self, plaintext: bytes, aad: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, aad.encode())
+
+    def open(self, blob: bytes, aad: str) -> bytes:
+        return self._aead.decrypt(blob[:12], blob[12:], aad.encode())
+
+    def envelope(self, blob: bytes) -> dict[str, Any]:
+        """The JSON form of a sealed blob, as published (the fleet holds the terminal key)."""
+        return {"alg": ALG, "kid": self.kid, "blob": base64.b64encode(blob).decode("ascii")}

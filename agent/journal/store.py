@@ -1,0 +1,386 @@
+"""The outbox: transactions, events and reports, committed before anyone is told.
+
+State machine of a record (only forward)::
+
+    queued --PUBACK--> settled                      (settle = "puback", or any event/report)
+    queued --PUBACK--> sent --fleet ack--> settled  (settle = "fleet-ack", transactions)
+    queued|sent --final rejection, attempts spent--> dead --(engineer: queue retry)--> queued
+
+``dead -> queued`` is the one backward move, and only by an explicit engineer action.
+Everything goes through one connection guarded by one lock: SQLite has a single writer
+anyway, and a single connection keeps ``synchronous=FULL`` commits strictly ordered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+import uuid
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from agent.crypto import Sealer
+from agent.journal.db import JournalError, StorageFull, open_db
+from agent.journal.ledger import Ledger
+from drivers.base.clock import Clock, SystemClock
+
+log = structlog.get_logger(__name__)
+
+PENDING = ("queued", "sent")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def iso(ts: datetime) -> str:
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def body_hash(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    seq: int
+    record_id: str
+    kind: str
+    type: str
+    device: str | None
+    boot_id: str
+    ts: str
+    payload: dict[str, Any]
+    secret: bytes | None
+    state: str
+    attempts: int
+    crc_ok: bool = True
+
+    def document(self, sealer: Sealer | None) -> dict[str, Any]:
+        """The published JSON: the public payload plus seq, and the sealed part as an envelope."""
+        doc = {**self.payload, "seq": self.seq}
+        if self.secret is not None and sealer is not None:
+            doc["data_enc"] = sealer.envelope(self.secret)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    status: str  # created | duplicate | conflict
+    seq: int
+    txn_id: str
+    state: str
+
+
+class Journal:
+    def __init__(self, path: str | Path, key: bytes, *, terminal_id: str, site: str, boot_id: str,
+                 clock: Clock | None = None, max_pending: int = 1_000_000, min_free_mb: int = 64,
+                 retention_days: float = 30.0, health_samples_max: int = 10_000,
+                 clock_synced: Any = None) -> None:
+        self.path = Path(path)
+        self.terminal_id, self.site, self.boot_id = terminal_id, site, boot_id
+        self.clock = clock or SystemClock()
+        self.max_pending = max_pending
+        self.min_free_mb = min_free_mb
+        self.retention = timedelta(days=retention_days)
+        self.sealer = Sealer(key)
+        self._clock_synced = clock_synced or (lambda: False)
+        self.lock = threading.RLock()
+        self.db = open_db(self.path)
+        self.conn = self.db.conn
+        self.ledger = Ledger(self, health_samples_max)
+        self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
+        self._closed = False
+        #: bytes committed since start, for the "written to flash per day" figure
+        self.bytes_written = 0
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def close(self) -> None:
+        with self.lock:
+            if not self._closed:
+                self._closed = True
+                try:
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass
+                self.conn.close()
+
+    def _count(self, where: str, params: Iterable[Any] = ()) -> int:
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}", tuple(params)).fetchone()[0])
+
+    def now(self) -> str:
+        return iso(self.clock.now())
+
+    def free_mb(self) -> float:
+        try:
+            return shutil.disk_usage(self.path.parent).free / 1_048_576
+        except OSError:
+            return 0.0
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, tuple(params))
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc).lower():
+                raise StorageFull(f"journal storage is full: {exc}") from exc
+            raise
+
+    def _insert(self, *, record_id: str, kind: str, type_: str, device: str | None, payload: dict[str, Any],
+                secret: bytes | None = None, bhash: str | None = None, amount: int | None = None,
+                method: str | None = None, offline: bool = False, ts: str) -> int:
+        text = dumps(payload)
+        raw = text.encode()
+        size = len(raw) + (len(secret) if secret else 0)
+        crc = zlib.crc32(raw + (secret or b""))
+        with self.db.atomic():
+            cur = self._write(
+                "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
+                "body_hash, payload, secret, amount, method, size, crc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
+                 int(offline), bhash, text, secret, amount, method, size, crc))
+        self.bytes_written += size
+        seq = cur.lastrowid
+        assert seq is not None
+        return seq
+
+    def _base(self, ts: str) -> dict[str, Any]:
+        return {"terminal_id": self.terminal_id, "site": self.site, "boot_id": self.boot_id, "ts": ts,
+                "clock_synced": bool(self._clock_synced())}
+
+    # -- writing -----------------------------------------------------------------------------
+    def submit_txn(self, txn: Mapping[str, Any], *, offline: bool) -> SubmitOutcome:
+        """Record a validated transaction durably (idempotent on ``txn_id``).
+
+        ``txn`` holds the client's fields (txn_id, kind, amount, currency, method, ref, data).
+        Raises StorageFull (max_pending, disk floor, SQLITE_FULL).
+        """
+        txn_id = txn["txn_id"]
+        bhash = body_hash({k: v for k, v in txn.items() if k != "txn_id"})
+        with self.lock:
+            row = self.conn.execute("SELECT seq, body_hash, state FROM outbox WHERE record_id = ?",
+                                    (txn_id,)).fetchone()
+            if row is not None:
+                status = "duplicate" if row[1] == bhash else "conflict"
+                return SubmitOutcome(status, row[0], txn_id, row[2])
+            if self._pending_txns >= self.max_pending:
+                raise StorageFull(f"{self._pending_txns} transactions pending, the limit is "
+                                  f"storage.max_pending = {self.max_pending}")
+            free = self.free_mb()
+            if free < self.min_free_mb:
+                raise StorageFull(f"only {free:.0f} MB free on the journal's disk, the floor is "
+                                  f"storage.min_free_mb = {self.min_free_mb}")
+            ts = self.now()
+            payload = {**self._base(ts), "txn_id": txn_id, "kind": txn["kind"], "amount": txn["amount"],
+                       "currency": txn.get("currency", "CNY"), "method": txn["method"],
+                       "ref": txn.get("ref"), "offline": offline}
+            secret = None
+            if txn.get("data") is not None:
+                secret = self.sealer.seal(dumps(txn["data"]).encode(), aad=txn_id)
+            try:
+                seq = self._insert(record_id=txn_id, kind="txn", type_=txn["kind"], device=None,
+                                   payload=payload, secret=secret, bhash=bhash, amount=txn["amount"],
+                                   method=txn["method"], offline=offline, ts=ts)
+            except sqlite3.IntegrityError:  # a concurrent submit of the same id won the race
+                return self.submit_txn(txn, offline=offline)
+            self._pending_txns += 1
+            return SubmitOutcome("created", seq, txn_id, "queued")
+
+    def append_event(self, type_: str, data: Mapping[str, Any], *, device: str | None = None,
+                     kind: str = "event") -> int:
+        """Journal a device/terminal event (or, with kind="report", a self-test report).
+
+        Events are not refused at max_pending or the disk floor (a stacked note must be
+        recorded); only a really full disk (SQLITE_FULL) raises StorageFull.
+        """
+        with self.lock:
+            ts = self.now()
+            record_id = f"{'evt' if kind == 'event' else 'rpt'}-{uuid.uuid4().hex}"
+            payload = {**self._base(ts), "event_id": record_id, "type": type_, "device": device,
+                       "data": dict(data)}
+            return self._insert(record_id=record_id, kind=kind, type_=type_, device=device,
+                                payload=payload, ts=ts)
+
+    # -- delivery ----------------------------------------------------------------------------
+    def _record(self, row: sqlite3.Row | tuple[Any, ...]) -> OutboxRecord:
+        (seq, record_id, kind, type_, device, boot_id, ts, payload, secret, state, attempts, crc) = row
+        raw = payload.encode()
+        ok = zlib.crc32(raw + (secret or b"")) == crc
+        try:
+            doc = json.loads(payload)
+        except ValueError:
+            doc, ok = {}, False
+        return OutboxRecord(seq, record_id, kind, type_, device, boot_id, ts, doc, secret, state,
+                            attempts, ok)
+
+    _COLS = "seq, record_id, kind, type, device, boot_id, ts, payload, secret, state, attempts, crc"
+
+    def lease(self, after_seq: int, limit: int, exclude: Iterable[int] = ()) -> list[OutboxRecord]:
+        """The next queued records after ``after_seq`` in seq order; counts an attempt for each."""
+        skip = set(exclude)
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT {self._COLS} FROM outbox WHERE state = 'queued' AND seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit + len(skip))).fetchall()
+            records = [self._record(r) for r in rows if r[0] not in skip][:limit]
+            if records:
+                with self.db.atomic():
+                    self.conn.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?",
+                                          [(r.seq,) for r in records])
+            return records
+
+    def lease_unacked(self, older_than_s: float, limit: int) -> list[OutboxRecord]:
+        """Transactions PUBACKed but not acked by the fleet within ``older_than_s`` (fleet-ack mode)."""
+        cutoff = iso(self.clock.now() - timedelta(seconds=older_than_s))
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT {self._COLS} FROM outbox WHERE state = 'sent' AND sent_at < ? ORDER BY seq LIMIT ?",
+                (cutoff, limit)).fetchall()
+            return [self._record(r) for r in rows]
+
+    def mark_delivered(self, seqs: Iterable[int], *, fleet_ack: bool) -> None:
+        """PUBACK (success) for these records: settled, or sent (awaiting the fleet) for txns."""
+        seqs = list(seqs)
+        if not seqs:
+            return
+        now = self.now()
+        with self.lock, self.db.atomic():
+            if fleet_ack:
+                self.conn.executemany(
+                    "UPDATE outbox SET state = CASE WHEN kind = 'txn' THEN 'sent' ELSE 'settled' END, "
+                    "sent_at = ?, settled_at = CASE WHEN kind = 'txn' THEN NULL ELSE ? END, "
+                    "last_error = NULL WHERE seq = ? AND state IN ('queued', 'sent')",
+                    [(now, now, s) for s in seqs])
+            else:
+                before = self._pending_in(seqs)
+                self.conn.executemany(
+                    "UPDATE outbox SET state = 'settled', sent_at = ?, settled_at = ?, last_error = NULL "
+                    "WHERE seq = ? AND state IN ('queued', 'sent')", [(now, now, s) for s in seqs])
+                self._pending_txns -= before
+
+    def _pending_in(self, seqs: list[int]) -> int:
+        marks = ",".join("?" * len(seqs))
+        return self._count(f"kind = 'txn' AND state IN ('queued', 'sent') AND seq IN ({marks})", seqs)
+
+    def settle_txns(self, txn_ids: Iterable[str]) -> int:
+        """The fleet's ack: these transactions are settled. Returns how many moved."""
+        ids = [t for t in txn_ids if isinstance(t, str)]
+        if not ids:
+            return 0
+        now = self.now()
+        with self.lock, self.db.atomic():
+            moved = 0
+            for txn_id in ids:
+                cur = self.conn.execute(
+                    "UPDATE outbox SET state = 'settled', settled_at = ? WHERE record_id = ? AND kind = 'txn' "
+                    "AND state IN ('queued', 'sent')", (now, txn_id))
+                moved += cur.rowcount
+            self._pending_txns -= moved
+            return moved
+
+    def mark_failed(self, seq: int, error: str, *, final: bool, max_attempts: int) -> str:
+        """A delivery failure. A final rejection after ``max_attempts`` makes the record dead.
+
+        Returns the record's new state.
+        """
+        with self.lock, self.db.atomic():
+            row = self.conn.execute("SELECT attempts, state, kind FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            if row is None or row[1] in ("settled", "dead"):
+                return row[1] if row else "missing"
+            attempts, _state, kind = row
+            if final and attempts >= max_attempts:
+                self.conn.execute("UPDATE outbox SET state = 'dead', last_error = ? WHERE seq = ?", (error, seq))
+                if kind == "txn":
+                    self._pending_txns -= 1
+                log.warning("record_dead_lettered", seq=seq, attempts=attempts, error=error)
+                return "dead"
+            self.conn.execute("UPDATE outbox SET state = 'queued', last_error = ? WHERE seq = ?", (error, seq))
+            return "queued"
+
+    def retry_dead(self, seqs: Iterable[int] | None = None) -> int:
+        """Engineer action: dead letters back to queued (all, or the given seqs)."""
+        with self.lock, self.db.atomic():
+            if seqs is None:
+                cur = self.conn.execute("UPDATE outbox SET state = 'queued', attempts = 0 WHERE state = 'dead'")
+            else:
+                cur = self.conn.executemany(
+                    "UPDATE outbox SET state = 'queued', attempts = 0 WHERE state = 'dead' AND seq = ?",
+                    [(s,) for s in seqs])
+            self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
+            return cur.rowcount
+
+    # -- reading -----------------------------------------------------------------------------
+    def get_txn(self, txn_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT seq, state, attempts, ts, sent_at, settled_at, last_error FROM outbox "
+                "WHERE record_id = ? AND kind = 'txn'", (txn_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("seq", "state", "attempts", "ts", "sent_at", "settled_at", "last_error")
+        return {"txn_id": txn_id, **dict(zip(keys, row, strict=True))}
+
+    def records(self, *, state: str | None = None, kind: str | None = None, device: str | None = None,
+                after_seq: int = 0, limit: int = 100) -> list[OutboxRecord]:
+        where, params = ["seq > ?"], [after_seq]
+        for col, val in (("state", state), ("kind", kind), ("device", device)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        with self.lock:
+            rows = self.conn.execute(f"SELECT {self._COLS} FROM outbox WHERE {' AND '.join(where)} "
+                                     f"ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
+        return [self._record(r) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and bytes by state and kind, the oldest pending record, dead letters."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT state, kind, COUNT(*), COALESCE(SUM(size), 0) FROM outbox GROUP BY state, kind").fetchall()
+            oldest = self.conn.execute(
+                "SELECT MIN(ts) FROM outbox WHERE state IN ('queued', 'sent')").fetchone()[0]
+            last_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+        by_state = {s: 0 for s in ("queued", "sent", "settled", "dead")}
+        by_kind: dict[str, dict[str, int]] = {}
+        for state, kind, n, size in rows:
+            by_state[state] += n
+            if state in PENDING:
+                k = by_kind.setdefault(kind, {"count": 0, "bytes": 0})
+                k["count"] += n
+                k["bytes"] += size
+        age = 0.0
+        if oldest:
+            age = max(0.0, (self.clock.now() - datetime.fromisoformat(oldest.replace("Z", "+00:00")))
+                      .total_seconds())
+        return {"pending": by_state["queued"] + by_state["sent"], **by_state,
+                "pending_txns": self._pending_txns, "by_kind": by_kind, "oldest_age_s": round(age, 1),
+                "last_seq": last_seq}
+
+    def pending_txns(self) -> int:
+        return self._pending_txns
+
+    def prune(self, batch: int = 1000) -> int:
+        """Delete settled records older than the retention period. Returns how many went."""
+        cutoff = iso(self.clock.now() - self.retention)
+        with self.lock:
+            try:
+                with self.db.atomic():
+                    cur = self.conn.execute(
+                        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 'settled' "
+                        "AND settled_at < ? ORDER BY seq LIMIT ?)", (cutoff, batch))
+            except sqlite3.Error as exc:
+                raise JournalError(f"prune failed: {exc}") from exc
+            return cur.rowcount
+
+    def integrity_check(self) -> list[str]:
+        with self.lock:
+            return [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
