@@ -1,0 +1,493 @@
+"""A real Mosquitto 2.x broker as a subprocess, and an MQTT 5 recorder that watches it.
+
+``MosquittoBroker`` writes a config into a private work directory and runs ``mosquitto -c`` on
+free loopback ports (never 1883/8883: a shared broker may run there). It is ready when an MQTT
+CONNECT on the plain listener gets a CONNACK, not after a guessed sleep. The broker's stderr goes
+to ``workdir/mosquitto.log``; failures quote its tail.
+
+Config written (see /work/shared/notes/mqtt.md section 3)::
+
+    per_listener_settings false
+    allow_anonymous true          # the plain listener: test observers, the "fleet backend"
+    persistence false             # or true + persistence_location for restart tests
+    log_dest stderr
+    log_type all                  # 'all' includes debug, where "Denied PUBLISH" appears
+    sys_interval 0
+    acl_file <workdir>/acl        # only when acl lines are given; written verbatim
+    listener <port> 127.0.0.1
+    listener <tls_port> 127.0.0.1 # only with tls=: mutual TLS, cert CN becomes the username
+    cafile / certfile / keyfile / require_certificate true / use_identity_as_username true
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from tests.support.waiting import wait_until
+
+LOOPBACK = "127.0.0.1"
+#: Ports of shared services on this machine; a test broker must never take them.
+RESERVED_PORTS = frozenset({1883, 8883})
+#: ACL for the kiosk contract (design.md section 5): anonymous clients (the plain listener, used by
+#: test observers standing in for the fleet backend) may do anything; a terminal, identified by its
+#: client-certificate CN, writes only under its own up/ and reads only under its own down/.
+KIOSK_ACL = (
+    "topic readwrite #",
+    "pattern write kiosk/v1/+/%u/up/#",
+    "pattern read kiosk/v1/+/%u/down/#",
+)
+
+
+def mosquitto_path() -> str | None:
+    """The mosquitto executable (PATH, then /usr/sbin where Debian installs it), or None."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (bind port 0, read it, close)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when an MQTT 3.1.1 CONNECT to host:port is answered with an accepting CONNACK."""
+    client_id = f"probe-{os.getpid()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(bytes([0x10, len(body)]) + body)
+            reply = b""
+            while len(reply) < 4:
+                chunk = sock.recv(4 - len(reply))
+                if not chunk:
+                    return False
+                reply += chunk
+            sock.sendall(b"\xe0\x00")  # DISCONNECT
+            return reply == b"\x20\x02\x00\x00"
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """Files for the mutual-TLS listener."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    require_certificate: bool = True
+    use_identity_as_username: bool = True
+
+
+class _BindRace(Exception):
+    """mosquitto could not bind a port picked a moment earlier; pick again."""
+
+
+class MosquittoBroker:
+    """One mosquitto process on loopback, restartable on the same ports.
+
+    Args:
+        workdir: private directory for the config, ACL, log and persistence files.
+        port: the plain listener's port; None picks a free one (re-picked on a bind race).
+        tls: add a mutual-TLS listener on ``tls_port`` (picked like ``port``).
+        acl: ACL file lines, written verbatim (e.g. ``KIOSK_ACL``); None means no ACL file.
+        persistence: keep sessions/retained messages across graceful restarts.
+        log_type: mosquitto ``log_type`` values.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | str,
+        port: int | None = None,
+        tls: BrokerTls | None = None,
+        acl: Sequence[str] | None = None,
+        *,
+        persistence: bool = False,
+        log_type: Sequence[str] = ("all",),
+    ) -> None:
+        exe = mosquitto_path()
+        if exe is None:
+            raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
+        for p in (port,):
+            if p in RESERVED_PORTS:
+                raise ValueError(f"port {p} belongs to a shared service; pick another")
+        self.exe = exe
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = LOOPBACK
+        self.port = port or 0
+        self.tls = tls
+        self.tls_port = 0
+        self.acl = list(acl) if acl is not None else None
+        self.persistence = persistence
+        self.log_type = tuple(log_type)
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self.acl_path = self.workdir / "acl"
+        self.log_path = self.workdir / "mosquitto.log"
+        self.data_dir = self.workdir / "data"
+        self.starts = 0
+        self._ports_fixed = port is not None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+        self._log_offset = 0
+
+    # ---------------------------------------------------------------- config
+    def _config_text(self) -> str:
+        lines = [
+            "# written by tests.support.broker",
+            "per_listener_settings false",
+            "allow_anonymous true",
+            f"persistence {'true' if self.persistence else 'false'}",
+            "log_dest stderr",
+            *(f"log_type {t}" for t in self.log_type),
+            "sys_interval 0",
+        ]
+        if self.persistence:
+            self.data_dir.mkdir(exist_ok=True)
+            lines += [f"persistence_location {self.data_dir}/", "autosave_interval 1"]
+        if self.acl is not None:
+            lines.append(f"acl_file {self.acl_path}")
+        lines.append(f"listener {self.port} {LOOPBACK}")
+        if self.tls is not None:
+            lines += [
+                f"listener {self.tls_port} {LOOPBACK}",
+                f"cafile {self.tls.cafile}",
+                f"certfile {self.tls.certfile}",
+                f"keyfile {self.tls.keyfile}",
+                f"require_certificate {str(self.tls.require_certificate).lower()}",
+                f"use_identity_as_username {str(self.tls.use_identity_as_username).lower()}",
+                "tls_version tlsv1.2",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def _write_files(self) -> None:
+        if self.acl is not None:
+            self.acl_path.write_text("\n".join(self.acl) + "\n")
+            self.acl_path.chmod(0o600)
+        self.conf_path.write_text(self._config_text())
+
+    # ------------------------------------------------------------- lifecycle
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
+        """Start mosquitto and return once it answers an MQTT CONNECT."""
+        if self.running:
+            raise RuntimeError("broker already running")
+        self._reap()
+        for _attempt in range(1 if self._ports_fixed else 5):
+            if not self._ports_fixed:
+                self.port = free_port()
+                self.tls_port = free_port() if self.tls is not None else 0
+                while self.tls is not None and self.tls_port == self.port:
+                    self.tls_port = free_port()
+            elif self.tls is not None and not self.tls_port:
+                self.tls_port = free_port()
+            self._write_files()
+            self._spawn()
+            try:
+                self._await_ready(timeout_s)
+            except _BindRace:
+                self._reap()
+                if self._ports_fixed:
+                    raise RuntimeError(f"port {self.port} is taken: {self.log_tail()}") from None
+                continue
+            except BaseException:
+                self.kill()
+                raise
+            self._ports_fixed = True  # restarts reuse these ports
+            self.starts += 1
+            return self
+        raise RuntimeError(f"could not bind free ports for mosquitto: {self.log_tail()}")
+
+    def _spawn(self) -> None:
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap()
+        self._log_offset = self._log_file.tell()
+        self._proc = subprocess.Popen(
+            [self.exe, "-c", str(self.conf_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=self._log_file,
+            cwd=self.workdir,
+        )
+
+    def _await_ready(self, timeout_s: float) -> None:
+        proc = self._proc
+        assert proc is not None
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                tail = self.log_tail()
+                if "Address already in use" in tail:
+                    raise _BindRace
+                raise RuntimeError(f"mosquitto exited with {proc.returncode}: {tail}")
+            return mqtt_probe(self.host, self.port)
+
+        wait_until(ready, timeout_s, message=lambda: f"mosquitto not ready: {self.log_tail()}")
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Graceful exit (SIGTERM), SIGKILL if it does not exit within ``timeout_s``."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
+            proc.terminate()
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._reap()
+
+    def kill(self) -> None:
+        """Crash the broker (SIGKILL): no persistence save, clients see the sockets reset."""
+        self._reap()
+
+    def restart(self, timeout_s: float = 10.0) -> MosquittoBroker:
+        """Graceful stop, then start again on the same ports."""
+        self.stop()
+        return self.start(timeout_s)
+
+    def ensure_running(self) -> MosquittoBroker:
+        """Start the broker again if a test left it stopped (same ports)."""
+        return self if self.running else self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: a hung broker; connections stay open but nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def set_acl(self, lines: Sequence[str]) -> None:
+        """Rewrite the ACL file and make a running broker reload it (SIGHUP)."""
+        if self.acl is None:
+            raise RuntimeError("broker was started without an acl_file")
+        self.acl = list(lines)
+        self._write_files()
+        if self.running:
+            self._signal(signal.SIGHUP)
+
+    def _signal(self, signum: int) -> None:
+        if not self.running:
+            raise RuntimeError("broker is not running")
+        assert self._proc is not None
+        self._proc.send_signal(signum)
+
+    def __enter__(self) -> MosquittoBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------- log
+    def log_text(self) -> str:
+        """The whole broker log (all starts of this instance)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, max_chars: int = 2000) -> str:
+        """The log since the latest start, trimmed to its last ``max_chars``."""
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(self._log_offset)
+                text = fh.read().decode(errors="replace")
+        except FileNotFoundError:
+            return "<no log>"
+        return text[-max_chars:]
+
+    def wait_for_log(self, needle: str, timeout_s: float) -> str:
+        """Wait until ``needle`` appears in the log; return the whole log."""
+        return wait_until(
+            lambda: self.log_text() if needle in self.log_text() else "",
+            timeout_s,
+            interval_s=0.05,
+            message=lambda: f"{needle!r} not in broker log: {self.log_tail()}",
+        )
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"MosquittoBroker({self.host}:{self.port}, tls_port={self.tls_port}, {state})"
+
+
+# =========================================================================== recorder
+@dataclass(frozen=True)
+class Received:
+    """One message as a subscriber saw it; ``received_at`` is ``time.monotonic()``."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+    received_at: float
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Recorder:
+    """An MQTT 5 subscriber that records every message, for assertions with deadlines.
+
+    It subscribes (QoS 1) in ``on_connect``, so it resubscribes after a broker restart, and
+    ``start()`` returns only after the SUBACK, so nothing published afterwards can be missed.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        topics: Sequence[str] | str,
+        *,
+        client_id: str | None = None,
+        qos: int = 1,
+        configure: Callable[[mqtt.Client], None] | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self.topics = [topics] if isinstance(topics, str) else list(topics)
+        if not self.topics:
+            raise ValueError("Recorder needs at least one topic filter")
+        self.qos = qos
+        self._lock = threading.Lock()
+        self._messages: list[Received] = []
+        self._sub_mid: int | None = None
+        self._subscribed = threading.Event()
+        self._refused: str | None = None
+        self.client_id = client_id or f"recorder-{os.getpid()}-{id(self):x}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        if configure is not None:
+            configure(self.client)  # e.g. tls_set(...) for a TLS listener
+        self._started = False
+
+    # -- paho callbacks (network thread): only record, never block
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            self._refused = str(rc)
+            return
+        result, mid = client.subscribe([(t, SubscribeOptions(qos=self.qos)) for t in self.topics])
+        if result == mqtt.MQTT_ERR_SUCCESS:
+            self._sub_mid = mid
+
+    def _on_disconnect(self, *_args: Any) -> None:
+        self._subscribed.clear()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, codes: list[Any], _p: Any) -> None:
+        if mid == self._sub_mid and all(not c.is_failure for c in codes):
+            self._subscribed.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        item = Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic())
+        with self._lock:
+            self._messages.append(item)
+
+    # -- lifecycle
+    def start(self, timeout_s: float = 5.0) -> Recorder:
+        self.client.connect_async(self.host, self.port, keepalive=5)
+        self.client.loop_start()
+        self._started = True
+        try:
+            self.wait_subscribed(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_subscribed(self, timeout_s: float) -> None:
+        """Wait for the SUBACK of the current connection (after a broker restart, too)."""
+        wait_until(
+            self._subscribed.is_set,
+            timeout_s,
+            message=lambda: (
+                f"recorder not subscribed to {self.topics} at {self.host}:{self.port}"
+                + (f" (CONNACK refused: {self._refused})" if self._refused else "")
+            ),
+        )
+
+    @property
+    def subscribed(self) -> bool:
+        return self._subscribed.is_set()
+
+    def stop(self) -> None:
+        if self._started:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self._started = False
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- queries
+    def messages(self, topic_filter: str | None = None) -> list[Received]:
+        with self._lock:
+            items = list(self._messages)
+        if topic_filter is None:
+            return items
+        return [m for m in items if mqtt.topic_matches_sub(topic_filter, m.topic)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+    def wait_for(self, predicate: Callable[[Received], bool], timeout_s: float) -> Received:
+        """The first recorded message satisfying ``predicate`` (waiting for it if needed)."""
+
+        def find() -> Received | None:
+            return next((m for m in self.messages() if predicate(m)), None)
+
+        return wait_until(find, timeout_s, message=lambda: f"no matching message; got {self._summary()}")
+
+    def wait_count(self, topic_filter: str, n: int, timeout_s: float) -> list[Received]:
+        """Wait until at least ``n`` messages matched ``topic_filter``; return all of them."""
+        return wait_until(
+            lambda: (lambda got: got if len(got) >= n else None)(self.messages(topic_filter)),
+            timeout_s,
+            message=lambda: (
+                f"wanted {n} on {topic_filter!r}, got {len(self.messages(topic_filter))}: {self._summary()}"
+            ),
+        )
+
+    def _summary(self, limit: int = 10) -> str:
+        items = self.messages()
+        shown = ", ".join(f"{m.topic}={m.payload[:60]!r}" for m in items[-limit:])
+        return f"{len(items)} message(s) [{shown}]"
