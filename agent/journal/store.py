@@ -306,6 +306,30 @@ class Journal:
             self.conn.execute("UPDATE outbox SET state = 'queued', last_error = ? WHERE seq = ?", (error, seq))
             return "queued"
 
+    def reject_txn(self, txn_id: str, error: str, *, final: bool, max_attempts: int) -> str:
+        """The fleet rejected a transaction (``down/txn-ack`` ``rejected``)."""
+        with self.lock:
+            row = self.conn.execute("SELECT seq FROM outbox WHERE record_id = ? AND kind = 'txn'",
+                                    (txn_id,)).fetchone()
+            if row is None:
+                return "missing"
+            return self.mark_failed(row[0], error, final=final, max_attempts=max_attempts)
+
+    def count_by_kind(self, after_seq: int, upto_seq: int | None = None) -> dict[str, int]:
+        """Records appended in (after_seq, upto_seq], by kind (what an outage queued)."""
+        q = "SELECT kind, COUNT(*) FROM outbox WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if upto_seq is not None:
+            q += " AND seq <= ?"
+            params.append(upto_seq)
+        with self.lock:
+            rows = self.conn.execute(q + " GROUP BY kind", params).fetchall()
+        return {k: int(n) for k, n in rows}
+
+    def last_seq(self) -> int:
+        with self.lock:
+            return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0])
+
     def retry_dead(self, seqs: Iterable[int] | None = None) -> int:
         """Engineer action: dead letters back to queued (all, or the given seqs)."""
         with self.lock, self.db.atomic():

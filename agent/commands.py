@@ -1,0 +1,128 @@
+"""Fleet commands from ``down/cmd``: validation, dispatch with a deadline, one result each.
+
+A command is ``{"id": str, "cmd": str, "args": {...}}``, at most 64 KiB of UTF-8 JSON. A
+malformed or unknown command gets an error result and changes nothing; a command running
+past its deadline gets a ``timeout`` result (its late result is dropped).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MAX_COMMAND_BYTES = 65536
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class CommandError(Exception):
+    """A command that cannot run: ``code`` is a stable identifier for the fleet."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    handler: Callable[[Mapping[str, Any]], Any]
+    deadline_s: float = 30.0
+    #: validates args before running; raises CommandError
+    check: Callable[[Mapping[str, Any]], None] | None = None
+
+
+def parse(payload: bytes) -> tuple[str | None, str, dict[str, Any]]:
+    """Decode and validate a command payload. Raises CommandError (with whatever id was found)."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError("too_large", f"command is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}")
+    try:
+        doc = json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CommandError("bad_encoding", f"command is not UTF-8: {exc.reason}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise CommandError("bad_json", f"command is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CommandError("bad_command", "command must be a JSON object")
+    cmd_id = doc.get("id")
+    if not isinstance(cmd_id, str) or not _ID.match(cmd_id):
+        raise CommandError("bad_id", "id must be a string of 1-64 [A-Za-z0-9_.:-]")
+    cmd = doc.get("cmd")
+    if not isinstance(cmd, str) or not cmd:
+        raise CommandError("bad_command", "cmd must be a non-empty string")
+    args = doc.get("args", {})
+    if not isinstance(args, dict):
+        raise CommandError("bad_args", "args must be a JSON object")
+    extra = set(doc) - {"id", "cmd", "args"}
+    if extra:
+        raise CommandError("bad_command", f"unknown fields: {', '.join(sorted(extra))}")
+    return cmd_id, cmd, args
+
+
+class CommandRunner:
+    """Runs commands on a small pool; results go to ``emit(result_document)``."""
+
+    def __init__(self, commands: Mapping[str, Command], emit: Callable[[dict[str, Any]], None],
+                 workers: int = 2) -> None:
+        self.commands = dict(commands)
+        self.emit = emit
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cmd")
+        self._watch = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cmd-watch")
+        self._lock = threading.Lock()
+
+    def submit(self, payload: bytes) -> None:
+        cmd_id: str | None = None
+        try:
+            cmd_id, name, args = parse(payload)
+            command = self.commands.get(name)
+            if command is None:
+                raise CommandError("unknown_command",
+                                   f"unknown command {name!r}; known: {', '.join(sorted(self.commands))}")
+            if command.check is not None:
+                command.check(args)
+        except CommandError as exc:
+            if cmd_id is None:
+                cmd_id = _salvage_id(payload)
+            log.warning("command_rejected", id=cmd_id, code=exc.code, error=str(exc))
+            self.emit({"id": cmd_id, "ok": False, "error": {"code": exc.code, "message": str(exc)}})
+            return
+        log.info("command_received", id=cmd_id, cmd=name)
+        future = self._pool.submit(command.handler, args)
+        self._watch.submit(self._await, cmd_id, name, future, command.deadline_s)
+
+    def _await(self, cmd_id: str, name: str, future: Future[Any], deadline_s: float) -> None:
+        try:
+            result = future.result(timeout=deadline_s)
+        except FutureTimeout:
+            self.emit({"id": cmd_id, "ok": False, "error": {
+                "code": "timeout", "message": f"{name} did not finish within {deadline_s:.0f}s"}})
+            return
+        except CommandError as exc:
+            self.emit({"id": cmd_id, "ok": False, "error": {"code": exc.code, "message": str(exc)}})
+            return
+        except Exception as exc:
+            log.exception("command_failed", id=cmd_id, cmd=name)
+            self.emit({"id": cmd_id, "ok": False, "error": {"code": "failed", "message": str(exc)}})
+            return
+        self.emit({"id": cmd_id, "ok": True, "result": result})
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._watch.shutdown(wait=False, cancel_futures=True)
+
+
+def _salvage_id(payload: bytes) -> str | None:
+    try:
+        doc = json.loads(payload.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    cmd_id = doc.get("id") if isinstance(doc, dict) else None
+    return cmd_id if isinstance(cmd_id, str) and _ID.match(cmd_id) else None

@@ -1,0 +1,1 @@
+"""The uplink: journal records to MQTT, presence and health, fleet commands back."""

@@ -1,0 +1,164 @@
+"""The paho-mqtt session: the only module that imports paho.
+
+One thread (the uplink's) drives everything: ``loop_once()`` runs paho's network loop, and
+paho's callbacks run inside it, on the same thread, so no lock is ever held across paho and
+our code (the lock-order deadlocks of paho #226/#354 cannot happen). Callbacks only append to
+``self.events``; each catches its own exceptions, since one that escapes kills the loop.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.config import MqttConfig
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    kind: str  # connected | connect_failed | disconnected | puback | message | subscribed
+    mid: int = 0
+    code: int = 0
+    reason: str = ""
+    topic: str = ""
+    payload: bytes = b""
+
+
+class MqttSession:
+    def __init__(self, cfg: MqttConfig, client_id: str, *, will_topic: str, will_payload: bytes,
+                 extra_inflight: int = 16) -> None:
+        self.cfg = cfg
+        self.v5 = cfg.protocol == "5"
+        self.events: list[LinkEvent] = []
+        proto = mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311
+        kwargs: dict[str, Any] = {"client_id": client_id, "protocol": proto}
+        if not self.v5:
+            kwargs["clean_session"] = True
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, **kwargs)
+        c.max_inflight_messages_set(cfg.window + extra_inflight)
+        c.max_queued_messages_set(0)
+        # we run our own backoff with jitter; paho's would climb to 2 minutes in lock-step
+        c.reconnect_delay_set(1, 1)
+        c.will_set(will_topic, will_payload, qos=1, retain=True)
+        if cfg.tls_ca or cfg.tls_cert:
+            c.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key,
+                      cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if cfg.username:
+            password = None
+            if cfg.password_file:
+                with open(cfg.password_file, encoding="utf-8") as f:
+                    password = f.read().strip()
+            c.username_pw_set(cfg.username, password)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        self.client = c
+        self._started = False
+
+    # -- callbacks (on our own thread, inside loop_once) -------------------------------------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        try:
+            failed = bool(getattr(reason_code, "is_failure", False))
+            self.events.append(LinkEvent("connect_failed" if failed else "connected",
+                                         code=int(getattr(reason_code, "value", 0) or 0), reason=str(reason_code)))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_connect")
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        try:
+            self.events.append(LinkEvent("connect_failed", reason="connection failed"))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_connect_fail")
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        try:
+            self.events.append(LinkEvent("disconnected", code=int(getattr(reason_code, "value", 0) or 0),
+                                         reason=str(reason_code)))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_disconnect")
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        try:
+            code = int(getattr(reason_code, "value", 0) or 0)
+            self.events.append(LinkEvent("puback", mid=mid, code=code, reason=str(reason_code)))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_publish")
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        try:
+            self.events.append(LinkEvent("message", topic=str(message.topic), payload=bytes(message.payload)))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_message")
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reason_codes: Any, properties: Any) -> None:
+        try:
+            bad = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
+            self.events.append(LinkEvent("subscribed", mid=mid, reason=",".join(bad)))
+        except Exception:
+            log.exception("mqtt_callback_failed", callback="on_subscribe")
+
+    # -- driving -----------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Start a (re)connection attempt: TCP/TLS connect now, CONNACK later via loop_once.
+
+        Raises OSError (refused, unreachable, TLS failure) — the caller backs off.
+        """
+        props = None
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 0
+        if not self._started:
+            self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
+                                clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.v5 else True,
+                                properties=props)
+            self._started = True
+        else:
+            self.client.reconnect()
+
+    def loop_once(self, timeout_s: float) -> int:
+        """Run paho's network loop once; returns paho's rc (non-zero: the link is down)."""
+        try:
+            return int(self.client.loop(timeout=timeout_s))
+        except (OSError, ssl.SSLError) as exc:
+            self.events.append(LinkEvent("disconnected", reason=f"socket error: {exc}"))
+            return int(mqtt.MQTT_ERR_CONN_LOST)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int | None:
+        """QoS 1 publish; the mid, or None when paho refused it outright."""
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            return None
+        return int(info.mid)
+
+    def subscribe(self, topics: list[str]) -> None:
+        self.client.subscribe([(t, 1) for t in topics])
+
+    def disconnect(self) -> None:
+        try:
+            self.client.disconnect()
+        except (OSError, ValueError):
+            pass
+
+    def drop(self) -> None:
+        """Close the socket without a DISCONNECT (the broker will publish the will)."""
+        try:
+            sock = self.client.socket()
+            if sock is not None:
+                sock.close()
+        except OSError:
+            pass
+
+    def take_events(self) -> list[LinkEvent]:
+        out, self.events = self.events, []
+        return out

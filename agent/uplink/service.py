@@ -1,0 +1,324 @@
+"""The uplink thread: connection state, backoff with jitter, presence, health, drain, commands.
+
+On every connect, in this order: ``up/status`` online (retained), ``up/health`` (retained),
+subscriptions, an ``outage`` event journalled when the link comes back, then the backlog in
+seq order after an optional start delay (jitter seeded by the terminal id, so a fleet coming
+back after an ISP outage does not stampede the broker).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from agent.commands import CommandRunner
+from agent.config import AgentConfig
+from agent.journal import Journal
+from agent.journal.store import iso
+from agent.uplink.forwarder import Forwarder
+from agent.uplink.mqtt import LinkEvent, MqttSession
+from agent.uplink.topics import Topics
+
+log = structlog.get_logger(__name__)
+
+CONNACK_TIMEOUT_S = 10.0
+
+
+def _json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Uplink:
+    def __init__(self, cfg: AgentConfig, journal: Journal, *, boot_id: str, version: str,
+                 health_provider: Callable[[], dict[str, Any]]) -> None:
+        self.cfg = cfg
+        self.journal = journal
+        self.boot_id = boot_id
+        self.version = version
+        self.health_provider = health_provider
+        self.topics = Topics(cfg.mqtt.topic_prefix, cfg.terminal.site, cfg.terminal.id)
+        self.session = MqttSession(cfg.mqtt, cfg.terminal.id, will_topic=self.topics.status,
+                                   will_payload=_json(self._status("offline", "lwt")))
+        self.forwarder = Forwarder(journal, self.topics, self._publish_record, window=cfg.mqtt.window,
+                                   fleet_ack=cfg.mqtt.settle == "fleet-ack", drain_rate=cfg.mqtt.drain_rate,
+                                   max_attempts=cfg.mqtt.max_attempts)
+        self.commands: CommandRunner | None = None
+        self._rng = random.Random()
+        self._delay_rng = random.Random(f"start-delay:{cfg.terminal.id}")
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._results: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._health_requested = threading.Event()
+        # connection state (read by other threads: plain attributes, replaced atomically)
+        self.connected = False
+        self._connecting_since: float | None = None
+        self.connected_since_mono = 0.0
+        self.session_no = 0
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._drain_at = 0.0
+        self._last_health = 0.0
+        self.offline_since: str | None = iso(datetime.now(UTC))
+        self._offline_since_mono: float | None = time.monotonic()
+        self._outage_seq = journal.last_seq()
+        self._outages: deque[float] = deque(maxlen=1000)
+        self.last_error: str | None = None
+        self.auth_failed: str | None = None
+        self.heartbeat_mono = time.monotonic()
+
+    # -- public -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def alive(self, max_age_s: float) -> bool:
+        return (self._thread is not None and self._thread.is_alive()
+                and time.monotonic() - self.heartbeat_mono < max_age_s)
+
+    def request_health(self) -> None:
+        """Publish the health document soon (a state changed)."""
+        self._health_requested.set()
+        self._wake.set()
+
+    def emit_result(self, result: dict[str, Any]) -> None:
+        """A command result to publish on ``up/cmd-result`` (thread-safe)."""
+        self._results.put(result)
+        self._wake.set()
+
+    def notify_journal(self) -> None:
+        """A record was journalled: drain it now instead of at the next tick."""
+        self._wake.set()
+
+    def connectivity(self) -> dict[str, Any]:
+        cutoff = time.monotonic() - 86400
+        return {"online": self.connected, "offline_since": None if self.connected else self.offline_since,
+                "outages_24h": sum(1 for t in self._outages if t >= cutoff), "session": self.session_no,
+                "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}", "last_error": self.last_error}
+
+    def faults(self) -> list[dict[str, str]]:
+        out = []
+        if self.forwarder.denied:
+            out.append({"code": "publish_denied", "action": "maintenance", "text": self.forwarder.denied})
+        if self.auth_failed:
+            out.append({"code": "broker_auth_failed", "action": "maintenance", "text": self.auth_failed})
+        return out
+
+    def drain_figures(self) -> dict[str, Any]:
+        st = self.forwarder.stats
+        return {"inflight": len(self.forwarder.inflight), "published": st.published, "delivered": st.delivered,
+                "redelivered": st.redelivered, "rejected": st.rejected,
+                "rate_per_s": round(st.rate(time.monotonic()), 2)}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.heartbeat_mono = now = time.monotonic()
+            try:
+                self._step(now)
+            except Exception:
+                # never let the uplink thread die: log, drop the link, back off, go on
+                log.exception("uplink_step_failed")
+                self._link_lost("internal error", now)
+        self._shutdown()
+
+    def _step(self, now: float) -> None:
+        if not self.connected and self._connecting_since is None:
+            if now < self._next_attempt:
+                self._wake.wait(min(0.25, self._next_attempt - now))
+                self._wake.clear()
+                return
+            try:
+                self.session.connect()
+                self._connecting_since = now
+            except OSError as exc:
+                self._attempt_failed(f"connect failed: {exc}", now)
+                return
+        rc = self.session.loop_once(0.02 if self.connected else 0.05)
+        for ev in self.session.take_events():
+            self._handle(ev, now)
+        if rc != 0 and (self.connected or self._connecting_since is not None):
+            self._link_lost(f"network loop: rc={rc}", now)
+            return
+        if self._connecting_since is not None and now - self._connecting_since > CONNACK_TIMEOUT_S:
+            self.session.drop()
+            self._link_lost("no CONNACK", now)
+            return
+        self.forwarder.flush_acks()
+        if not self.connected:
+            return
+        if now >= self._drain_at:
+            self.forwarder.fill()
+        while not self._results.empty():
+            self.session.publish(self.topics.up("cmd-result"), _json(self._stamp(self._results.get_nowait())))
+        if self._health_requested.is_set() or now - self._last_health >= self.cfg.mqtt.health_interval:
+            self._health_requested.clear()
+            self._publish_health(now)
+        self.forwarder.expire_stale(self.connected_since_mono, max(30.0, 2.5 * self.cfg.mqtt.keepalive))
+
+    def _handle(self, ev: LinkEvent, now: float) -> None:
+        if ev.kind == "connected":
+            self._on_connected(now)
+        elif ev.kind == "connect_failed":
+            if "auth" in ev.reason.lower() or ev.code in (0x86, 0x87, 4, 5):
+                if self.auth_failed is None:
+                    log.error("broker_refused_connection", reason=ev.reason, code=ev.code)
+                self.auth_failed = ev.reason
+            self._link_lost(f"connect refused: {ev.reason}", now)
+        elif ev.kind == "disconnected":
+            if self.connected or self._connecting_since is not None:
+                self._link_lost(f"disconnected: {ev.reason}", now)
+        elif ev.kind == "puback":
+            self.forwarder.on_puback(ev.mid, ev.code, ev.reason)
+        elif ev.kind == "message":
+            self._on_message(ev.topic, ev.payload)
+        elif ev.kind == "subscribed" and ev.reason:
+            log.error("subscription_refused", reason=ev.reason)
+
+    def _on_connected(self, now: float) -> None:
+        self.connected = True
+        self._connecting_since = None
+        self.connected_since_mono = now
+        self.session_no += 1
+        self._failures = 0
+        self.auth_failed = None
+        self.last_error = None
+        # presence and health go out first: paho re-sends its own in-flight backlog only after
+        # on_connect has returned, and we publish these from inside the CONNACK handling.
+        self.session.publish(self.topics.status, _json(self._status("online")), retain=True)
+        self._publish_health(now)
+        self.session.subscribe([self.topics.cmd, self.topics.txn_ack])
+        if self._offline_since_mono is not None:
+            self._record_outage(now)
+        delay = self._delay_rng.uniform(0, self.cfg.mqtt.start_delay_max) if self.cfg.mqtt.start_delay_max else 0
+        self._drain_at = now + delay
+        self.forwarder.reset_cursor()
+        log.info("uplink_connected", session=self.session_no, drain_delay_s=round(delay, 2))
+
+    def _record_outage(self, now: float) -> None:
+        assert self._offline_since_mono is not None
+        end_seq = self.journal.last_seq()
+        queued = self.journal.count_by_kind(self._outage_seq, end_seq)
+        duration = now - self._offline_since_mono
+        data = {"start": self.offline_since, "end": iso(datetime.now(UTC)), "duration_s": round(duration, 3),
+                "queued": {"txn": queued.get("txn", 0), "event": queued.get("event", 0),
+                           "report": queued.get("report", 0)}}
+        self.journal.append_event("outage", data)
+        self._outages.append(now)
+        self._offline_since_mono = None
+        self.offline_since = None
+        log.info("outage_ended", **data)
+
+    def _link_lost(self, reason: str, now: float) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self._connecting_since = None
+        self.last_error = reason
+        if was_connected:
+            log.warning("uplink_lost", reason=reason)
+            self.offline_since = iso(datetime.now(UTC))
+            self._offline_since_mono = now
+            self._outage_seq = self.journal.last_seq()
+        self._attempt_failed(reason, now)
+
+    def _attempt_failed(self, reason: str, now: float) -> None:
+        self.last_error = reason
+        self._failures += 1
+        base = min(self.cfg.mqtt.reconnect_max, self.cfg.mqtt.reconnect_min * 2 ** min(self._failures - 1, 20))
+        delay = base / 2 + self._rng.uniform(0, base / 2)  # "equal jitter": never lock-step, never zero
+        self._next_attempt = now + delay
+        if self._failures == 1 or self._failures % 20 == 0:
+            log.info("uplink_retry", reason=reason, failures=self._failures, delay_s=round(delay, 2))
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.cmd:
+            if self.commands is None:
+                self.emit_result({"id": None, "ok": False, "error": {"code": "not_ready",
+                                                                     "message": "commands are not available"}})
+                return
+            self.commands.submit(payload)
+        elif topic == self.topics.txn_ack:
+            self._on_txn_ack(payload)
+        else:
+            log.warning("unexpected_message", topic=topic)
+
+    def _on_txn_ack(self, payload: bytes) -> None:
+        try:
+            doc = json.loads(payload.decode("utf-8"))
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+            ids = doc.get("txn_ids", [])
+            rejected = doc.get("rejected", [])
+            if not isinstance(ids, list) or not isinstance(rejected, list):
+                raise ValueError("txn_ids and rejected must be arrays")
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            log.warning("txn_ack_malformed", error=str(exc))
+            return
+        if self.cfg.mqtt.settle == "fleet-ack":
+            settled = self.journal.settle_txns([t for t in ids if isinstance(t, str)][:10000])
+            if settled:
+                log.info("txns_settled_by_fleet", count=settled)
+        for item in rejected[:10000]:
+            if isinstance(item, dict) and isinstance(item.get("txn_id"), str):
+                self.journal.reject_txn(item["txn_id"], str(item.get("error", "rejected by the fleet"))[:500],
+                                        final=bool(item.get("final")), max_attempts=self.cfg.mqtt.max_attempts)
+
+    # -- publishing ---------------------------------------------------------------------------
+    def _stamp(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {"terminal_id": self.cfg.terminal.id, "ts": iso(datetime.now(UTC)), **doc}
+
+    def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {"state": state, "boot_id": self.boot_id, "session": self.session_no,
+                               "version": self.version}
+        if reason:
+            doc["reason"] = reason
+        return self._stamp(doc)
+
+    def _publish_record(self, topic: str, payload: bytes) -> int | None:
+        return self.session.publish(topic, payload)
+
+    def _publish_health(self, now: float) -> None:
+        try:
+            doc = self.health_provider()
+        except Exception:
+            log.exception("health_document_failed")
+            return
+        self.session.publish(self.topics.health, _json(doc), retain=True)
+        self._last_health = now
+
+    def _shutdown(self) -> None:
+        """Clean stop: retained offline/shutdown, wait (bounded) for its PUBACK, disconnect."""
+        self.forwarder.flush_acks()
+        if not self.connected:
+            return
+        mid = self.session.publish(self.topics.status, _json(self._status("offline", "shutdown")), retain=True)
+        deadline = time.monotonic() + 2.0
+        acked = False
+        while time.monotonic() < deadline and not acked:
+            self.session.loop_once(0.05)
+            for ev in self.session.take_events():
+                if ev.kind == "puback":
+                    acked = acked or ev.mid == mid
+                    self.forwarder.on_puback(ev.mid, ev.code, ev.reason)
+        self.forwarder.flush_acks()
+        self.session.disconnect()
+        for _ in range(10):
+            if self.session.loop_once(0.05) != 0:
+                break
+        self.connected = False
+        log.info("uplink_stopped", status_acked=acked)
