@@ -1,0 +1,426 @@
+"""The systemd unit, the udev rules and scripts/install.sh / uninstall.sh, checked with the real tools.
+
+* ``systemd-analyze verify`` runs with ``--root`` on the unit *as installed by install.sh into a
+  throwaway root*: ExecStart then resolves to the virtual environment the script really built there,
+  and the targets the unit names resolve to copies of this machine's units placed in that root. Any
+  output counts as a failure, because verify exits 0 on an unknown directive (systemd 252).
+* ``systemd-analyze security --offline=true`` scores the unit without systemd as PID 1; the limit is
+  2.0 (``--threshold`` takes tenths).
+* udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254) and udevadm is not installed
+  here, so a strict parser of the udev(7) rule grammar checks every line.
+* install.sh runs with ``--system-site-packages --no-deps``: the venv takes setuptools/wheel for the
+  build and nothing else from Debian's python3, so the test needs no package index. It is root-only
+  (it creates users and chowns files), and is skipped with that reason when not run as root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT_SRC = REPO / "systemd" / "kiosk-agent.service"
+RULES_SRC = REPO / "systemd" / "99-kiosk.rules"
+SYSUSERS_SRC = REPO / "systemd" / "kiosk-agent.sysusers"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+INSTALL_ARGS = ("--python", str(SYSTEM_PYTHON), "--system-site-packages", "--no-deps")
+MINIMAL_CONFIG = '[terminal]\nid = "T-TEST"\n'
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} is not installed on this machine")
+    return path
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=180, env=env)
+
+
+# --- the unit -------------------------------------------------------------------------------------
+
+
+def unit_directives(text: str) -> list[tuple[str, str, str]]:
+    """(section, key, value) for every assignment, repeated keys kept, like systemd reads them."""
+    out, section = [], ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        out.append((section, key.strip(), value.strip()))
+    return out
+
+
+def test_unit_states_the_agent_contract() -> None:
+    d = unit_directives(UNIT_SRC.read_text())
+    one = {(s, k): v for s, k, v in d}
+    assert one[("Service", "Type")] == "notify" and one[("Service", "NotifyAccess")] == "main"
+    assert one[("Service", "ExecStart")] == "/opt/kiosk-agent/venv/bin/kiosk-agent run -c /etc/kiosk-agent/agent.toml"
+    assert one[("Service", "WatchdogSec")] == "30s" and one[("Service", "Restart")] == "on-failure"
+    assert one[("Service", "LoadCredential")] == "journal.key:/etc/kiosk-agent/journal.key"
+    assert one[("Service", "StateDirectory")] == "kiosk-agent"
+    assert (one[("Service", "RuntimeDirectory")], one[("Service", "RuntimeDirectoryMode")]) == ("kiosk-agent", "0750")
+    assert one[("Service", "ConfigurationDirectory")] == "kiosk-agent"
+    assert (one[("Service", "User")], one[("Service", "Group")]) == ("kiosk-agent", "kiosk")
+    assert one[("Service", "UMask")] == "0077" and one[("Service", "CapabilityBoundingSet")] == ""
+    assert one[("Service", "ProtectSystem")] == "strict" and one[("Service", "DevicePolicy")] == "closed"
+    assert ("Service", "SystemCallFilter", "@system-service") in d
+    assert {k for s, k, _ in d if s == "Unit"} >= {"StartLimitIntervalSec", "StartLimitBurst"}
+    # Every group the unit runs with is created by the sysusers file (or is Debian's dialout).
+    sysusers = SYSUSERS_SRC.read_text()
+    groups = [one[("Service", "Group")], *one[("Service", "SupplementaryGroups")].split()]
+    for g in groups:
+        assert g == "dialout" or re.search(rf"^g {re.escape(g)}\s", sysusers, re.M), g
+
+
+def test_security_exposure_at_most_2_0(tmp_path: Path) -> None:
+    tool = _need("systemd-analyze")
+    unit = tmp_path / "kiosk-agent.service"
+    shutil.copy(UNIT_SRC, unit)
+    res = _run(tool, "security", "--offline=true", "--threshold=20", "--no-pager", unit)
+    m = re.search(r"Overall exposure level for kiosk-agent\.service: (\d+\.\d)", res.stdout)
+    assert m, res.stdout + res.stderr
+    assert float(m.group(1)) <= 2.0 and res.returncode == 0, res.stdout[-3000:]
+    # The threshold really gates: the same unit fails a limit below its score.
+    below = round(float(m.group(1)) * 10) - 1
+    assert _run(tool, "security", "--offline=true", f"--threshold={below}", unit).returncode != 0
+
+
+# --- install.sh into a throwaway root -----------------------------------------------------------
+
+
+def make_source(dest: Path) -> Path:
+    """A throwaway copy of the checkout; config/agent.toml is added if the repo does not have it yet."""
+    dest.mkdir()
+    tar = subprocess.run(
+        [
+            "tar",
+            "-C",
+            str(REPO),
+            "-cf",
+            "-",
+            "--exclude=.git",
+            "--exclude=.venv",
+            "--exclude=*.egg-info",
+            "--exclude=__pycache__",
+            "--exclude=.hypothesis",
+            "--exclude=.ruff_cache",
+            "--exclude=.pytest_cache",
+            "--exclude=build",
+            ".",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-C", str(dest), "-xf", "-"], input=tar.stdout, check=True)
+    example = dest / "config" / "agent.toml"
+    if not example.exists():
+        example.parent.mkdir(exist_ok=True)
+        example.write_text(MINIMAL_CONFIG)
+    return dest
+
+
+def make_root(dest: Path) -> Path:
+    """A minimal Debian-like tree: base passwd/group (dialout = 20) and this machine's system units."""
+    (dest / "etc").mkdir(parents=True)
+    (dest / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (dest / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\n")
+    shutil.copytree("/usr/lib/systemd/system", dest / "usr" / "lib" / "systemd" / "system", symlinks=True)
+    return dest
+
+
+def install(root: Path, source: Path, *extra: str, env: dict[str, str] | None = None) -> str:
+    res = _run(
+        "bash", source / "scripts" / "install.sh", "--root", root, "--source", source, *INSTALL_ARGS, *extra, env=env
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def uninstall(root: Path, source: Path, *extra: str) -> str:
+    res = _run("bash", source / "scripts" / "uninstall.sh", "--root", root, *extra)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def db(root: Path, name: str) -> dict[str, list[str]]:
+    return {ln.split(":")[0]: ln.split(":") for ln in (root / "etc" / name).read_text().splitlines() if ln}
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Mode and content hash of every installed file outside the venv's library tree."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if rel.startswith(("usr/", "opt/kiosk-agent/venv/lib")) or p.is_symlink() or not p.is_file():
+            continue
+        out[rel] = (p.stat().st_mode, hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if os.geteuid() != 0:
+        pytest.skip("install.sh must run as root: it creates users and chowns files")
+    _need("systemd-sysusers")
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip("/usr/bin/python3 (the interpreter install.sh builds the venv from) is missing")
+    base = tmp_path_factory.mktemp("install")
+    source, root = make_source(base / "src"), make_root(base / "root")
+    install(root, source)
+    return root, source
+
+
+def test_install_layout(installed: tuple[Path, Path]) -> None:
+    root, source = installed
+    group, passwd = db(root, "group"), db(root, "passwd")
+    agent_gid, kiosk_gid = int(group["kiosk-agent"][2]), int(group["kiosk"][2])
+    assert passwd["kiosk-agent"][3] == str(kiosk_gid) and passwd["kiosk-agent"][6] == "/usr/sbin/nologin"
+    assert "kiosk-agent" in group["dialout"][3].split(",") and group["dialout"][2] == "20"
+    assert "kiosk-agent" in group["kiosk-agent"][3].split(",")
+
+    conf = root / "etc" / "kiosk-agent"
+    key = conf / "journal.key"
+    assert (stat.S_IMODE(conf.stat().st_mode), conf.stat().st_gid) == (0o750, agent_gid)
+    assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_uid, key.stat().st_gid) == (0o600, 0, 0)
+    assert key.stat().st_size == 32 and len(set(key.read_bytes())) > 8
+    toml = conf / "agent.toml"
+    assert (stat.S_IMODE(toml.stat().st_mode), toml.stat().st_gid) == (0o640, agent_gid)
+    assert toml.read_bytes() == (source / "config" / "agent.toml").read_bytes()
+
+    etc = root / "etc"
+    assert (etc / "systemd/system/kiosk-agent.service").read_bytes() == UNIT_SRC.read_bytes()
+    assert (etc / "udev/rules.d/99-kiosk.rules").read_bytes() == RULES_SRC.read_bytes()
+    assert (etc / "sysusers.d/kiosk-agent.conf").read_bytes() == SYSUSERS_SRC.read_bytes()
+    assert (etc / "modules-load.d/kiosk-agent.conf").exists()
+    wants = etc / "systemd/system/multi-user.target.wants/kiosk-agent.service"
+    assert os.readlink(wants) == "/etc/systemd/system/kiosk-agent.service"
+
+    venv = root / "opt/kiosk-agent/venv"
+    script = venv / "bin" / "kiosk-agent"
+    # Inside the target system the venv lives at /opt, so that is the path its scripts must name.
+    assert os.access(script, os.X_OK) and script.read_text().splitlines()[0] == "#!/opt/kiosk-agent/venv/bin/python"
+    probe = (
+        "import agent, drivers, importlib.metadata as m; "
+        "print([e.value for e in m.entry_points(group='console_scripts', name='kiosk-agent')])"
+    )
+    res = _run(venv / "bin" / "python", "-c", probe)
+    assert res.returncode == 0 and "['agent.cli:main']" in res.stdout, res.stderr
+
+
+def test_systemd_analyze_verify_installed_unit_is_silent(installed: tuple[Path, Path], tmp_path: Path) -> None:
+    tool = _need("systemd-analyze")
+    root, _ = installed
+    unit = root / "etc/systemd/system/kiosk-agent.service"
+    res = _run(tool, "verify", f"--root={root}", unit)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "", "")
+    # The check is able to fail: a misspelt directive (exit code still 0!) and a missing ExecStart.
+    bad = root / "etc/systemd/system/kiosk-agent-bad.service"
+    try:
+        bad.write_text(UNIT_SRC.read_text().replace("WatchdogSec=", "WatchdogSecs="))
+        res = _run(tool, "verify", f"--root={root}", bad)
+        assert "Unknown key 'WatchdogSecs'" in res.stderr
+        bad.write_text(UNIT_SRC.read_text().replace("/opt/kiosk-agent/venv/bin/kiosk-agent", "/opt/nope"))
+        res = _run(tool, "verify", f"--root={root}", bad)
+        assert res.returncode != 0 and "/opt/nope" in res.stderr
+    finally:
+        bad.unlink()
+
+
+def test_reinstall_is_idempotent_and_keeps_config_key_and_edited_rules(installed: tuple[Path, Path]) -> None:
+    root, source = installed
+    before = snapshot(root)
+    out = install(root, source)
+    assert "kept the existing /etc/kiosk-agent/agent.toml" in out and "kept the existing" in out
+    assert snapshot(root) == before
+
+    conf, rules = root / "etc/kiosk-agent", root / "etc/udev/rules.d/99-kiosk.rules"
+    (conf / "agent.toml").write_text('[terminal]\nid = "T-SITE-0042"\n')
+    (conf / "journal.key").write_bytes(bytes(range(32)))
+    os.chmod(conf / "journal.key", 0o644)  # a site mistake the installer repairs without replacing the key
+    edited = RULES_SRC.read_text().replace("SITE-SPECIFIC-BILLACCEPTOR", "A6008isP")
+    rules.write_text(edited)
+    out = install(root, source)
+    assert (conf / "agent.toml").read_text() == '[terminal]\nid = "T-SITE-0042"\n'
+    assert (conf / "journal.key").read_bytes() == bytes(range(32))
+    assert stat.S_IMODE((conf / "journal.key").stat().st_mode) == 0o600 and "now 0600" in out
+    assert rules.read_text() == edited
+    assert rules.with_name("99-kiosk.rules.new").read_bytes() == RULES_SRC.read_bytes()
+
+
+def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("install.sh must run as root: it creates users and chowns files")
+    source, root = make_source(tmp_path / "src"), make_root(tmp_path / "root")
+    # Without systemd-sysusers on PATH the script must reach the same users with the shadow tools.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin"):
+        for tool in Path(d).iterdir():
+            if tool.name != "systemd-sysusers" and not (bin_dir / tool.name).exists():
+                (bin_dir / tool.name).symlink_to(tool)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    install(root, source, "--no-enable", env=env)
+    group, passwd = db(root, "group"), db(root, "passwd")
+    assert passwd["kiosk-agent"][3] == group["kiosk"][2] and passwd["kiosk-agent"][6] == "/usr/sbin/nologin"
+    assert {"kiosk-agent"} <= set(group["dialout"][3].split(",")) & set(group["kiosk-agent"][3].split(","))
+    assert not (root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service").exists()
+    key = (root / "etc/kiosk-agent/journal.key").read_bytes()
+    (root / "var/lib/kiosk-agent").mkdir(parents=True)
+    (root / "var/lib/kiosk-agent/journal.db").write_bytes(b"journal")
+
+    for _ in range(2):  # re-runnable
+        uninstall(root, source)
+        assert not (root / "opt/kiosk-agent").exists()
+        assert not (root / "etc/systemd/system/kiosk-agent.service").exists()
+        assert not (root / "etc/udev/rules.d/99-kiosk.rules").exists()
+        assert (root / "etc/kiosk-agent/journal.key").read_bytes() == key
+        assert (root / "var/lib/kiosk-agent/journal.db").exists() and "kiosk-agent" in db(root, "passwd")
+
+    install(root, source, "--no-enable")  # a reinstall picks the old key up again
+    assert (root / "etc/kiosk-agent/journal.key").read_bytes() == key
+    uninstall(root, source, "--purge")
+    assert not (root / "etc/kiosk-agent").exists() and not (root / "var/lib/kiosk-agent").exists()
+    assert "kiosk-agent" not in db(root, "passwd") and {"kiosk", "kiosk-agent"}.isdisjoint(db(root, "group"))
+    assert db(root, "group")["dialout"][2] == "20"
+
+
+def test_scripts_reject_unknown_arguments() -> None:
+    for script in ("install.sh", "uninstall.sh"):
+        path = REPO / "scripts" / script
+        assert _run("bash", "-n", path).returncode == 0
+        assert _run("bash", path, "--help").returncode == 0
+        res = _run("bash", path, "--bogus")
+        assert res.returncode != 0 and "unknown argument: --bogus" in res.stderr
+
+
+# --- udev rules: a strict parser of the udev(7) grammar --------------------------------------------
+
+MATCH_ONLY = {
+    "ACTION",
+    "DEVPATH",
+    "KERNEL",
+    "KERNELS",
+    "SUBSYSTEM",
+    "SUBSYSTEMS",
+    "DRIVER",
+    "DRIVERS",
+    "ATTRS",
+    "TAGS",
+    "TEST",
+    "PROGRAM",
+    "RESULT",
+    "CONST",
+}
+BOTH = {"NAME", "SYMLINK", "ATTR", "SYSCTL", "ENV", "TAG"}
+ASSIGN_ONLY = {"OWNER", "GROUP", "MODE", "SECLABEL", "RUN", "LABEL", "GOTO", "IMPORT", "OPTIONS"}
+NEEDS_ATTR = {"ATTR", "ATTRS", "SYSCTL", "ENV", "SECLABEL", "CONST", "IMPORT"}
+PAIR = re.compile(r'([A-Z_]+)(?:\{([^{}"]+)\})?(==|!=|\+=|-=|:=|=)"((?:[^"\\]|\\.)*)"')
+
+Rule = list[tuple[str, str | None, str, str]]
+
+
+def parse_rules(text: str) -> list[Rule]:
+    """Every rule as (key, attr, op, value) tuples; raises ValueError on anything udev would reject."""
+    rules: list[Rule] = []
+    labels: list[str] = []
+    gotos: list[tuple[int, str]] = []
+    lines = text.replace("\\\n", "").splitlines()
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        rule: Rule = []
+        pos = 0
+        while pos < len(line):
+            m = PAIR.match(line, pos)
+            if not m:
+                raise ValueError(f"line {n}: cannot parse at column {pos + 1}: {line[pos : pos + 30]!r}")
+            key, attr, op, value = m.groups()
+            if key not in MATCH_ONLY | BOTH | ASSIGN_ONLY:
+                raise ValueError(f"line {n}: unknown key {key}")
+            if key in NEEDS_ATTR and not attr:
+                raise ValueError(f"line {n}: {key} needs {{attribute}}")
+            if op in ("==", "!=") and key in ASSIGN_ONLY:
+                raise ValueError(f"line {n}: {key} cannot be matched")
+            if op not in ("==", "!=") and key in MATCH_ONLY:
+                raise ValueError(f"line {n}: {key} cannot be assigned")
+            if key in ("LABEL", "GOTO") and op != "=":
+                raise ValueError(f"line {n}: {key} takes '='")
+            if key == "MODE" and not re.fullmatch(r"0?[0-7]{3}", value):
+                raise ValueError(f"line {n}: MODE {value!r} is not octal")
+            (labels.append(value) if key == "LABEL" else gotos.append((n, value)) if key == "GOTO" else None)
+            rule.append((key, attr, op, value))
+            pos = m.end()
+            if pos < len(line):
+                if not line.startswith(",", pos):
+                    raise ValueError(f"line {n}: expected ',' at column {pos + 1}")
+                pos += 1
+                while pos < len(line) and line[pos] == " ":
+                    pos += 1
+                if pos == len(line):
+                    raise ValueError(f"line {n}: trailing ','")
+        rules.append(rule)
+    for n, target in gotos:
+        if target not in labels:
+            raise ValueError(f"line {n}: GOTO {target!r} has no LABEL")
+    return rules
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        'KERNEL="ttyUSB*", SYMLINK+="x"',  # assignment to a match-only key
+        'SUBSYSTEM=="tty", GROUP=="dialout"',  # match on an assign-only key
+        'SUBSYSTEM=="tty", SYMLINK+="x',  # unterminated string
+        'SUBSYSTEM=="tty" SYMLINK+="x"',  # missing comma
+        'SUBSYSTEM=="tty", FOO=="x"',  # unknown key
+        'ATTRS=="0403", SYMLINK+="x"',  # ATTRS without {attribute}
+        'SUBSYSTEM=="tty", MODE="rw"',  # non-octal mode
+        'SUBSYSTEM=="tty", GOTO="nowhere"',  # dangling GOTO
+    ],
+)
+def test_rule_parser_rejects(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rules(bad + "\n")
+
+
+def test_udev_rules_names_groups_and_ids() -> None:
+    text = RULES_SRC.read_text()
+    rules = parse_rules(text)
+    named = [r for r in rules if any(k == "SYMLINK" for k, *_ in r)]
+    links = {v for r in named for k, _, _, v in r if k == "SYMLINK"}
+    assert links == {"kiosk-idreader", "kiosk-printer", "kiosk-billacceptor", "kiosk-cardreader", "kiosk-scanner"}
+    matches = []
+    for r in rules:
+        kv = {(k, a): v for k, a, _, v in r}
+        if ("ATTRS", "idVendor") not in kv and ("ATTR", "idVendor") not in kv:
+            continue
+        vid = kv.get(("ATTRS", "idVendor"), kv.get(("ATTR", "idVendor")))
+        pid = kv.get(("ATTRS", "idProduct"), kv.get(("ATTR", "idProduct")))
+        assert re.fullmatch(r"[0-9a-f]{4}", vid or "") and re.fullmatch(r"[0-9a-f]{4}", pid or ""), r
+        assert kv[("MODE", None)] == "0660", r
+        if kv[("SUBSYSTEM", None)] == "tty":
+            assert kv[("GROUP", None)] == "dialout" and kv[("ENV", "ID_MM_DEVICE_IGNORE")] == "1", r
+        else:  # USB nodes: only the agent's private group
+            assert kv[("GROUP", None)] == "kiosk-agent", r
+        matches.append(frozenset((k, a, v) for k, a, op, v in r if op == "=="))
+    # No two rules match the same devices; placeholders are documented in the header.
+    assert len(matches) == len(set(matches))
+    comments = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
+    placeholders = set(re.findall(r'ATTRS\{serial\}=="([^"]+)"', text))
+    assert placeholders == {"SITE-SPECIFIC-BILLACCEPTOR", "SITE-SPECIFIC-CARDREADER"}
+    assert all(p in comments for p in placeholders)
+    assert "kiosk-agent" in {ln.split()[1] for ln in SYSUSERS_SRC.read_text().splitlines() if ln.startswith("g ")}
