@@ -170,8 +170,10 @@ class DevicePoller:
         self._thread: threading.Thread | None = None
         self._heartbeat_mono: float | None = None
         self._busy_since_mono: float | None = None
-        #: the exception that killed the worker thread, if one did
+        #: the exception that killed the worker thread, if one did, and about when (the
+        #: worker's last heartbeat: reading the clock might be what failed)
         self.crash: BaseException | None = None
+        self.crash_mono: float | None = None
 
     # -- read side (any thread) ------------------------------------------------------------
     @property
@@ -236,7 +238,7 @@ class DevicePoller:
             raise RuntimeError(f"poller {self.name} was stopped; build a new one")
         if self.running:
             return
-        self.crash = None
+        self.crash = self.crash_mono = None
         self._thread = threading.Thread(target=self._worker, name=f"poller-{self.name}", daemon=True)
         self._thread.start()
 
@@ -294,7 +296,7 @@ class DevicePoller:
                 delay = self.step()
                 self._wake.wait(min(delay, HEARTBEAT_PERIOD_S))
         except BaseException as exc:  # the thread must end with a record of why, never silently
-            self.crash = exc
+            self.crash, self.crash_mono = exc, self._heartbeat_mono
             self._log.critical("device_worker_crashed", error=_describe(exc), exc_info=exc)
             self._busy_since_mono = None
             try:

@@ -33,8 +33,7 @@ class LinkEvent:
 
 
 class MqttSession:
-    def __init__(self, cfg: MqttConfig, client_id: str, *, will_topic: str, will_payload: bytes,
-                 extra_inflight: int = 16) -> None:
+    def __init__(self, cfg: MqttConfig, client_id: str, *, will_topic: str, extra_inflight: int = 16) -> None:
         self.cfg = cfg
         self.v5 = cfg.protocol == "5"
         self.events: list[LinkEvent] = []
@@ -47,7 +46,6 @@ class MqttSession:
         c.max_queued_messages_set(0)
         # we run our own backoff with jitter; paho's would climb to 2 minutes in lock-step
         c.reconnect_delay_set(1, 1)
-        c.will_set(will_topic, will_payload, qos=1, retain=True)
         if cfg.tls_ca or cfg.tls_cert:
             c.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key,
                       cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -64,6 +62,7 @@ class MqttSession:
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
         self.client = c
+        self.will_topic = will_topic
         self._started = False
 
     # -- callbacks (on our own thread, inside loop_once) -------------------------------------
@@ -109,11 +108,13 @@ class MqttSession:
             log.exception("mqtt_callback_failed", callback="on_subscribe")
 
     # -- driving -----------------------------------------------------------------------------
-    def connect(self) -> None:
+    def connect(self, will_payload: bytes) -> None:
         """Start a (re)connection attempt: TCP/TLS connect now, CONNACK later via loop_once.
 
+        The Last Will (retained, QoS 1, on the status topic) is set anew before every attempt.
         Raises OSError (refused, unreachable, TLS failure) — the caller backs off.
         """
+        self.client.will_set(self.will_topic, will_payload, qos=1, retain=True)
         props = None
         if self.v5:
             props = Properties(PacketTypes.CONNECT)

@@ -46,8 +46,8 @@ class Uplink:
         self.version = version
         self.health_provider = health_provider
         self.topics = Topics(cfg.mqtt.topic_prefix, cfg.terminal.site, cfg.terminal.id)
-        self.session = MqttSession(cfg.mqtt, cfg.terminal.id, will_topic=self.topics.status,
-                                   will_payload=_json(self._status("offline", "lwt")))
+        self.session_no = 0
+        self.session = MqttSession(cfg.mqtt, cfg.terminal.id, will_topic=self.topics.status)
         self.forwarder = Forwarder(journal, self.topics, self._publish_record, window=cfg.mqtt.window,
                                    fleet_ack=cfg.mqtt.settle == "fleet-ack", drain_rate=cfg.mqtt.drain_rate,
                                    max_attempts=cfg.mqtt.max_attempts)
@@ -63,7 +63,6 @@ class Uplink:
         self.connected = False
         self._connecting_since: float | None = None
         self.connected_since_mono = 0.0
-        self.session_no = 0
         self._failures = 0
         self._next_attempt = 0.0
         self._drain_at = 0.0
@@ -144,7 +143,10 @@ class Uplink:
                 self._wake.clear()
                 return
             try:
-                self.session.connect()
+                # the will names the session it belongs to, so a consumer can discard a stale one
+                will = self._status("offline", "lwt")
+                will["session"] = self.session_no + 1
+                self.session.connect(_json(will))
                 self._connecting_since = now
             except OSError as exc:
                 self._attempt_failed(f"connect failed: {exc}", now)

@@ -1,0 +1,170 @@
+"""Route table and handlers: thin — validate, call the app's services, map errors to statuses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agent.api.errors import ApiError
+from agent.journal import StorageFull
+from agent.txn import InvalidTxn, validate
+from drivers.base.errors import DeviceRefused, DriverError, UnsupportedCommand
+from drivers.base.health import SelftestLevel
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+
+Handler = Callable[..., tuple[int, Any]]
+DEVICE_OPS = {"read", "print", "enable", "disable", "eject", "retain", "trigger", "status", "reset"}
+_NAME = r"(?P<name>[a-z][a-z0-9_]{0,31})"
+
+
+class Router:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"^/v1/health$"), self.health),
+            ("POST", re.compile(r"^/v1/transactions$"), self.submit),
+            ("GET", re.compile(r"^/v1/transactions/(?P<txn_id>[A-Za-z0-9_-]{1,64})$"), self.get_txn),
+            ("GET", re.compile(r"^/v1/devices$"), self.devices),
+            ("GET", re.compile(rf"^/v1/devices/{_NAME}$"), self.device),
+            ("GET", re.compile(rf"^/v1/devices/{_NAME}/events$"), self.device_events),
+            ("POST", re.compile(rf"^/v1/devices/{_NAME}/selftest$"), self.device_selftest),
+            ("POST", re.compile(rf"^/v1/devices/{_NAME}/(?P<op>[a-z_]+)$"), self.device_op),
+            ("POST", re.compile(r"^/v1/selftest$"), self.selftest),
+            ("GET", re.compile(r"^/v1/queue$"), self.queue_stats),
+            ("GET", re.compile(r"^/v1/queue/records$"), self.queue_records),
+            ("POST", re.compile(r"^/v1/queue/retry$"), self.queue_retry),
+        ]
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        allowed = []
+        for m, pattern, fn in self.routes:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            if m != method:
+                allowed.append(m)
+                continue
+            return fn(query=query, body=body, **match.groupdict())
+        if allowed:
+            raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}; use {', '.join(allowed)}")
+        raise ApiError(404, "not_found", f"no such endpoint: {path}")
+
+    # -- health and transactions ------------------------------------------------------------------
+    def health(self, **_: Any) -> tuple[int, Any]:
+        return 200, self.agent.health.document()
+
+    def submit(self, body: Any, **_: Any) -> tuple[int, Any]:
+        try:
+            txn = validate(body)
+        except InvalidTxn as exc:
+            raise ApiError(422, "invalid_transaction", str(exc), problems=exc.problems) from None
+        try:
+            outcome = self.agent.submit_txn(txn)
+        except StorageFull as exc:
+            raise ApiError(507, "storage_full", f"transaction refused, nothing was recorded: {exc}") from None
+        doc = {"txn_id": outcome.txn_id, "seq": outcome.seq, "state": outcome.state}
+        if outcome.status == "created":
+            return 201, doc
+        if outcome.status == "duplicate":
+            return 200, doc
+        raise ApiError(409, "txn_id_conflict",
+                       f"txn_id {outcome.txn_id} was already recorded with a different body", seq=outcome.seq)
+
+    def get_txn(self, txn_id: str, **_: Any) -> tuple[int, Any]:
+        doc = self.agent.journal.get_txn(txn_id)
+        if doc is None:
+            raise ApiError(404, "not_found", f"no transaction {txn_id}")
+        return 200, doc
+
+    # -- devices -----------------------------------------------------------------------------------
+    def devices(self, **_: Any) -> tuple[int, Any]:
+        return 200, {"devices": self.agent.health.devices()}
+
+    def device(self, name: str, **_: Any) -> tuple[int, Any]:
+        devices = self.agent.health.devices()
+        if name not in devices:
+            raise ApiError(404, "unknown_device", f"no device {name!r}")
+        return 200, {"name": name, **devices[name], "counters": self.agent.device_counters(name)}
+
+    def device_events(self, name: str, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
+        self._require_device(name)
+        try:
+            after = int(query.get("after", ["0"])[0])
+            limit = min(1000, max(1, int(query.get("limit", ["100"])[0])))
+        except ValueError:
+            raise ApiError(400, "bad_query", "after and limit must be integers") from None
+        recs = self.agent.journal.records(kind="event", device=name, after_seq=after, limit=limit)
+        return 200, {"device": name, "events": [
+            {"seq": r.seq, "type": r.type, "ts": r.ts, "data": r.payload.get("data", {})} for r in recs]}
+
+    def device_selftest(self, name: str, body: Any, **_: Any) -> tuple[int, Any]:
+        self._require_device(name)
+        level = _level(body)
+        return 200, self.agent.selftest([name], level, remote=False)["results"][0]
+
+    def selftest(self, body: Any, **_: Any) -> tuple[int, Any]:
+        level = _level(body)
+        names = (body or {}).get("devices") or None
+        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+            raise ApiError(422, "invalid_body", "devices must be an array of device names")
+        for n in names or []:
+            self._require_device(n)
+        return 200, self.agent.selftest(names, level, remote=False)
+
+    def device_op(self, name: str, op: str, body: Any, **_: Any) -> tuple[int, Any]:
+        self._require_device(name)
+        if op not in DEVICE_OPS:
+            raise ApiError(404, "unsupported_operation", f"no operation {op!r}; known: {', '.join(sorted(DEVICE_OPS))}")
+        if body is not None and not isinstance(body, dict):
+            raise ApiError(422, "invalid_body", "the body must be a JSON object")
+        try:
+            return 200, self.agent.device_operation(name, op, body or {})
+        except UnsupportedCommand as exc:
+            raise ApiError(404, "unsupported_operation", str(exc)) from None
+        except DeviceRefused as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise ApiError(422, "invalid_body", str(exc)) from None
+        except DriverError as exc:
+            raise ApiError(503, "device_unavailable", f"{name}: {exc}") from None
+
+    def _require_device(self, name: str) -> None:
+        if name not in self.agent.device_names():
+            raise ApiError(404, "unknown_device", f"no device {name!r}")
+
+    # -- queue -------------------------------------------------------------------------------------
+    def queue_stats(self, **_: Any) -> tuple[int, Any]:
+        return 200, self.agent.journal.stats()
+
+    def queue_records(self, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
+        state = query.get("state", [None])[0]
+        if state not in (None, "queued", "sent", "settled", "dead"):
+            raise ApiError(400, "bad_query", "state is one of queued, sent, settled, dead")
+        try:
+            limit = min(1000, max(1, int(query.get("limit", ["50"])[0])))
+            after = int(query.get("after", ["0"])[0])
+        except ValueError:
+            raise ApiError(400, "bad_query", "limit and after must be integers") from None
+        recs = self.agent.journal.records(state=state, after_seq=after, limit=limit)
+        return 200, {"records": [self.agent.record_summary(r) for r in recs]}
+
+    def queue_retry(self, body: Any, **_: Any) -> tuple[int, Any]:
+        seqs = (body or {}).get("seqs") if isinstance(body, dict | type(None)) else "bad"
+        if seqs is not None and (not isinstance(seqs, list) or not all(isinstance(s, int) for s in seqs)):
+            raise ApiError(422, "invalid_body", "seqs must be an array of integers (or absent for all)")
+        n = self.agent.journal.retry_dead(seqs)
+        self.agent.uplink_wake()
+        return 200, {"requeued": n}
+
+
+def _level(body: Any) -> SelftestLevel:
+    if body is not None and not isinstance(body, dict):
+        raise ApiError(422, "invalid_body", "the body must be a JSON object")
+    raw = (body or {}).get("level", "internal")
+    try:
+        return SelftestLevel(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_level", "level is one of internal, external, interactive") from None

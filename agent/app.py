@@ -1,0 +1,288 @@
+"""The composition root: builds journal, drivers, pollers, uplink and API from the config,
+starts and stops them in order, and runs the watchdog loop. Wiring, not logic."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from agent import __version__
+from agent.api.routes import Router
+from agent.api.server import ApiServer
+from agent.commands import Command, CommandError, CommandRunner
+from agent.config import AgentConfig
+from agent.crypto import default_key_path, derive, load_or_create_key
+from agent.health import HealthModel
+from agent.journal import Journal, OutboxRecord, SubmitOutcome
+from agent.poller import DeviceSnapshot
+from agent.supervisor import Supervisor
+from agent.systemd import Notifier, watchdog_interval_s
+from agent.timesync import clock_synchronised
+from agent.uplink.service import Uplink
+from drivers import build_driver
+from drivers.base.clock import Clock, SystemClock
+from drivers.base.device import DriverContext
+from drivers.base.health import SelftestLevel, SelftestOutcome
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_EVERY_S = 10.0
+PRUNE_EVERY_S = 3600.0
+COUNTERS_EVERY_S = 60.0
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig, *, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.boot_id = uuid.uuid4().hex[:16]
+        key_path = Path(cfg.storage.key_file) if cfg.storage.key_file else default_key_path(cfg.storage.path)
+        self.key = load_or_create_key(key_path)
+        self.journal = Journal(cfg.storage.path, self.key, terminal_id=cfg.terminal.id, site=cfg.terminal.site,
+                               boot_id=self.boot_id, clock=self.clock, max_pending=cfg.storage.max_pending,
+                               min_free_mb=cfg.storage.min_free_mb, retention_days=cfg.storage.retention_days,
+                               health_samples_max=cfg.storage.health_samples_max, clock_synced=clock_synchronised)
+        closed = self.journal.ledger.recover_after_crash()
+        if closed:
+            log.warning("ledger_recovered_after_unclean_stop", intervals=closed)
+        self.supervisor = Supervisor(self.clock, self._on_device_change)
+        token_key = derive(self.key, "pan-token")
+        for spec in cfg.devices:
+            if not spec.enabled:
+                continue
+            ctx = DriverContext(emit=self._emitter(spec.name), token_key=token_key, clock=self.clock)
+            self.supervisor.add(build_driver(spec, ctx))
+        self.uplink = Uplink(cfg, self.journal, boot_id=self.boot_id, version=__version__,
+                             health_provider=self._health_document)
+        self.health = HealthModel(cfg, self.journal, boot_id=self.boot_id, snapshots=self.supervisor.snapshots,
+                                  connectivity=self.uplink.connectivity, uplink_faults=self.uplink.faults,
+                                  drain=self.uplink.drain_figures)
+        self.commands = CommandRunner(self._command_table(), emit=self.uplink.emit_result)
+        self.uplink.commands = self.commands
+        token = Path(cfg.api.token_file).read_bytes().strip() if cfg.api.token_file else None
+        self.api = ApiServer(Router(self), cfg.api.socket, mode=cfg.api.socket_mode, tcp=cfg.api.tcp, token=token)
+        self._stop = threading.Event()
+        self._counter_base: dict[str, dict[str, int]] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.journal.ledger.heartbeat()
+        self.api.start()
+        self.supervisor.start()
+        self.uplink.start()
+        log.info("agent_started", boot_id=self.boot_id, devices=len(self.cfg.devices), version=__version__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.api.stop()
+        self.supervisor.stop(5.0)
+        self.commands.close()
+        self._persist_counters()
+        self.uplink.stop(5.0)
+        self.journal.ledger.close_open()
+        self.journal.ledger.heartbeat()
+        self.journal.close()
+        log.info("agent_stopped")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self, notifier: Notifier | None = None) -> None:
+        """Serve until request_stop(): watchdog, heartbeat, pruning, health samples, counters."""
+        notifier = notifier or Notifier()
+        wd = watchdog_interval_s()
+        notifier.ready(self._status_line())
+        next_hb = next_prune = next_counters = next_sample = 0.0
+        next_wd = 0.0
+        last_status = ""
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if wd is not None and now >= next_wd:
+                ok, why = self.threads_alive(max_age_s=max(10.0, wd * 2))
+                if ok:
+                    notifier.watchdog()
+                else:
+                    log.error("watchdog_withheld", reason=why)
+                next_wd = now + wd
+            if now >= next_hb:
+                self._guarded(self.journal.ledger.heartbeat)
+                self.supervisor.restart_dead()
+                status = self._status_line()
+                if status != last_status:
+                    notifier.status(status)
+                    last_status = status
+                next_hb = now + HEARTBEAT_EVERY_S
+            if now >= next_sample:
+                self._guarded(lambda: self.journal.ledger.add_health_sample(self.health.document()))
+                next_sample = now + self.cfg.mqtt.health_interval
+            if now >= next_counters:
+                self._guarded(self._persist_counters)
+                next_counters = now + COUNTERS_EVERY_S
+            if now >= next_prune:
+                self._guarded(self.journal.prune)
+                next_prune = now + PRUNE_EVERY_S
+            self._stop.wait(min(1.0, wd or 1.0))
+        notifier.stopping("stopping: flushing the journal and publishing offline")
+
+    def _guarded(self, fn: Any) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("housekeeping_failed")
+
+    def threads_alive(self, max_age_s: float) -> tuple[bool, str]:
+        """Whether the agent really works: uplink loop turning, API serving, journal not wedged."""
+        if not self.uplink.alive(max_age_s):
+            return False, "uplink thread stalled"
+        if not self.api.alive():
+            return False, "API server stopped"
+        if not self.journal.lock.acquire(timeout=max_age_s / 2):
+            return False, "journal lock held too long"
+        self.journal.lock.release()
+        return True, ""
+
+    def _status_line(self) -> str:
+        c = self.uplink.connectivity()
+        st = self.journal.stats()
+        snaps = self.supervisor.snapshots()
+        up = sum(1 for s in snaps.values() if s.usable)
+        return (f"{'online' if c['online'] else 'OFFLINE'}; {st['pending']} queued; "
+                f"devices {up}/{len(self.cfg.devices)} usable")
+
+    # -- services for the API and commands -------------------------------------------------------
+    def submit_txn(self, txn: Mapping[str, Any]) -> SubmitOutcome:
+        outcome = self.journal.submit_txn(txn, offline=not self.uplink.connected)
+        if outcome.status == "created":
+            self.uplink.notify_journal()
+            log.info("txn_recorded", txn_id=outcome.txn_id, seq=outcome.seq, amount=txn["amount"],
+                     method=txn["method"], offline=not self.uplink.connected)
+        return outcome
+
+    def uplink_wake(self) -> None:
+        self.uplink.notify_journal()
+
+    def device_names(self) -> set[str]:
+        return {d.name for d in self.cfg.devices} | set(self.cfg.device_problems)
+
+    def device_operation(self, name: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        poller = self.supervisor.pollers.get(name)
+        if poller is None:
+            from agent.poller import DeviceUnavailable
+            raise DeviceUnavailable(f"{name} is not running (disabled or misconfigured)")
+        return poller.run(lambda d: d.operation(op, args))
+
+    def device_counters(self, name: str) -> dict[str, int]:
+        persisted = self.journal.ledger.counters().get(name, {})
+        poller = self.supervisor.pollers.get(name)
+        live = poller.driver.counters() if poller else {}
+        base = self._counter_base.get(name, {})
+        return {k: persisted.get(k, 0) + live.get(k, 0) - base.get(k, 0) for k in set(persisted) | set(live)}
+
+    def _persist_counters(self) -> None:
+        for name, poller in self.supervisor.pollers.items():
+            live = poller.driver.counters()
+            base = self._counter_base.get(name, {})
+            deltas = {k: v - base.get(k, 0) for k, v in live.items() if v != base.get(k, 0)}
+            if deltas:
+                self.journal.ledger.add_counters(name, deltas)
+            self._counter_base[name] = dict(live)
+
+    def selftest(self, names: list[str] | None, level: SelftestLevel, *, remote: bool) -> dict[str, Any]:
+        """Run each device's self-test through its poller (the daemon owns the ports)."""
+        if remote and level is SelftestLevel.INTERACTIVE:
+            raise CommandError("refused", "interactive self-tests need an engineer at the terminal")
+        results = []
+        for spec in self.cfg.devices:
+            if names is not None and spec.name not in names:
+                continue
+            results.append(self._selftest_one(spec.name, spec.device_class, level))
+        for name in self.cfg.device_problems:
+            if names is None or name in names:
+                results.append({"device": name, "class": None, "level": level.value, "result": "fail",
+                                "reason": "device configuration is invalid", "code": "config_invalid",
+                                "action": "maintenance", "duration_s": 0.0})
+        ok = all(r["result"] != SelftestOutcome.FAIL.value for r in results)
+        return {"ok": ok, "terminal_id": self.cfg.terminal.id, "level": level.value, "results": results}
+
+    def _selftest_one(self, name: str, device_class: str, level: SelftestLevel) -> dict[str, Any]:
+        t0 = time.monotonic()
+        base = {"device": name, "class": device_class, "level": level.value}
+        poller = self.supervisor.pollers.get(name)
+        if poller is None:
+            return {**base, "result": "skip", "reason": "device disabled", "code": "", "action": "none",
+                    "duration_s": 0.0}
+        try:
+            res = poller.run(lambda d: d.selftest(level))
+        except Exception as exc:
+            return {**base, "result": "fail", "reason": str(exc), "code": type(exc).__name__,
+                    "action": "check_connection", "duration_s": round(time.monotonic() - t0, 3)}
+        return {**base, "result": res.result.value, "reason": res.reason, "code": res.code,
+                "action": res.action.value, "duration_s": round(res.duration_s or time.monotonic() - t0, 3),
+                "details": res.details}
+
+    def record_summary(self, r: OutboxRecord) -> dict[str, Any]:
+        p = r.payload
+        return {"seq": r.seq, "id": r.record_id, "kind": r.kind, "type": r.type, "device": r.device,
+                "ts": r.ts, "state": r.state, "attempts": r.attempts, "amount": p.get("amount"),
+                "method": p.get("method"), "has_sealed_data": r.secret is not None, "crc_ok": r.crc_ok}
+
+    # -- internals ---------------------------------------------------------------------------
+    def _health_document(self) -> dict[str, Any]:
+        return self.health.document()
+
+    def _emitter(self, device: str) -> Any:
+        def emit(kind: str, data: dict[str, Any]) -> int:
+            seq = self.journal.append_event(kind, data, device=device)
+            self.uplink.notify_journal()
+            return seq
+        return emit
+
+    def _on_device_change(self, new: DeviceSnapshot, old: DeviceSnapshot | None) -> None:
+        faults = sorted(new.fault_codes)
+        action = max((f.action for f in new.faults), key=_action_rank, default="none")
+        self.journal.ledger.transition(new.name, state=str(new.state), faults=faults, action=str(action),
+                                       usable=new.usable, required=new.required)
+        self.journal.append_event("device_state", {
+            "state": str(new.state), "previous": str(old.state) if old else None, "faults": faults,
+            "raised": sorted(new.fault_codes - (old.fault_codes if old else frozenset())),
+            "cleared": sorted((old.fault_codes if old else frozenset()) - new.fault_codes),
+            "action": str(action), "error": new.last_error}, device=new.name)
+        self.health.invalidate_availability()
+        self.uplink.request_health()
+
+    def _command_table(self) -> dict[str, Command]:
+        def selftest(args: Mapping[str, Any]) -> Any:
+            level = SelftestLevel(args.get("level", "internal"))
+            return self.selftest(args.get("devices"), level, remote=True)
+
+        def check_selftest(args: Mapping[str, Any]) -> None:
+            try:
+                level = SelftestLevel(args.get("level", "internal"))
+            except ValueError:
+                raise CommandError("bad_args", "level is one of internal, external, interactive") from None
+            if level is SelftestLevel.INTERACTIVE:
+                raise CommandError("refused", "interactive self-tests need an engineer at the terminal")
+            devices = args.get("devices")
+            if devices is not None:
+                if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+                    raise CommandError("bad_args", "devices must be an array of device names")
+                unknown = set(devices) - self.device_names()
+                if unknown:
+                    raise CommandError("bad_args", f"unknown devices: {', '.join(sorted(unknown))}")
+
+        return {
+            "health": Command(lambda args: self.health.document(), deadline_s=10),
+            "queue": Command(lambda args: self.journal.stats(), deadline_s=10),
+            "selftest": Command(selftest, deadline_s=120, check=check_selftest),
+        }
+
+
+def _action_rank(action: Any) -> int:
+    from drivers.base.health import Action
+    return list(Action).index(Action(str(action)))

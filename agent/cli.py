@@ -1,0 +1,230 @@
+"""``kiosk-agent``: the daemon and the field engineer's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent import __version__
+from agent.client import ApiClient, DaemonNotRunning
+from agent.config import AgentConfig, ConfigError, all_problems, load_config, resolve_path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk-agent", description="Kiosk terminal agent")
+    p.add_argument("-c", "--config", help="config file (default $KIOSK_AGENT_CONFIG or /etc/kiosk-agent/agent.toml)")
+    p.add_argument("--version", action="version", version=f"kiosk-agent {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="the daemon, in the foreground")
+    st = sub.add_parser("status", help="the current health document")
+    st.add_argument("--json", action="store_true")
+    q = sub.add_parser("queue", help="the offline queue")
+    q.add_argument("action", choices=["stats", "list", "retry", "dead"])
+    q.add_argument("--state", choices=["queued", "sent", "settled", "dead"])
+    q.add_argument("--limit", type=int, default=50)
+    q.add_argument("--seq", type=int, action="append", help="with retry: only these dead letters")
+    q.add_argument("--json", action="store_true")
+    cc = sub.add_parser("config", help="configuration")
+    cc.add_argument("action", choices=["check"])
+    cc.add_argument("--json", action="store_true")
+    s = sub.add_parser("selftest", help="run device self-tests")
+    s.add_argument("devices", nargs="*")
+    s.add_argument("--level", choices=["internal", "external", "interactive"], default="internal")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--step-timeout", type=float, default=60.0, help="seconds per interactive step")
+    i = sub.add_parser("inspect", help="the inspection report")
+    i.add_argument("--engineer", default="")
+    i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")
+    i.add_argument("--json", action="store_true")
+    i.add_argument("--check", action="append", default=[], metavar="ITEM",
+                   help="checklist item the engineer confirms (repeatable)")
+    d = sub.add_parser("demo", help="the whole story on one machine")
+    d.add_argument("--state-dir", default="demo-state")
+    d.add_argument("--transactions", type=int, default=5)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from agent.demo import run_demo
+            return run_demo(args.state_dir, transactions=args.transactions)
+        path = resolve_path(args.config)
+        if args.command == "config":
+            return _config_check(path, args.json)
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            print(f"kiosk-agent: invalid configuration {path}:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.command == "run":
+            return _run(cfg)
+        if args.command == "status":
+            return _status(cfg, args.json)
+        if args.command == "queue":
+            return _queue(cfg, args)
+        if args.command == "selftest":
+            from agent.selftest_cli import run_selftest
+            return run_selftest(cfg, args)
+        if args.command == "inspect":
+            from agent.inspect import run_inspect
+            return run_inspect(cfg, args)
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _config_check(path: str, as_json: bool) -> int:
+    problems = all_problems(path)
+    if as_json:
+        print(json.dumps({"ok": not problems, "path": path, "problems": problems}, indent=2))
+    elif problems:
+        print(f"{path}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  {problem}")
+    else:
+        print(f"{path}: ok")
+    return EXIT_USAGE if problems else EXIT_OK
+
+
+def _run(cfg: AgentConfig) -> int:
+    from agent import logsetup
+    from agent.app import Agent
+    from agent.crypto import KeyFileError
+    from agent.journal import JournalError
+
+    logsetup.configure(level=cfg.log.level, fmt=cfg.log.format, terminal_id=cfg.terminal.id)
+    try:
+        agent = Agent(cfg)
+    except KeyFileError as exc:
+        print(f"kiosk-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except JournalError as exc:
+        print(f"kiosk-agent: journal unusable: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    signal.signal(signal.SIGTERM, lambda *_: agent.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.request_stop())
+    agent.start()
+    try:
+        agent.run()
+    finally:
+        agent.stop()
+    return EXIT_OK
+
+
+def _client(cfg: AgentConfig) -> ApiClient:
+    return ApiClient(cfg.api.socket)
+
+
+def _status(cfg: AgentConfig, as_json: bool) -> int:
+    try:
+        code, doc = _client(cfg).get("/v1/health")
+    except DaemonNotRunning as exc:
+        print(f"kiosk-agent: {exc}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    if code != 200:
+        print(f"kiosk-agent: the agent answered {code}: {doc}", file=sys.stderr)
+        return EXIT_FAIL
+    if as_json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print(format_status(doc))
+    return EXIT_OK if doc["state"] == "ok" else EXIT_FAIL
+
+
+def format_status(doc: dict[str, Any]) -> str:
+    c, q = doc["connectivity"], doc["queue"]
+    lines = [
+        f"terminal {doc['terminal_id']} at {doc['site']}: {doc['state'].upper()}   ({doc['ts']})",
+        f"uplink   {'online' if c['online'] else 'OFFLINE since ' + str(c['offline_since'])}"
+        f"   outages (24 h): {c['outages_24h']}",
+        f"queue    {q['pending']} pending, oldest {q['oldest_age_s']:.0f} s, {q['dead']} dead",
+        "",
+        f"{'device':<16}{'class':<18}{'state':<15}{'avail 24h':>10}{'avail 30d':>10}  faults",
+    ]
+    for name, d in sorted(doc["devices"].items()):
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v * 100:.2f}%"
+        lines.append(f"{name:<16}{d['class'] or '?':<18}{d['state']:<15}{pct(d['availability_24h']):>10}"
+                     f"{pct(d['availability_30d']):>10}  {', '.join(d['faults']) or '-'}")
+    for f in doc.get("faults", []):
+        lines.append(f"! {f['code']}: {f['text']} (action: {f['action']})")
+    s = doc["system"]
+    lines += ["", f"system   cpu {s['cpu_pct']}%  mem {s['mem_pct']}%  disk free {s['disk_free_mb']:.0f} MB"]
+    return "\n".join(lines)
+
+
+def _queue(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    client = _client(cfg)
+    try:
+        if args.action == "stats":
+            code, doc = client.get("/v1/queue")
+        elif args.action in ("list", "dead"):
+            state = "dead" if args.action == "dead" else args.state
+            q = f"?limit={args.limit}" + (f"&state={state}" if state else "")
+            code, doc = client.get(f"/v1/queue/records{q}")
+        else:
+            code, doc = client.post("/v1/queue/retry", {"seqs": args.seq} if args.seq else {})
+    except DaemonNotRunning:
+        return _queue_offline(cfg, args)
+    if code != 200:
+        print(f"kiosk-agent: the agent answered {code}: {doc}", file=sys.stderr)
+        return EXIT_FAIL
+    _print_queue(doc, args)
+    return EXIT_OK
+
+
+def _queue_offline(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    """Without a daemon the journal is read directly (read-only actions only)."""
+    if args.action == "retry":
+        print("kiosk-agent: retry needs the running daemon", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    from agent.crypto import default_key_path, load_or_create_key
+    from agent.journal import Journal
+
+    key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
+    journal = Journal(cfg.storage.path, load_or_create_key(key_path, create=False), terminal_id=cfg.terminal.id,
+                      site=cfg.terminal.site, boot_id="cli")
+    try:
+        if args.action == "stats":
+            doc: Any = journal.stats()
+        else:
+            state = "dead" if args.action == "dead" else args.state
+            recs = journal.records(state=state, limit=args.limit)
+            doc = {"records": [{"seq": r.seq, "id": r.record_id, "kind": r.kind, "type": r.type, "device": r.device,
+                                "ts": r.ts, "state": r.state, "attempts": r.attempts,
+                                "amount": r.payload.get("amount"), "method": r.payload.get("method")}
+                               for r in recs]}
+    finally:
+        journal.close()
+    print("(daemon not running: read from the journal file)", file=sys.stderr)
+    _print_queue(doc, args)
+    return EXIT_OK
+
+
+def _print_queue(doc: Any, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    if args.action == "stats":
+        print(f"pending {doc['pending']} (queued {doc['queued']}, sent {doc['sent']}), settled {doc['settled']}, "
+              f"dead {doc['dead']}; oldest pending {doc['oldest_age_s']:.0f} s; last seq {doc['last_seq']}")
+        for kind, k in sorted(doc.get("by_kind", {}).items()):
+            print(f"  {kind:<8}{k['count']:>8} records {k['bytes']:>10} bytes")
+    elif args.action == "retry":
+        print(f"requeued {doc['requeued']} dead letter(s)")
+    else:
+        print(f"{'seq':>8}  {'kind':<7}{'type':<16}{'state':<9}{'att':>4}  {'amount':>10}  id")
+        for r in doc["records"]:
+            amount = "" if r.get("amount") is None else str(r["amount"])
+            print(f"{r['seq']:>8}  {r['kind']:<7}{r['type']:<16}{r['state']:<9}{r['attempts']:>4}  {amount:>10}  "
+                  f"{r['id']}")

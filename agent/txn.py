@@ -1,0 +1,62 @@
+"""Validation of a transaction body from the kiosk application (design section 7)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from agent.logsetup import mask_text
+
+MAX_DATA_BYTES = 16 * 1024
+MAX_AMOUNT = 10**12
+_TXN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_WORD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_FIELDS = {"txn_id", "kind", "amount", "currency", "method", "ref", "data"}
+
+
+class InvalidTxn(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def validate(body: Any) -> dict[str, Any]:
+    """Return the normalised transaction (txn_id generated when absent). Raises InvalidTxn."""
+    if not isinstance(body, dict):
+        raise InvalidTxn(["body must be a JSON object"])
+    problems = [f"{k}: unknown field" for k in body if k not in _FIELDS]
+    kind, method = body.get("kind"), body.get("method")
+    if not isinstance(kind, str) or not _WORD.match(kind):
+        problems.append("kind: required, a lower-case word (payment, refund, cash_in, fee, ...)")
+    if not isinstance(method, str) or not _WORD.match(method):
+        problems.append("method: required, a lower-case word (cash, unionpay, qr, ...)")
+    amount = body.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        problems.append("amount: required, an integer in minor units (fen)")
+    elif not 0 <= amount <= MAX_AMOUNT:
+        problems.append(f"amount: must be between 0 and {MAX_AMOUNT}")
+    currency = body.get("currency", "CNY")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        problems.append("currency: an ISO 4217 code such as CNY")
+    txn_id = body.get("txn_id")
+    if txn_id is not None and (not isinstance(txn_id, str) or not _TXN_ID.match(txn_id)):
+        problems.append("txn_id: 1-64 characters of [A-Za-z0-9_-]")
+    ref = body.get("ref")
+    if ref is not None:
+        if not isinstance(ref, str) or len(ref) > 128:
+            problems.append("ref: a string of at most 128 characters")
+        elif mask_text(ref) != ref:
+            problems.append("ref: looks like a card or ID number; sensitive values belong in data")
+    data = body.get("data")
+    if data is not None:
+        if not isinstance(data, dict):
+            problems.append("data: must be a JSON object")
+        elif len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+            problems.append(f"data: at most {MAX_DATA_BYTES} bytes of JSON")
+    if problems:
+        raise InvalidTxn(problems)
+    return {"txn_id": txn_id or f"tx-{uuid.uuid4().hex}", "kind": kind, "amount": amount, "currency": currency,
+            "method": method, "ref": ref, "data": data}
