@@ -21,6 +21,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,38 @@ def test_security_exposure_at_most_2_0(tmp_path: Path) -> None:
     # The threshold really gates: the same unit fails a limit below its score.
     below = round(float(m.group(1)) * 10) - 1
     assert _run(tool, "security", "--offline=true", f"--threshold={below}", unit).returncode != 0
+
+
+MDWE_PROBE = """
+import ctypes, mmap, os
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux >= 6.3)
+    raise SystemExit(77)
+try:
+    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    raise SystemExit("W+X mapping still allowed")
+except PermissionError:
+    pass
+assert ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x + 1)(41) == 42  # pyusb's callbacks
+import paho.mqtt.client, psutil, serial, sqlite_utils, structlog, usb.core
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+assert len(AESGCM(os.urandom(32)).encrypt(os.urandom(12), b"x", b"")) == 17
+assert psutil.virtual_memory().total > 0 and psutil.cpu_percent(interval=None) >= 0
+print("ok")
+"""
+
+
+def test_dependencies_run_without_writable_executable_memory() -> None:
+    """MemoryDenyWriteExecute=yes is only kept because the agent's libraries cope with it.
+
+    The kernel's PR_SET_MDWE (the same refusal of write+execute mappings that systemd builds with
+    seccomp) is switched on in a child interpreter, which then does what the agent does with its
+    native dependencies: ctypes callbacks (libffi closures, as pyusb uses), AES-GCM, psutil.
+    """
+    res = _run(sys.executable, "-c", MDWE_PROBE)
+    if res.returncode == 77:
+        pytest.skip("the kernel has no PR_SET_MDWE (Linux < 6.3)")
+    assert (res.returncode, res.stdout.strip()) == (0, "ok"), res.stderr[-2000:]
 
 
 # --- install.sh into a throwaway root -----------------------------------------------------------
