@@ -156,6 +156,18 @@ if [[ $ROOT != / ]]; then
     done
 fi
 
+# The command for field engineers (kiosk-agent status / selftest / inspect) on the PATH, unless
+# something else already owns that name.
+link=$R/usr/local/bin/kiosk-agent
+install -d -m 0755 "$R/usr/local/bin"
+if [[ -L $link && $(readlink "$link") == "$VENV/bin/kiosk-agent" ]]; then
+    :
+elif [[ -e $link || -L $link ]]; then
+    say "warning: $link exists and is not ours; left alone (the command is $VENV/bin/kiosk-agent)"
+else
+    ln -s "$VENV/bin/kiosk-agent" "$link"
+fi
+
 # --- packaged files (replaced on every install) --------------------------------------------------
 install -d -m 0755 "$R/etc/systemd/system" "$R/etc/udev/rules.d" "$R/etc/modules-load.d"
 install -m 0644 "$SOURCE/systemd/$UNIT" "$R/etc/systemd/system/$UNIT"

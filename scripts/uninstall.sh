@@ -58,6 +58,10 @@ rm -f "$R/etc/systemd/system/$UNIT" \
     "$R/etc/udev/rules.d/99-kiosk.rules" "$R/etc/udev/rules.d/99-kiosk.rules.new" \
     "$R/etc/modules-load.d/kiosk-agent.conf"
 rm -rf "$R$PREFIX"
+link=$R/usr/local/bin/kiosk-agent
+if [[ -L $link && $(readlink "$link") == "$PREFIX/venv/bin/kiosk-agent" ]]; then
+    rm -f "$link"
+fi
 say "removed the service, the udev rules and $PREFIX"
 
 if ((PURGE)); then

@@ -241,6 +241,8 @@ def test_install_layout(installed: tuple[Path, Path]) -> None:
     wants = etc / "systemd/system/multi-user.target.wants/kiosk-agent.service"
     assert os.readlink(wants) == "/etc/systemd/system/kiosk-agent.service"
 
+    assert os.readlink(root / "usr/local/bin/kiosk-agent") == "/opt/kiosk-agent/venv/bin/kiosk-agent"
+    assert (root / "opt/kiosk-agent/doc/install.md").read_bytes() == (REPO / "docs/install.md").read_bytes()
     venv = root / "opt/kiosk-agent/venv"
     script = venv / "bin" / "kiosk-agent"
     # Inside the target system the venv lives at /opt, so that is the path its scripts must name.
@@ -319,6 +321,7 @@ def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
         assert not (root / "opt/kiosk-agent").exists()
         assert not (root / "etc/systemd/system/kiosk-agent.service").exists()
         assert not (root / "etc/udev/rules.d/99-kiosk.rules").exists()
+        assert not (root / "usr/local/bin/kiosk-agent").is_symlink()
         assert (root / "etc/kiosk-agent/journal.key").read_bytes() == key
         assert (root / "var/lib/kiosk-agent/journal.db").exists() and "kiosk-agent" in db(root, "passwd")
 
