@@ -1,0 +1,8 @@
+"""Bill acceptors: the protocol-independent class API and the protocol packages (id003/)."""
+
+from __future__ import annotations
+
+from drivers.bill_acceptor.api import BillAcceptor, DenominationTable
+from drivers.bill_acceptor.notes import CreditOutcome, EscrowDecision, NoteFlow
+
+__all__ = ["BillAcceptor", "CreditOutcome", "DenominationTable", "EscrowDecision", "NoteFlow"]

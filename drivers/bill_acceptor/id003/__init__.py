@@ -1,0 +1,20 @@
+"""JCM ID003: pure codec (constants, frames, messages), health mapping and the driver."""
+
+from __future__ import annotations
+
+from drivers.bill_acceptor.id003.constants import Command, Denomination, FailureCode, RejectReason, Status
+from drivers.bill_acceptor.id003.frames import Frame, decode_frame
+from drivers.bill_acceptor.id003.messages import StatusReply, decode_command, decode_reply
+
+__all__ = [
+    "Command",
+    "Denomination",
+    "FailureCode",
+    "Frame",
+    "RejectReason",
+    "Status",
+    "StatusReply",
+    "decode_command",
+    "decode_frame",
+    "decode_reply",
+]
