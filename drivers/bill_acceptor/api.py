@@ -165,7 +165,8 @@ class DenominationTable:
         if problems:
             raise ValueError("; ".join(problems))
         raw = options.get("denominations")
-        values = {parse_code(k): int(v) for k, v in raw.items()} if raw is not None else {int(k): int(v) for k, v in default.items()}
+        source = raw.items() if raw is not None else default.items()
+        values = {parse_code(k): int(v) for k, v in source}
         accept = options.get("accept")
         accepted = frozenset(int(v) for v in accept) if accept is not None else frozenset(values.values())
         if accept is not None and raw is None and not accepted <= set(values.values()):

@@ -46,6 +46,7 @@ from drivers.bill_acceptor.api import (
     FAULT_EVENT_PENDING,
     FAULT_PAUSED,
     BillAcceptor,
+    format_code,
 )
 from drivers.bill_acceptor.id003 import selftest as _selftest
 from drivers.bill_acceptor.id003.constants import (
@@ -217,7 +218,7 @@ class Id003Driver(BillAcceptor):
                         SettingCommand.inhibit(not self.wants_accepting)):
             self._setting(setting)
         self._configured = True
-        self._log.info("acceptor_configured", enabled_codes=sorted(self.table.enabled_codes),
+        self._log.info("acceptor_configured", enabled_codes=[format_code(c) for c in sorted(self.table.enabled_codes)],
                        accepting=self.wants_accepting)
 
     def _apply_inhibit(self) -> None:
