@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, settings
 
 from drivers.base.clock import FakeClock
 
+pytest_plugins = ["tests.support.fixtures"]
+
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci")

@@ -99,11 +99,12 @@ class Forwarder:
         slots = self._take_tokens(self.free_slots())
         if slots <= 0:
             return 0
-        records = self.journal.lease(self._cursor, slots, exclude=self.inflight.keys())
+        busy = {e.seq for e in self.inflight.values()}
+        records = self.journal.lease(self._cursor, slots, exclude=busy)
         if self.fleet_ack and len(records) < slots and now - self._last_unacked_scan > 5.0:
             self._last_unacked_scan = now
             extra = self.journal.lease_unacked(self.unacked_resend_s, slots - len(records))
-            records += [r for r in extra if r.seq not in self.inflight]
+            records += [r for r in extra if r.seq not in busy]
         sent = 0
         for rec in records:
             if not self._send(rec, now):
