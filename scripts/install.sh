@@ -228,8 +228,8 @@ if ((ENABLE)); then
         systemctl restart systemd-modules-load.service || say "warning: systemd-modules-load failed"
         if command -v udevadm >/dev/null; then
             udevadm control --reload
-            udevadm trigger --action=add --subsystem-match=tty --subsystem-match=usb \
-                --subsystem-match=usbmisc
+            # A "change" event re-applies names and permissions without re-binding any driver.
+            udevadm trigger --subsystem-match=tty --subsystem-match=usb --subsystem-match=usbmisc
         fi
         systemctl enable "$UNIT"
         if systemctl is-active --quiet "$UNIT"; then
