@@ -86,6 +86,26 @@ def test_unit_states_the_agent_contract() -> None:
         assert g == "dialout" or re.search(rf"^g {re.escape(g)}\s", sysusers, re.M), g
 
 
+def test_agent_defaults_live_where_the_unit_lets_it_write() -> None:
+    """ProtectSystem=strict leaves only the State/Runtime directories writable: the agent's defaults
+    (and the shipped example config, once it exists) must point into them, and leave key_file unset
+    so the key comes from the LoadCredential= file."""
+    from agent import config
+
+    one = {(s, k): v for s, k, v in unit_directives(UNIT_SRC.read_text())}
+    state = "/var/lib/" + one[("Service", "StateDirectory")] + "/"
+    runtime = "/run/" + one[("Service", "RuntimeDirectory")] + "/"
+    assert one[("Service", "ExecStart")].endswith(" -c " + config.DEFAULT_PATH)
+    assert config.DEFAULT_PATH.startswith("/etc/" + one[("Service", "ConfigurationDirectory")] + "/")
+    assert config.StorageConfig().path.startswith(state) and config.StorageConfig().key_file is None
+    assert config.ApiConfig().socket.startswith(runtime)
+    example = REPO / "config" / "agent.toml"
+    if example.exists():
+        cfg = config.load_config(example)
+        assert cfg.storage.path.startswith(state) and cfg.api.socket.startswith(runtime)
+        assert cfg.storage.key_file is None, "the example must leave storage.key_file unset (LoadCredential)"
+
+
 def test_security_exposure_at_most_2_0(tmp_path: Path) -> None:
     tool = _need("systemd-analyze")
     unit = tmp_path / "kiosk-agent.service"
