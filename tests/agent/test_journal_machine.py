@@ -1,0 +1,142 @@
+"""A hypothesis state machine over the journal: submit, lease, PUBACK, fleet ack, rejection,
+crash and reopen. Invariants: no accepted transaction is ever lost, seq strictly increases,
+states only move forward (dead -> queued only by the engineer's retry)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from agent.journal import Journal
+
+ORDER = {"queued": 0, "sent": 1, "settled": 2, "dead": 3}
+KEY = b"k" * 32
+
+
+class JournalMachine(RuleBasedStateMachine):
+    @initialize(fleet_ack=st.booleans())
+    def setup(self, fleet_ack: bool) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="jm-"))
+        self.fleet_ack = fleet_ack
+        self.boots = 0
+        self.journal = self._open()
+        self.accepted: dict[str, int] = {}      # txn_id -> seq
+        self.states: dict[int, str] = {}        # seq -> last observed state
+        self.last_seq = 0
+        self.leased: list[int] = []
+        self.n = 0
+
+    def _open(self) -> Journal:
+        self.boots += 1
+        return Journal(self.dir / "j.db", KEY, terminal_id="T-SM", site="S", boot_id=f"b{self.boots}",
+                       max_pending=10_000, min_free_mb=0)
+
+    def teardown(self) -> None:
+        self.journal.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @rule(amount=st.integers(0, 10**6), with_data=st.booleans(), reuse=st.booleans())
+    def submit(self, amount: int, with_data: bool, reuse: bool) -> None:
+        if reuse and self.accepted:
+            txn_id = sorted(self.accepted)[0]
+        else:
+            self.n += 1
+            txn_id = f"t{self.n}"
+        txn = {"txn_id": txn_id, "kind": "payment", "amount": amount, "currency": "CNY", "method": "cash",
+               "ref": None, "data": {"who": "x"} if with_data else None}
+        out = self.journal.submit_txn(txn, offline=True)
+        if txn_id in self.accepted:
+            assert out.status in ("duplicate", "conflict")
+            assert out.seq == self.accepted[txn_id]
+        else:
+            assert out.status == "created"
+            assert out.seq > self.last_seq, "seq must strictly increase"
+            self.last_seq = out.seq
+            self.accepted[txn_id] = out.seq
+            self.states[out.seq] = "queued"
+
+    @rule()
+    def event(self) -> None:
+        seq = self.journal.append_event("note_stacked", {"value_fen": 5000}, device="bill")
+        assert seq > self.last_seq
+        self.last_seq = seq
+
+    @rule(n=st.integers(1, 10))
+    def lease(self, n: int) -> None:
+        after = max(self.leased) if self.leased else 0
+        recs = self.journal.lease(after, n, exclude=self.leased)
+        seqs = [r.seq for r in recs]
+        assert seqs == sorted(seqs)
+        assert all(r.state == "queued" for r in recs)
+        self.leased += seqs
+
+    @precondition(lambda self: self.leased)
+    @rule(k=st.integers(0, 9))
+    def puback(self, k: int) -> None:
+        seq = self.leased.pop(k % len(self.leased))
+        self.journal.mark_delivered([seq], fleet_ack=self.fleet_ack)
+
+    @precondition(lambda self: self.leased)
+    @rule(k=st.integers(0, 9), final=st.booleans())
+    def refused(self, k: int, final: bool) -> None:
+        seq = self.leased.pop(k % len(self.leased))
+        self.journal.mark_failed(seq, "0x87 not authorized", final=final, max_attempts=2)
+
+    @precondition(lambda self: self.accepted)
+    @rule(data=st.data())
+    def fleet_acks(self, data: st.DataObject) -> None:
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.accepted)), max_size=5))
+        self.journal.settle_txns(ids)
+
+    @rule()
+    def engineer_retries_dead(self) -> None:
+        for r in self.journal.records(state="dead", limit=10_000):
+            self.states[r.seq] = "queued"  # the one sanctioned backward move
+        self.journal.retry_dead()
+
+    @rule()
+    def crash_and_reopen(self) -> None:
+        # no close(): the connection is dropped as a kill -9 would leave it
+        self.journal.conn.close()
+        self.journal = self._open()
+        self.leased = []
+
+    @invariant()
+    def nothing_lost_and_states_forward(self) -> None:
+        if not hasattr(self, "journal"):
+            return
+        rows = {r.seq: r for r in self.journal.records(limit=100_000)}
+        for txn_id, seq in self.accepted.items():
+            assert seq in rows, f"accepted transaction {txn_id} (seq {seq}) is gone"
+            assert rows[seq].record_id == txn_id
+            new = rows[seq].state
+            old = self.states[seq]
+            assert ORDER[new] >= ORDER[old] or (old == "dead" and new == "queued"), f"{seq}: {old} -> {new}"
+            self.states[seq] = new
+        assert self.journal.pending_txns() == sum(
+            1 for s in self.accepted.values() if rows[s].state in ("queued", "sent"))
+
+
+TestJournalMachine = JournalMachine.TestCase
+TestJournalMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_db_and_sidecars_are_0600(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        j = Journal(tmp_path / "j.db", KEY, terminal_id="T", site="S", boot_id="b")
+        j.submit_txn({"txn_id": "a", "kind": "payment", "amount": 1, "currency": "CNY", "method": "cash",
+                      "ref": None, "data": None}, offline=False)
+        for name in ("j.db", "j.db-wal", "j.db-shm"):
+            p = tmp_path / name
+            if p.exists():
+                assert (p.stat().st_mode & 0o777) == 0o600, name
+        j.close()
+    finally:
+        os.umask(old)
