@@ -43,7 +43,7 @@ import os
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -93,10 +93,11 @@ class DeviceSnapshot:
     device_class: str
     required: bool
     state: DeviceState
-    faults: tuple[Fault, ...] = ()
-    detail: dict[str, Any] = field(default_factory=dict)
+    faults: tuple[Fault, ...]
+    #: the driver's detail from the last good poll; empty while the poller has it offline
+    detail: dict[str, Any]
     #: UTC wall time of the last change of state or fault set
-    since: datetime | None = None
+    since: datetime
     #: monotonic time of the last good poll
     last_ok_mono: float | None = None
     consecutive_failures: int = 0
@@ -111,12 +112,27 @@ class DeviceSnapshot:
     def usable(self) -> bool:
         return self.state.usable
 
+    def health_entry(self) -> dict[str, Any]:
+        """This device's entry in the health document's ``devices`` map (design section 6),
+        without the availability figures, which come from the journal's ledger."""
+        return {"class": self.device_class, "state": self.state.value,
+                "faults": sorted(self.fault_codes), "since": self.since.isoformat(),
+                "detail": dict(self.detail)}
+
 
 Listener = Callable[[DeviceSnapshot, DeviceSnapshot | None], None]
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _check_status(status: object) -> None:
+    """A driver bug must not crash the worker later, while publishing: refuse a bad status."""
+    if not isinstance(status, DeviceStatus) or not isinstance(status.state, DeviceState):
+        raise TypeError(f"poll() returned {status!r}, not a DeviceStatus")
+    if not all(isinstance(f, Fault) for f in status.faults) or not isinstance(status.detail, dict):
+        raise TypeError(f"poll() returned malformed faults or detail: {status!r}")
 
 
 def port_missing(port: str) -> bool:
@@ -156,7 +172,7 @@ class DevicePoller:
         self._snap_lock = threading.Lock()
         self._snapshot = DeviceSnapshot(name=driver.name, device_class=driver.spec.device_class,
                                         required=driver.spec.required, state=DeviceState.STARTING,
-                                        since=clock.now())
+                                        faults=(), detail={}, since=clock.now())
         self._announced = False
         self._opened = False
         self._due_mono = clock.monotonic()
@@ -217,19 +233,26 @@ class DevicePoller:
         self._refresh = True
         self._wake.set()
 
-    def run(self, fn: Callable[[DeviceDriver], T]) -> T:
+    def run(self, fn: Callable[[DeviceDriver], T], *, lock_timeout_s: float = 10.0) -> T:
         """Run ``fn(driver)`` in the caller's thread under the driver's lock, then refresh.
 
+        ``lock_timeout_s`` bounds the wait for the lock, so an API call cannot hang behind a
+        driver call that is wedged (the worker's or another caller's).
+
         Raises:
-            DeviceUnavailable: the device is not open, or not answering polls.
+            DeviceUnavailable: the device is not open, not answering polls, or its lock was
+                held by another call for longer than ``lock_timeout_s``.
         """
         state = self.snapshot.state
         if self._stop.is_set() or not self._opened or state in UNREACHABLE or state is DeviceState.STARTING:
             raise DeviceUnavailable(f"{self.name} is {state.value}")
+        if not self.driver.lock.acquire(timeout=lock_timeout_s):
+            raise DeviceUnavailable(f"{self.name} is {state.value} but busy: another call held it "
+                                    f"for more than {lock_timeout_s:g} s")
         try:
-            with self.driver.lock:
-                return fn(self.driver)
+            return fn(self.driver)
         finally:
+            self.driver.lock.release()
             self.request_refresh()
 
     def start(self) -> None:
@@ -342,6 +365,7 @@ class DevicePoller:
     def _poll(self) -> None:
         try:
             status = self._call(self.driver.poll)
+            _check_status(status)
         except TransportError as exc:
             self._failed(FAULT_PORT_GONE, exc, immediate=True)
         except DriverError as exc:

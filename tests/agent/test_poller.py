@@ -77,6 +77,8 @@ def test_first_step_announces_starting_then_opens_and_polls(fake_clock: FakeCloc
     assert (snap.name, snap.device_class, snap.required) == ("dev", "fake", True)
     assert states(calls) == ["starting", "online"]
     assert calls[0][1] is None and calls[1][1] is not None and calls[1][1].state is DeviceState.STARTING
+    assert snap.health_entry() == {"class": "fake", "state": "online", "faults": [],
+                                   "since": "2026-01-01T00:00:00+00:00", "detail": {"paper": "ok"}}
 
 
 def test_step_before_due_does_nothing(fake_clock: FakeClock) -> None:
@@ -318,6 +320,19 @@ def test_driver_bug_is_a_failure_logged_once_with_traceback(fake_clock: FakeCloc
     assert driver.polls == 10  # still polling: a driver bug never kills the worker
 
 
+@pytest.mark.parametrize("bad", [None, {"state": "online"}, DeviceStatus("online"),  # type: ignore[arg-type]
+                                 DeviceStatus(DeviceState.ONLINE, ("paper_out",))])  # type: ignore[arg-type]
+def test_malformed_status_is_a_driver_bug_not_a_crash(fake_clock: FakeClock, bad: Any) -> None:
+    driver = ScriptedDriver(clock=fake_clock, script=[ONLINE], default=bad)
+    poller, _ = make(driver, fake_clock, failure_threshold=2)
+    with capture_logs() as logs:
+        run_steps(poller, fake_clock, 3)
+    assert poller.snapshot.state is DeviceState.OFFLINE
+    assert poller.snapshot.fault_codes == {"driver_error"}
+    assert poller.snapshot.last_error is not None and poller.snapshot.last_error.startswith("TypeError")
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["device_driver_bug"]
+
+
 def test_driver_bug_in_open_is_contained(fake_clock: FakeClock) -> None:
     driver = ScriptedDriver(clock=fake_clock, open_errors=[ValueError("bad baudrate"), None])
     poller, calls = make(driver, fake_clock)
@@ -463,6 +478,24 @@ def test_stop_is_bounded_when_a_driver_call_is_wedged(fake_clock: FakeClock) -> 
         driver.release.set()
     wait_until(lambda: not poller.running, 5, message="the worker did not end after the release")
     assert not driver.is_open
+
+
+def test_run_does_not_hang_behind_a_wedged_poll(fake_clock: FakeClock) -> None:
+    driver = ScriptedDriver(clock=fake_clock, script=[ONLINE, HANG])
+    poller, _ = make(driver, fake_clock)
+    try:
+        poller.start()
+        wait_until(lambda: poller.snapshot.state is DeviceState.ONLINE, 5)
+        fake_clock.advance(5.0)
+        poller.request_refresh()
+        wait_until(driver.hanging.is_set, 5, message="the driver call never hung")
+        started = time.monotonic()
+        with pytest.raises(DeviceUnavailable, match="online but busy"):
+            poller.run(lambda d: d.name, lock_timeout_s=0.2)
+        assert time.monotonic() - started < 2.0
+    finally:
+        driver.release.set()
+    assert poller.stop(5.0)
 
 
 def test_wedged_call_is_visible_to_alive(fake_clock: FakeClock) -> None:
