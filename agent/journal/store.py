@@ -102,6 +102,9 @@ class Journal:
         self._closed = False
         #: bytes committed since start, for the "written to flash per day" figure
         self.bytes_written = 0
+        #: bumped whenever a record goes back to queued (refusal, engineer retry), so a
+        #: forwarder reading forward from a cursor knows to look behind it again
+        self.requeue_epoch = 0
 
     # -- plumbing ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -304,6 +307,7 @@ class Journal:
                 log.warning("record_dead_lettered", seq=seq, attempts=attempts, error=error)
                 return "dead"
             self.conn.execute("UPDATE outbox SET state = 'queued', last_error = ? WHERE seq = ?", (error, seq))
+            self.requeue_epoch += 1
             return "queued"
 
     def reject_txn(self, txn_id: str, error: str, *, final: bool, max_attempts: int) -> str:
@@ -340,6 +344,7 @@ class Journal:
                     "UPDATE outbox SET state = 'queued', attempts = 0 WHERE state = 'dead' AND seq = ?",
                     [(s,) for s in seqs])
             self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
+            self.requeue_epoch += 1
             return cur.rowcount
 
     # -- reading -----------------------------------------------------------------------------

@@ -65,6 +65,7 @@ class Forwarder:
         self.clock = clock
         self.inflight: dict[int, InFlight] = {}
         self._cursor = 0
+        self._epoch = journal.requeue_epoch
         self._acked: list[int] = []
         self._tokens = float(window)
         self._last_refill = clock()
@@ -96,6 +97,9 @@ class Forwarder:
         now = self.clock()
         if now < self._paused_until:
             return 0
+        if self._epoch != self.journal.requeue_epoch:
+            self._epoch = self.journal.requeue_epoch
+            self._cursor = 0
         slots = self._take_tokens(self.free_slots())
         if slots <= 0:
             return 0
