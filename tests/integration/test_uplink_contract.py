@@ -3,6 +3,7 @@ settlement and dead letters, remote commands, and the systemd notify protocol.""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -118,7 +119,7 @@ def test_remote_commands_answer_with_their_id_and_bad_ones_change_nothing(
     assert results["c6"]["error"]["code"] == "bad_args"
     assert all(not r["ok"] for k, r in results.items() if k not in ("c1", "c2"))
     # another terminal's command topic is not read
-    _publish(broker.port, f"kiosk/v1/TEST-SITE/T-OTHER/down/cmd", b'{"id":"x1","cmd":"health"}')
+    _publish(broker.port, "kiosk/v1/TEST-SITE/T-OTHER/down/cmd", b'{"id":"x1","cmd":"health"}')
     after = api.get("/v1/queue")[1]
     assert after["pending_txns"] == before["pending_txns"]
     assert "x1" not in {m.json()["id"] for m in rec.messages()}
@@ -150,7 +151,7 @@ def test_notify_ready_after_journal_check_then_watchdog_until_a_thread_wedges(tm
         first = len(notify.watchdog_times())
         wait_until(lambda: len(notify.watchdog_times()) >= first + 5, 10)
         times = notify.watchdog_times()[-5:]
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(0.05 < g < 1.0 for g in gaps), gaps
 
         # wedge the uplink thread: the watchdog must starve so systemd restarts the agent
