@@ -304,8 +304,7 @@ class Id003Driver(BillAcceptor):
         transport = self._require()
         corrupt = 0
         for attempt in range(retries + 1):
-            transport.reset_input()
-            self._decoder.clear()
+            self._drain(transport)
             errors_before = self._decoder.errors + self._decoder.dropped
             self._write(msg.encode())
             try:
@@ -326,6 +325,19 @@ class Id003Driver(BillAcceptor):
                              f"({corrupt} corrupt or cut short)")
         raise DeviceTimeout(f"no reply to {msg.command.name} within {self.spec.timeout_s:.3f}s "
                             f"({retries + 1} attempts)")
+
+    def _drain(self, transport: Transport) -> None:
+        """Drop what is waiting (late answers to timed-out requests) before a new request.
+
+        Reads instead of ``reset_input``: a flush on a vanished pty raises termios.error, which
+        the transport does not map to TransportError; a read does.
+        """
+        self._decoder.clear()
+        for _ in range(64):
+            stale = transport.read(4096, 0.0)
+            if not stale:
+                return
+            self._log.debug("id003_stale_input", hex=stale.hex(" "))
 
     def _read_reply(self, expect: type[R], msg: Any) -> R:
         transport = self._require()
