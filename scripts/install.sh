@@ -25,7 +25,8 @@ usage: $0 [options]
                           isolated build (setuptools and wheel must be importable by the venv).
                           Use with --system-site-packages when the dependencies come from the
                           system, e.g. Debian's python3-setuptools/python3-wheel for the build.
-  --system-site-packages  let the virtual environment see the interpreter's site-packages
+  --system-site-packages  let the virtual environment see the interpreter's site-packages (and use
+                          the system's pip, when it has one, instead of a private copy)
   --no-enable             do not enable (or restart) the service
   -h, --help              this text
 EOF
@@ -114,7 +115,11 @@ install -d -m 0755 "$R/opt" "$R$PREFIX" "$R$PREFIX/doc" "$R$PREFIX/share"
 venv_python=$R$VENV/bin/python
 want_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 venv_args=()
-((SYSTEM_SITE)) && venv_args+=(--system-site-packages)
+if ((SYSTEM_SITE)); then
+    venv_args+=(--system-site-packages)
+    # The venv sees the system's pip then; no need for a private copy (ensurepip is the slow part).
+    "$PYTHON" -c 'import pip' 2>/dev/null && venv_args+=(--without-pip)
+fi
 if [[ -x $venv_python ]] &&
     [[ $("$venv_python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) == "$want_version" ]] &&
     grep -qx "include-system-site-packages = $( ((SYSTEM_SITE)) && echo true || echo false)" "$R$VENV/pyvenv.cfg"; then

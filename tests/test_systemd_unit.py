@@ -355,6 +355,58 @@ def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
     assert db(root, "group")["dialout"][2] == "20"
 
 
+CHROOT_SCRIPT = """
+set -e
+R=$1; shift
+mount --bind /usr "$R/usr"
+mount -o remount,bind,ro "$R/usr"
+mount --bind "$R/.usr-local" "$R/usr/local"
+mount --rbind /dev "$R/dev"
+mount -t proc proc "$R/proc"
+exec chroot "$R" /usr/bin/bash "$@"
+"""
+
+
+def test_install_into_slash_inside_a_chroot(tmp_path: Path) -> None:
+    """The default --root / path (plain systemd-sysusers, systemctl enable without a running
+    systemd, venv scripts left as pip wrote them), in a chroot whose /usr is this machine's, read-only."""
+    if os.geteuid() != 0:
+        pytest.skip("install.sh must run as root: it creates users and chowns files")
+    if _run("unshare", "-m", "--propagation", "private", "true").returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -m failed)")
+    root = tmp_path / "root"
+    for d in ("etc", "usr", "dev", "proc", "run", ".usr-local", "opt"):
+        (root / d).mkdir(parents=True)
+    (root / "tmp").mkdir(mode=0o1777)
+    os.chmod(root / "tmp", 0o1777)
+    for name in ("bin", "lib", "lib64", "sbin"):
+        (root / name).symlink_to(f"usr/{name}")
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (root / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\n")
+    shutil.copytree("/etc/alternatives", root / "etc" / "alternatives", symlinks=True)
+    make_source(root / "src")
+
+    def in_chroot(*args: str) -> str:
+        res = _run("unshare", "-m", "--propagation", "private", "bash", "-c", CHROOT_SCRIPT, "-", root, *args)
+        assert res.returncode == 0, res.stdout + res.stderr
+        return res.stdout
+
+    in_chroot("/src/scripts/install.sh", *INSTALL_ARGS)
+    assert db(root, "passwd")["kiosk-agent"][3] == db(root, "group")["kiosk"][2]
+    assert stat.S_IMODE((root / "etc/kiosk-agent/journal.key").stat().st_mode) == 0o600
+    assert (root / "opt/kiosk-agent/venv/bin/kiosk-agent").read_text().startswith("#!/opt/kiosk-agent/venv/bin/python")
+    wants = root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service"
+    assert os.readlink(wants) == "/etc/systemd/system/kiosk-agent.service"
+    assert os.readlink(root / ".usr-local/bin/kiosk-agent") == "/opt/kiosk-agent/venv/bin/kiosk-agent"
+    probe = "import agent.config, drivers.base.device; print('ok')"
+    assert in_chroot("-c", f"/opt/kiosk-agent/venv/bin/python -c {probe!r}").strip() == "ok"
+
+    in_chroot("/src/scripts/uninstall.sh", "--purge")
+    assert not wants.exists() and not (root / "opt/kiosk-agent").exists()
+    assert not (root / ".usr-local/bin/kiosk-agent").is_symlink() and not (root / "etc/kiosk-agent").exists()
+    assert "kiosk-agent" not in db(root, "passwd")
+
+
 def test_scripts_reject_unknown_arguments() -> None:
     for script in ("install.sh", "uninstall.sh"):
         path = REPO / "scripts" / script
