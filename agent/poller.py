@@ -221,7 +221,8 @@ class DevicePoller:
         return self._stop.is_set()
 
     def alive(self, max_age_s: float) -> bool:
-        """The thread runs and has gone round its loop, or entered a driver call, recently."""
+        """The thread runs and has gone round its loop, or entered a driver call, within
+        ``max_age_s`` (which must exceed ``HEARTBEAT_PERIOD_S``, the longest idle wait)."""
         if not self.running:
             return False
         marks = [m for m in (self._heartbeat_mono, self._busy_since_mono) if m is not None]

@@ -124,7 +124,8 @@ class Supervisor:
                 poller.start()
 
     def stop(self, timeout_s: float = 5.0) -> list[str]:
-        """Stop every worker in parallel within ``timeout_s`` in total.
+        """Stop every worker in parallel within ``timeout_s`` in total. Stopped pollers are
+        not restartable: after a stop, build a new Supervisor.
 
         Returns:
             names of the devices whose workers did not end in time (wedged in a driver call).
