@@ -132,7 +132,8 @@ fi
 # Build from a copy: pip builds a local directory in place (build/, *.egg-info), and the checkout may
 # be read-only or shared.
 build_dir=$(mktemp -d)
-trap 'rm -rf "$build_dir"' EXIT
+tmp_key=
+trap 'rm -rf "$build_dir" ${tmp_key:+"$tmp_key"}' EXIT
 tar -C "$SOURCE" -cf - --exclude=.git --exclude=.venv --exclude=build --exclude=dist \
     --exclude='*.egg-info' --exclude=__pycache__ --exclude=.pytest_cache --exclude=.ruff_cache \
     --exclude=.hypothesis --exclude=demo-state . | tar -C "$build_dir" -xf -
@@ -216,6 +217,7 @@ if [[ ! -e $key ]]; then
     chown 0:0 "$tmp_key"
     [[ $(stat -c %s "$tmp_key") -eq 32 ]] || die "could not read 32 random bytes"
     mv "$tmp_key" "$key"
+    tmp_key=
     say "created a fresh journal key $CONF_DIR/journal.key (32 bytes, 0600) -- back it up: without it the encrypted journal payloads cannot be read"
 else
     if [[ $(stat -c %a "$key") != 600 ]]; then
