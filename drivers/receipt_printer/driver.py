@@ -1,0 +1,320 @@
+"""EscposDriver: an ESC/POS thermal receipt printer over a serial URL or USB bulk endpoints.
+
+Status (``poll``): DLE EOT 1, 2, 3, 4, one request at a time. Each reply is exactly one byte
+with the fixed bits ``b & 0x93 == 0x12``; ASB blocks the printer pushes on its own are
+recognised by their fixed bits and set aside. A request answered by nothing is a
+DeviceTimeout (never "paper adequate", the python-escpos mistake); a reply window holding a
+byte with the fixed bits wrong, or more than one status byte, is a FrameError. Both are
+retried ``retries`` times, then raised: the poller decides ``offline``.
+
+Print + cut + verify (protocols.md section 2):
+
+1. DLE EOT 1..4; refuse (DeviceRefused) when paper is out, the cover open or an error active;
+2. ESC @, the character setup, the receipt, GS V 65/66 0 (feed to the cutter and cut);
+3. GS r 1 as a barrier: it is queued behind the data, so its answer means the printer has
+   processed the receipt (ESC/POS has no "printed OK"; this is the closest it gets);
+4. DLE EOT 1..4 again: an autocutter error means the cut failed (DLE ENQ 2 once, re-check);
+   paper out / cover open / an error with no barrier answer means the receipt did not print.
+
+Every transport exchange holds ``self.lock``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import structlog
+
+from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
+from drivers.base.errors import DeviceRefused, DeviceTimeout, FrameError, ProtocolError, TransportError
+from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
+from drivers.base.transport import Transport, open_transport
+from drivers.receipt_printer import selftest as _selftest
+from drivers.receipt_printer.commands import PaperSensorRequest, RecoverCommand, StatusRequest
+from drivers.receipt_printer.constants import (
+    BAUDRATE,
+    BYTESIZE,
+    PARITY,
+    STOPBITS,
+    ErrorCause,
+    RecoverRequest,
+    StatusType,
+)
+from drivers.receipt_printer.health import BLOCKING_FAULTS, FAULT_COVER_OPEN, FAULTS, RECOVERABLE_FAULTS, health_of
+from drivers.receipt_printer.receipt import (
+    PrinterOptions,
+    encode_all,
+    parse_lines,
+    receipt_commands,
+    setup_commands,
+)
+from drivers.receipt_printer.status import (
+    AsbStatus,
+    RealTimeStatus,
+    StatusByte,
+    decode_asb,
+    decode_paper_sensor,
+    decode_reply,
+)
+
+log = structlog.get_logger(__name__)
+
+__all__ = ["EscposDriver"]
+
+#: a reply byte is followed by this much silence before the window is judged (inter-byte gap)
+_QUIET_S = 0.02
+#: after a failed exchange, stale bytes are drained until the line is quiet this long
+_DRAIN_QUIET_S = 0.05
+_DRAIN_MAX_S = 0.5
+
+#: confirm_slip(check_code) -> True (the engineer confirms), False (rejects), None (no answer)
+ConfirmFn = Callable[[str], bool | None]
+
+
+class EscposDriver(DeviceDriver):
+    """ESC/POS receipt printer (registered as ``receipt_printer`` / ``escpos``)."""
+
+    device_class: ClassVar[str] = "receipt_printer"
+    #: extra attempts for a status request that timed out or came back corrupt
+    retries: ClassVar[int] = 2
+
+    def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
+        super().__init__(spec, ctx)
+        self.options = PrinterOptions.from_mapping(spec.options)
+        self._transport: Transport | None = None
+        self._stale = False
+        self._faults: frozenset[str] = frozenset()
+        self.last_status: RealTimeStatus | None = None
+        #: where the interactive self-test gets the engineer's confirmation; replaceable
+        self.confirm_slip: ConfirmFn = self._confirm_by_prompt
+        self._log = log.bind(device=spec.name, device_class=self.device_class)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
+        return PrinterOptions.problems(options)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def line_settings(self) -> dict[str, Any]:
+        """115200 8N1 unless the config names another baud rate (USB and TCP ignore it)."""
+        return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
+                "stopbits": STOPBITS}
+
+    def open(self) -> None:
+        with self.lock:
+            self.close()
+            transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **self.line_settings())
+            transport.open()
+            self._transport = transport
+            self._stale = False
+            self._log.info("printer_port_opened", port=self.spec.port)
+
+    def close(self) -> None:
+        with self.lock:
+            transport, self._transport = self._transport, None
+            if transport is not None:
+                transport.close()
+
+    def _port(self) -> Transport:
+        if self._transport is None or not self._transport.is_open:
+            raise TransportError(f"{self.spec.port} is not open")
+        return self._transport
+
+    # -- exchanges -------------------------------------------------------------------------
+    def _read_window(self, first_timeout_s: float) -> bytes:
+        """The bytes of one reply: the first within ``first_timeout_s``, then until quiet."""
+        port = self._port()
+        buf = port.read(64, first_timeout_s)
+        if not buf:
+            return b""
+        while True:
+            more = port.read(64, _QUIET_S)
+            if not more:
+                return buf
+            buf += more
+
+    def _drain(self) -> None:
+        port = self._port()
+        deadline = self.ctx.clock.monotonic() + _DRAIN_MAX_S
+        while port.read(64, _DRAIN_QUIET_S) and self.ctx.clock.monotonic() < deadline:
+            pass
+        port.reset_input()
+        self._stale = False
+
+    def _status_byte(self, window: bytes) -> int:
+        """The one DLE EOT reply in a window (ASB blocks set aside). Raises FrameError."""
+        found: list[int] = []
+        buf = window
+        while buf:
+            reply, buf = decode_reply(buf)
+            if reply is None:
+                raise FrameError(f"reply cut short: {window.hex(' ')}")
+            if isinstance(reply, AsbStatus):
+                self._log.debug("printer_asb", asb=reply.data.hex(" "), fields=str(decode_asb(reply)))
+            elif isinstance(reply, StatusByte):
+                found.append(reply.value)
+        if len(found) != 1:
+            raise FrameError(f"expected one status byte, got {len(found)}: {window.hex(' ')}")
+        return found[0]
+
+    def _query_once(self, n: StatusType) -> int:
+        port = self._port()
+        if self._stale:
+            self._drain()
+        port.reset_input()
+        port.write(StatusRequest(n).encode())
+        window = self._read_window(self.spec.timeout_s)
+        if not window:
+            raise DeviceTimeout(f"no answer to DLE EOT {int(n)} within {self.spec.timeout_s:.3f}s")
+        self._log.debug("printer_rx", n=int(n), rx=window.hex(" "))
+        return self._status_byte(window)
+
+    def query(self, n: StatusType) -> int:
+        """DLE EOT ``n`` -> the reply byte, with retries.
+
+        Raises:
+            DeviceTimeout: no answer after every attempt.
+            FrameError: the last answer was corrupt.
+            TransportError: the port failed.
+        """
+        with self.lock:
+            for attempt in range(self.retries + 1):
+                try:
+                    return self._query_once(n)
+                except (DeviceTimeout, FrameError) as exc:
+                    self._stale = True
+                    self.count("communication_errors")
+                    self._log.debug("printer_status_retry", n=int(n), attempt=attempt, error=str(exc))
+                    if attempt == self.retries:
+                        raise
+        raise AssertionError("unreachable")
+
+    def read_status(self) -> RealTimeStatus:
+        """DLE EOT 1..4 as one typed status (raises like :meth:`query`)."""
+        with self.lock:
+            raw = [self.query(n) for n in StatusType]
+        return RealTimeStatus.from_bytes(*raw)
+
+    def _write(self, data: bytes) -> None:
+        self._log.debug("printer_tx", n_bytes=len(data))
+        self._port().write(data)
+
+    # -- status ----------------------------------------------------------------------------
+    def poll(self) -> DeviceStatus:
+        with self.lock:
+            return self._track(self.read_status())
+
+    def _track(self, rts: RealTimeStatus) -> DeviceStatus:
+        status = health_of(rts)
+        codes = frozenset(status.fault_codes)
+        for code in sorted(codes - self._faults):
+            if code == FAULT_COVER_OPEN:
+                self.count("cover_open")
+            if code in BLOCKING_FAULTS:
+                self.count("printer_faults")
+            self._log.warning("printer_fault_raised", fault=code, action=FAULTS[code][0].value, code=rts.code)
+        for code in sorted(self._faults - codes):
+            self._log.info("printer_fault_cleared", fault=code)
+        self._faults = codes
+        self.last_status = rts
+        return status
+
+    def recover(self, clear_buffers: bool = True) -> DeviceStatus:
+        """DLE ENQ 2 (or 1) after a recoverable error (cutter / mechanical), then re-poll."""
+        req = RecoverRequest.RECOVER_CLEAR_BUFFERS if clear_buffers else RecoverRequest.RECOVER_RESTART
+        with self.lock:
+            self._write(RecoverCommand(req).encode())
+            status = self.poll()
+        self._log.info("printer_recover_sent", n=int(req), faults=status.fault_codes)
+        return status
+
+    # -- operations ------------------------------------------------------------------------
+    def operation(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``print`` {lines, qr, cut} -> {printed, lines, cut, faults}; ``recover`` -> {state, faults}."""
+        try:
+            if op == "print":
+                unknown = set(args) - {"lines", "qr", "cut"}
+                if unknown:
+                    raise ValueError(f"unknown print arguments {sorted(unknown)}")
+                qr, cut = args.get("qr"), args.get("cut", True)
+                if qr is not None and not isinstance(qr, str):
+                    raise TypeError("qr must be a string or null")
+                if not isinstance(cut, bool):
+                    raise TypeError("cut must be a boolean")
+                return self.print_receipt(args.get("lines", []), qr, cut)
+            if op == "recover":
+                if args:
+                    raise ValueError("recover takes no arguments")
+                status = self.recover()
+                return {"state": status.state.value, "faults": status.fault_codes}
+        except FrameError as exc:
+            # FrameError is also a ValueError; to the API it is a device failure, not a bad body
+            raise ProtocolError(f"corrupt status reply: {exc}") from exc
+        return super().operation(op, args)
+
+    def print_receipt(self, lines: Any, qr: str | None, cut: bool) -> dict[str, Any]:
+        """Check, print, cut, verify. Raises DeviceRefused before sending anything when a fault
+        forbids printing, ValueError/TypeError for a malformed receipt."""
+        cmds, n_lines = receipt_commands(parse_lines(lines), qr, cut, self.options)
+        with self.lock:
+            before = self.poll()
+            blocking = [f for f in before.faults if f.code in BLOCKING_FAULTS]
+            if blocking:
+                raise DeviceRefused(blocking[0].code, f"{self.name}: cannot print: {blocking[0].text}")
+            self._write(encode_all(setup_commands(self.options) + cmds) + PaperSensorRequest().encode())
+            barrier = self._barrier()
+            after = self.poll()
+            cut_ok = cut
+            if cut and self.last_status is not None and self.last_status.error_cause & ErrorCause.AUTOCUTTER_ERROR:
+                cut_ok = False
+                self.count("failed_paper_cuts")
+                self._log.warning("printer_cut_failed", code=self.last_status.code)
+                after = self.recover()
+            elif cut:
+                self.count("paper_cuts")
+            stopped = [f.code for f in after.faults if f.code in BLOCKING_FAULTS and f.code not in RECOVERABLE_FAULTS]
+            printed = barrier or not stopped
+            if printed:
+                self.count("receipts_printed")
+                self.count("lines_printed", n_lines)
+        result = {"printed": printed, "lines": n_lines if printed else 0, "cut": cut_ok and printed,
+                  "faults": after.fault_codes}
+        kind = "receipt_printed" if printed else "receipt_failed"
+        self.ctx.emit(kind, {"device": self.name, "lines": result["lines"], "qr": qr is not None,
+                             "cut_requested": cut, "cut": result["cut"], "faults": after.fault_codes})
+        return result
+
+    def _barrier(self) -> bool:
+        """Wait for the GS r 1 answer: True when the printer processed everything before it."""
+        window = self._read_window(self.options.print_timeout_s)
+        if not window:
+            self._log.warning("printer_barrier_timeout", timeout_s=self.options.print_timeout_s)
+            self._stale = True
+            return False
+        try:
+            decode_paper_sensor(window[-1])
+        except FrameError:
+            self._stale = True
+            return False
+        return True
+
+    # -- self-test -------------------------------------------------------------------------
+    def selftest(self, level: SelftestLevel) -> SelftestResult:
+        return _selftest.run(self, level)
+
+    def new_check_code(self) -> str:
+        return f"{secrets.randbelow(10000):04d}"
+
+    def _confirm_by_prompt(self, check_code: str) -> bool | None:
+        """Ask through ``ctx.prompt``. A prompt that returns the engineer's answer (True/False,
+        "yes"/"no" or the check code read off the slip) decides; ``None`` means no answer."""
+        answer: Any = self.ctx.prompt(
+            f"{self.name}: a test slip was printed. Does it show check code {check_code}, "
+            "with clean text, a readable QR code and a clean cut? Answer with the check code.")
+        if answer is None:
+            return None
+        if isinstance(answer, bool):
+            return answer
+        text = str(answer).strip().lower()
+        return text in (check_code, "y", "yes")

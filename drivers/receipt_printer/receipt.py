@@ -1,0 +1,226 @@
+"""Receipt layout: printer options, line wrapping by display width, and the command list.
+
+Pure: text in, ESC/POS commands out. Chinese receipts use GB18030 in Kanji mode (FS &);
+a CJK character is two columns wide on the paper, so lines wrap by display width.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.receipt_printer.commands import (
+    CodeTableCommand,
+    Command,
+    CutCommand,
+    EmphasizeCommand,
+    InitializeCommand,
+    JustifyCommand,
+    KanjiModeCommand,
+    LineFeed,
+    QrErrorCorrectionCommand,
+    QrModelCommand,
+    QrModuleSizeCommand,
+    QrPrintCommand,
+    QrStoreCommand,
+    Text,
+)
+from drivers.receipt_printer.constants import (
+    QR_MAX_DATA,
+    CharacterCodeTable,
+    CutFunction,
+    Justification,
+    QrErrorCorrection,
+    QrModel,
+)
+
+#: code page option -> (Python codec, Kanji mode, ESC t table)
+CODE_PAGES: dict[str, tuple[str, bool, CharacterCodeTable]] = {
+    "gb18030": ("gb18030", True, CharacterCodeTable.PC437),
+    "cp437": ("cp437", False, CharacterCodeTable.PC437),
+    "cp850": ("cp850", False, CharacterCodeTable.PC850),
+    "cp1252": ("cp1252", False, CharacterCodeTable.WPC1252),
+}
+CUT_MODES = {"partial": CutFunction.FEED_PARTIAL_CUT, "full": CutFunction.FEED_FULL_CUT}
+_ALIGN = {"left": Justification.LEFT, "center": Justification.CENTER, "right": Justification.RIGHT}
+MAX_LINES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterOptions:
+    """``[devices.NAME.options]`` of a receipt printer."""
+
+    code_page: str = "gb18030"
+    #: characters per line in the font in use (58 mm: 32, 80 mm: 48)
+    width_chars: int = 48
+    qr_module_size: int = 6
+    qr_error_correction: str = "M"
+    cut_mode: str = "partial"
+    #: how long the printer may take to print a receipt before the GS r barrier answers
+    print_timeout_s: float = 10.0
+
+    @classmethod
+    def problems(cls, options: Mapping[str, Any]) -> list[str]:
+        out: list[str] = []
+        for key, value in options.items():
+            if key == "code_page":
+                if value not in CODE_PAGES:
+                    out.append(f"code_page: must be one of {', '.join(sorted(CODE_PAGES))}, got {value!r}")
+            elif key == "width_chars":
+                if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 96:
+                    out.append(f"width_chars: must be an integer 16..96, got {value!r}")
+            elif key == "qr_module_size":
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+                    out.append(f"qr_module_size: must be an integer 1..16, got {value!r}")
+            elif key == "qr_error_correction":
+                if value not in QrErrorCorrection.__members__:
+                    out.append(f"qr_error_correction: must be one of L, M, Q, H, got {value!r}")
+            elif key == "cut_mode":
+                if value not in CUT_MODES:
+                    out.append(f"cut_mode: must be 'partial' or 'full', got {value!r}")
+            elif key == "print_timeout_s":
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 120:
+                    out.append(f"print_timeout_s: must be a number 0.5..120, got {value!r}")
+            else:
+                out.append(f"{key}: unknown option for receipt_printer")
+        return out
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> PrinterOptions:
+        """Raises ValueError listing every problem."""
+        problems = cls.problems(options)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(**dict(options))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    text: str
+    bold: bool = False
+    align: str = "left"
+
+
+def display_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Split ``text`` into pieces no wider than ``width`` columns (CJK counts two)."""
+    if not text:
+        return [""]
+    out: list[str] = []
+    cur, used = "", 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width and cur:
+            out.append(cur)
+            cur, used = "", 0
+        cur += ch
+        used += w
+    out.append(cur)
+    return out
+
+
+def _check_text(text: str, what: str) -> None:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise ValueError(f"{what} must not contain control characters")
+
+
+def parse_lines(raw: Any) -> list[ReceiptLine]:
+    """``lines`` from the print request: strings, or objects ``{"text", "bold", "align"}``.
+
+    Raises:
+        TypeError / ValueError: a malformed request (the API answers 422).
+    """
+    if not isinstance(raw, list):
+        raise TypeError("lines must be a list")
+    if len(raw) > MAX_LINES:
+        raise ValueError(f"at most {MAX_LINES} lines per receipt")
+    out: list[ReceiptLine] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            line = ReceiptLine(item)
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"text", "bold", "align"}
+            if unknown:
+                raise ValueError(f"lines[{i}]: unknown keys {sorted(unknown)}")
+            text, bold, align = item.get("text"), item.get("bold", False), item.get("align", "left")
+            if not isinstance(text, str) or not isinstance(bold, bool) or align not in _ALIGN:
+                raise ValueError(f"lines[{i}]: text must be a string, bold a boolean, align left|center|right")
+            line = ReceiptLine(text, bold, align)
+        else:
+            raise TypeError(f"lines[{i}] must be a string or an object")
+        _check_text(line.text, f"lines[{i}]")
+        out.append(line)
+    return out
+
+
+def encode_text(text: str, options: PrinterOptions) -> bytes:
+    """Text in the configured code page. Raises ValueError for a character it cannot print."""
+    codec = CODE_PAGES[options.code_page][0]
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end]
+        raise ValueError(f"character {bad!r} is not in code page {options.code_page}") from None
+
+
+def setup_commands(options: PrinterOptions) -> list[Command]:
+    """ESC @ and the character setup (Kanji mode for GB18030, else ESC t and FS .)."""
+    _, kanji, table = CODE_PAGES[options.code_page]
+    return [InitializeCommand(), CodeTableCommand(table), KanjiModeCommand(kanji)]
+
+
+def receipt_commands(lines: Sequence[ReceiptLine], qr: str | None, cut: bool,
+                     options: PrinterOptions) -> tuple[list[Command], int]:
+    """The commands printing a receipt, and the number of printed (wrapped) lines.
+
+    Raises:
+        ValueError: text outside the code page, or QR data too long.
+    """
+    cmds: list[Command] = []
+    printed = 0
+    bold, align = False, Justification.LEFT
+    for line in lines:
+        want_align = _ALIGN[line.align]
+        if want_align != align:
+            cmds.append(JustifyCommand(want_align))
+            align = want_align
+        if line.bold != bold:
+            cmds.append(EmphasizeCommand(line.bold))
+            bold = line.bold
+        for piece in wrap(line.text, options.width_chars):
+            if piece:
+                cmds.append(Text(encode_text(piece, options)))
+            cmds.append(LineFeed())
+            printed += 1
+    if bold:
+        cmds.append(EmphasizeCommand(False))
+    if qr is not None:
+        _check_text(qr, "qr")
+        data = qr.encode("utf-8")
+        if not 1 <= len(data) <= QR_MAX_DATA:
+            raise ValueError(f"qr must be 1..{QR_MAX_DATA} bytes in UTF-8")
+        cmds += [
+            JustifyCommand(Justification.CENTER),
+            QrModelCommand(QrModel.MODEL_2),
+            QrModuleSizeCommand(options.qr_module_size),
+            QrErrorCorrectionCommand(QrErrorCorrection[options.qr_error_correction]),
+            QrStoreCommand(data),
+            QrPrintCommand(),
+            LineFeed(),
+        ]
+        align = Justification.CENTER
+    if align != Justification.LEFT:
+        cmds.append(JustifyCommand(Justification.LEFT))
+    if cut:
+        # GS V 65/66 with n=0 feeds the last line past the cutter, then cuts
+        cmds.append(CutCommand(CUT_MODES[options.cut_mode], 0))
+    return cmds, printed
+
+
+def encode_all(cmds: Sequence[Command]) -> bytes:
+    return b"".join(c.encode() for c in cmds)
