@@ -534,3 +534,23 @@ def test_udev_rules_names_groups_and_ids() -> None:
     assert placeholders == {"SITE-SPECIFIC-BILLACCEPTOR", "SITE-SPECIFIC-CARDREADER"}
     assert all(p in comments for p in placeholders)
     assert "kiosk-agent" in {ln.split()[1] for ln in SYSUSERS_SRC.read_text().splitlines() if ln.startswith("g ")}
+
+
+def test_install_refuses_a_broken_source_or_a_hidden_interpreter(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("install.sh must run as root: it creates users and chowns files")
+    script = REPO / "scripts" / "install.sh"
+    (tmp_path / "root").mkdir()
+    (tmp_path / "empty").mkdir()
+    res = _run("bash", script, "--root", tmp_path / "root", "--source", tmp_path / "empty")
+    assert res.returncode != 0 and "pyproject.toml is missing" in res.stderr
+    # This test's own interpreter (a pyenv build under /root here), reached through a harmless-looking link.
+    home_python = Path(os.path.realpath(sys.executable))
+    if home_python.parts[1] not in ("root", "home"):
+        pytest.skip("the test interpreter is not under /root or /home, so there is none to try")
+    source = make_source(tmp_path / "src")
+    link = tmp_path / "python3"
+    link.symlink_to(home_python)
+    res = _run("bash", script, "--root", tmp_path / "root", "--source", source, "--python", link)
+    assert res.returncode != 0 and "ProtectHome" in res.stderr, res.stderr
+    assert not (tmp_path / "root" / "etc").exists()  # refused before touching the tree
