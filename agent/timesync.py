@@ -23,9 +23,15 @@ class _Timex(ctypes.Structure):
                 ("_pad", ctypes.c_int * 11)]
 
 
+_libc: ctypes.CDLL | None = None
+
+
 def clock_synchronised() -> bool:
+    global _libc
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc
         tx = _Timex()
         state = libc.adjtimex(ctypes.byref(tx))
     except (OSError, AttributeError):

@@ -26,6 +26,7 @@ from agent.api.routes import Router
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 64 * 1024
+MAX_DISCARD = 1024 * 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,6 +66,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise ApiError(400, "bad_request", "Content-Length is not a number") from None
         if length > MAX_BODY:
+            # read a moderately oversized body away so the client sees our 413, not a reset
+            # in the middle of its send; anything huge just gets the connection closed
+            if length <= MAX_DISCARD:
+                self.rfile.read(length)
             self.close_connection = True
             raise ApiError(413, "too_large", f"bodies are limited to {MAX_BODY} bytes, this one is {length}")
         raw = self.rfile.read(length) if length else b""

@@ -45,7 +45,7 @@ class Ledger:
         return row[0] if row else None
 
     def meta_set(self, key: str, value: str) -> None:
-        with self.j.lock, self.j.db.atomic():
+        with self.j.relaxed(), self.j.db.atomic():
             self.j.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
@@ -125,7 +125,7 @@ class Ledger:
         with self.j.lock:
             for attempt in (1, 2):
                 try:
-                    with self.j.db.atomic():
+                    with self.j.relaxed(), self.j.db.atomic():
                         cur = self.j.conn.execute("INSERT INTO health_samples (ts, doc) VALUES (?, ?)",
                                                   (doc.get("ts", self.j.now()), text))
                         self.j.conn.execute("DELETE FROM health_samples WHERE id <= ?",
@@ -158,7 +158,7 @@ class Ledger:
         items = [(device, k, int(v)) for k, v in deltas.items() if v]
         if not items:
             return
-        with self.j.lock, self.j.db.atomic():
+        with self.j.relaxed(), self.j.db.atomic():
             self.j.conn.executemany(
                 "INSERT INTO counters (device, name, value) VALUES (?, ?, ?) "
                 "ON CONFLICT(device, name) DO UPDATE SET value = value + excluded.value", items)

@@ -20,7 +20,8 @@ import sqlite3
 import threading
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,6 +120,22 @@ class Journal:
 
     def _count(self, where: str, params: Iterable[Any] = ()) -> int:
         return int(self.conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}", tuple(params)).fetchone()[0])
+
+    @contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """Commits inside skip the fsync (``synchronous=NORMAL``; the WAL stays consistent).
+
+        Only for writes that are safe to lose in a power cut because they are redone:
+        delivery state (a lost "settled" means one redelivery, deduplicated by id), attempt
+        counts, heartbeats, health samples. Creating a record is always ``FULL``, and the next
+        FULL commit makes everything before it durable too.
+        """
+        with self.lock:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA synchronous=FULL")
 
     def now(self) -> str:
         return iso(self.clock.now())
@@ -236,7 +253,7 @@ class Journal:
                 (after_seq, limit + len(skip))).fetchall()
             records = [self._record(r) for r in rows if r[0] not in skip][:limit]
             if records:
-                with self.db.atomic():
+                with self.relaxed(), self.db.atomic():
                     self.conn.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?",
                                           [(r.seq,) for r in records])
             return records
@@ -256,7 +273,7 @@ class Journal:
         if not seqs:
             return
         now = self.now()
-        with self.lock, self.db.atomic():
+        with self.relaxed(), self.db.atomic():
             if fleet_ack:
                 self.conn.executemany(
                     "UPDATE outbox SET state = CASE WHEN kind = 'txn' THEN 'sent' ELSE 'settled' END, "
@@ -280,7 +297,7 @@ class Journal:
         if not ids:
             return 0
         now = self.now()
-        with self.lock, self.db.atomic():
+        with self.relaxed(), self.db.atomic():
             moved = 0
             for txn_id in ids:
                 cur = self.conn.execute(
@@ -295,7 +312,7 @@ class Journal:
 
         Returns the record's new state.
         """
-        with self.lock, self.db.atomic():
+        with self.relaxed(), self.db.atomic():
             row = self.conn.execute("SELECT attempts, state, kind FROM outbox WHERE seq = ?", (seq,)).fetchone()
             if row is None or row[1] in ("settled", "dead"):
                 return row[1] if row else "missing"

@@ -12,6 +12,8 @@ Port strings:
 
 from __future__ import annotations
 
+import os
+import termios
 import time
 from typing import Any, Protocol
 
@@ -60,12 +62,23 @@ class SerialTransport:
     def open(self) -> None:
         self.close()
         try:
+            self._port = self._open_with(self._settings)
+        except termios.error as exc:
+            if not _is_pty(self.url):
+                raise TransportError(f"cannot configure {self.url}: {exc}") from exc
+            # Linux refuses to re-apply PARENB to a pty that had it set before (EINVAL);
+            # a pty ignores line settings anyway, so simulators get 8N1. A real UART never
+            # lands here: its errors are reported above.
+            self._port = self._open_with({**self._settings, "parity": "N"})
+
+    def _open_with(self, settings: dict[str, Any]) -> serial.SerialBase:
+        try:
             port = serial.serial_for_url(self.url, do_not_open=True, timeout=_SLICE_S,
-                                         write_timeout=self._write_timeout_s, **self._settings)
+                                         write_timeout=self._write_timeout_s, **settings)
             port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open {self.url}: {exc}") from exc
-        self._port = port
+        return port
 
     def close(self) -> None:
         port, self._port = self._port, None
@@ -214,6 +227,14 @@ class UsbBulkTransport:
 
     def reset_input(self) -> None:
         self._pending = b""
+
+
+def _is_pty(url: str) -> bool:
+    """A Unix98 pty slave (/dev/pts/N), also behind a symlink such as /dev/kiosk-printer."""
+    try:
+        return os.path.realpath(url).startswith("/dev/pts/")
+    except OSError:
+        return False
 
 
 def parse_usb_port(port: str) -> tuple[int, int] | None:
