@@ -23,6 +23,7 @@ replies that do not fit the request (a late answer to an earlier one) are discar
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, ClassVar, TypeVar
 
@@ -97,6 +98,11 @@ _COUNT_ON_ENTRY = {
 }
 
 
+def _is_pty(port: str) -> bool:
+    """Whether ``port`` is (a symlink to) a Unix98 pseudo-terminal."""
+    return os.path.realpath(port).startswith("/dev/pts/")
+
+
 class Id003Driver(BillAcceptor):
     """JCM ID003 bill acceptor (registered as ``bill_acceptor`` / ``id003``)."""
 
@@ -125,8 +131,22 @@ class Id003Driver(BillAcceptor):
     def open(self) -> None:
         with self.lock:
             self.close()
-            transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **self.line_settings())
-            transport.open()
+            settings = self.line_settings()
+            transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **settings)
+            try:
+                transport.open()
+            except Exception as exc:  # termios.error escapes SerialTransport.open: it is no OSError
+                error = exc if isinstance(exc, TransportError) else TransportError(
+                    f"cannot open {self.spec.port}: {exc!r}")
+                if not _is_pty(self.spec.port):
+                    raise error from exc
+                # A pty has no parity bit to set; some kernels accept PARENB once and then refuse
+                # it (EINVAL) on every later open of the same pty, which would make the
+                # simulator unreopenable. Real UARTs never take this path.
+                self._log.warning("pty_parity_refused", port=self.spec.port, error=str(error))
+                transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend,
+                                           **{**settings, "parity": "N"})
+                transport.open()
             self._transport = transport
             self._decoder.clear()
 
@@ -155,9 +175,11 @@ class Id003Driver(BillAcceptor):
         entered = previous is None or previous.status is not status
         if entered and status in _COUNT_ON_ENTRY:
             self.count(_COUNT_ON_ENTRY[status])
-        if entered:
-            self._log.info("acceptor_status", status=status.name, previous=previous.status.name if previous else None)
         health = health_of(reply)
+        if entered:
+            level = self._log.warning if health.faults else self._log.info
+            level("acceptor_status", status=status.name, previous=previous.status.name if previous else None,
+                  faults=health.fault_codes)
         try:
             follow_up = self._act_on(reply, entered, resync)
         except DriverError:

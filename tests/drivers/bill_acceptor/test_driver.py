@@ -9,6 +9,7 @@ import pytest
 import drivers.bill_acceptor.id003.driver as driver_module
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
+from drivers.base.errors import TransportError
 from drivers.base.health import DeviceState
 from drivers.bill_acceptor.id003.constants import Command
 from drivers.bill_acceptor.id003.driver import Id003Driver
@@ -188,9 +189,6 @@ def test_restart_mid_note_reconciles_instead_of_crediting(make_driver: DriverFac
     peer.act("insert_note", ["20"])
     poll_until(first, acceptor_status("STACKING"))  # STACK-1 sent; the next report is VEND_VALID
     first.close()  # the agent restarts: the new driver never saw the escrow
-    # A fresh pty for the new process: Linux refuses a second parity-E termios set on one pty.
-    link.disconnect()
-    link.reconnect()
     second = make_driver()
     second.wants_accepting = True
     poll_until(second, idle)
@@ -198,6 +196,17 @@ def test_restart_mid_note_reconciles_instead_of_crediting(make_driver: DriverFac
     (reconcile,) = journal.of("note_reconcile")
     assert reconcile["reason"] == "credit_without_escrow" and reconcile["credited"] is False
     assert peer.stacked == [20]  # acknowledged so the acceptor finishes; the journal says reconcile
+
+
+def test_close_and_reopen_same_pty(driver: Id003Driver, peer: Id003Peer) -> None:
+    # what the poller does after failures; the same pty must open again with the 8E1 request
+    poll_until(driver, idle)
+    for _ in range(3):
+        driver.close()
+        with pytest.raises(TransportError):
+            driver.poll()
+        driver.open()
+        assert driver.poll().detail["acceptor_status"] == "DISABLE"
 
 
 def test_over_tcp(peer: Id003Peer, journal: Journal) -> None:
