@@ -1,0 +1,351 @@
+"""CrtCardReaderDriver: a motorised UnionPay card module (CRT-591/CRT-310 family) over serial.
+
+Events emitted (``ctx.emit(kind, data)``), none carrying card data beyond the masked PAN:
+
+* ``card_inserted`` ``{"card_position"}``: a card appeared (none -> at_gate/inside);
+* ``card_removed`` ``{}``: the card is gone (taken at the gate);
+* ``card_read`` ``{"pan_masked", "pan_token", "expiry", "aid", "card_type", "app_label"}``;
+* ``card_read_failed`` ``{"reason"}``: a card was there but could not be read;
+* ``card_ejected`` ``{}`` and ``card_retained`` ``{"retain_count"}``.
+
+Operations: ``read``, ``eject``, ``retain``, ``enable`` / ``disable`` (card entry), ``reset``
+(INIT leaving any card). The full PAN exists only inside :meth:`_read_chip` and is masked and
+tokenised there; it never reaches an attribute, a log line, an event or an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
+from drivers.base.errors import DeviceRefused, DriverError, ProtocolError, UnsupportedCommand
+from drivers.base.health import (
+    Action,
+    DeviceStatus,
+    SelftestLevel,
+    SelftestOutcome,
+    SelftestResult,
+)
+from drivers.base.sensitive import mask_pan, pan_token
+from drivers.base.transport import Transport, open_transport
+from drivers.card_reader import emv, health
+from drivers.card_reader import messages as msg
+from drivers.card_reader.apdu import CommandApdu, ResponseApdu, transceive
+from drivers.card_reader.constants import (
+    ACK_TIMEOUT_S,
+    CARD_IO_TIMEOUT_S,
+    DEFAULT_ADDR,
+    DEFAULT_BAUDRATE,
+    INIT_TIMEOUT_S,
+    MOVE_TIMEOUT_S,
+    QUICK_TIMEOUT_S,
+    CpuSti,
+    ErrorCode,
+    InitPm,
+    MovePm,
+    St0,
+)
+from drivers.card_reader.health import CardPosition, RetainBin
+from drivers.card_reader.link import CrtLink
+
+log = structlog.get_logger(__name__)
+
+#: 8N1, no parity (M001 §1.1.1); the baud rate comes from the device section (default 9600)
+LINE_SETTINGS: dict[str, Any] = {"bytesize": 8, "parity": "N", "stopbits": 1}
+
+_OPTIONS: dict[str, type] = {
+    "address": int, "ack_timeout_s": float, "retain_bin_capacity": int, "retain_bin_high_pct": int,
+    "interactive_timeout_s": float, "accept_cards": bool,
+}
+
+
+def _option_type_ok(value: Any, want: type) -> bool:
+    if isinstance(value, bool):
+        return want is bool
+    if want is float:
+        return isinstance(value, int | float)
+    return isinstance(value, want)
+
+
+class CrtCardReaderDriver(DeviceDriver):
+    device_class = "card_reader"
+
+    def __init__(self, spec: DeviceSpec, ctx: DriverContext, transport: Transport | None = None) -> None:
+        super().__init__(spec, ctx)
+        opts = spec.options
+        self.baudrate = spec.baudrate or DEFAULT_BAUDRATE
+        self._transport = transport or open_transport(spec.port, baudrate=self.baudrate,
+                                                      usb_backend=ctx.usb_backend, **LINE_SETTINGS)
+        self._link = CrtLink(self._transport, addr=int(opts.get("address", DEFAULT_ADDR)),
+                             ack_timeout_s=float(opts.get("ack_timeout_s", ACK_TIMEOUT_S)),
+                             counters=self._counters)
+        self._capacity = int(opts.get("retain_bin_capacity", 50))
+        self._high_pct = int(opts.get("retain_bin_high_pct", 80))
+        self._interactive_timeout_s = float(opts.get("interactive_timeout_s", 60.0))
+        self._accept_cards = bool(opts.get("accept_cards", True))
+        self._position: CardPosition | None = None
+        self._bin_count: int | None = None
+        self._bin_state = RetainBin.UNKNOWN
+        self._log = log.bind(device=spec.name, device_class=self.device_class)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
+        problems = []
+        for key, value in options.items():
+            want = _OPTIONS.get(key)
+            if want is None:
+                problems.append(f"{key}: unknown option for {cls.device_class}")
+            elif not _option_type_ok(value, want):
+                problems.append(f"{key}: must be {want.__name__}")
+        pct = options.get("retain_bin_high_pct")
+        if isinstance(pct, int) and not 1 <= pct <= 100:
+            problems.append("retain_bin_high_pct: must be 1..100")
+        cap = options.get("retain_bin_capacity")
+        if isinstance(cap, int) and not 1 <= cap <= 999:
+            problems.append("retain_bin_capacity: must be 1..999")
+        return problems
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def open(self) -> None:
+        with self.lock:
+            self._transport.open()
+            self._initialize()
+            if self._accept_cards:
+                self._command(msg.card_entry(True), QUICK_TIMEOUT_S)
+            self._read_bin_counter()
+
+    def close(self) -> None:
+        with self.lock:
+            self._link.clear()
+            self._transport.close()
+
+    # -- link helpers --------------------------------------------------------------------
+    def _command(self, command: msg.Command, timeout_s: float, *, reinit: bool = False) -> msg.Reply:
+        """One exchange; with ``reinit``, a "not reset" (B0) answer re-initialises and retries
+        once (only for commands that move nothing, as the vendor advises)."""
+        reply = self._link.exchange(command, timeout_s)
+        if reinit and isinstance(reply, msg.NegativeReply) and reply.error == ErrorCode.NOT_RESET:
+            self._log.warning("card_module_reinitialised", reason="not_reset")
+            self._initialize()
+            reply = self._link.exchange(command, timeout_s)
+        return reply
+
+    def _initialize(self, pm: InitPm = InitPm.NO_MOVE) -> msg.Reply:
+        reply = self._link.exchange(msg.initialize(pm), INIT_TIMEOUT_S)
+        if isinstance(reply, msg.NegativeReply):
+            self._log.warning("card_module_init_failed", error=reply.error)
+        return reply
+
+    def _read_bin_counter(self) -> None:
+        reply = self._command(msg.bin_counter_read(), QUICK_TIMEOUT_S, reinit=True)
+        if isinstance(reply, msg.PositiveReply):
+            self._bin_count = msg.decode_bin_counter(reply.data)
+        else:
+            self._bin_count = None
+
+    def _require_positive(self, reply: msg.Reply, what: str) -> msg.PositiveReply:
+        if isinstance(reply, msg.PositiveReply):
+            return reply
+        _, fault = health.fault_for_error(reply.error)
+        raise DeviceRefused(fault.code, f"{what} refused by the module (e={reply.error})")
+
+    # -- poll ----------------------------------------------------------------------------
+    def poll(self) -> DeviceStatus:
+        with self.lock:
+            reply = self._command(msg.status_request(), QUICK_TIMEOUT_S, reinit=True)
+            if isinstance(reply, msg.NegativeReply):
+                return health.status_error(reply.error, self._bin_state)
+            chip_active = False
+            if reply.status.card_position is St0.CARD_AT_IC_RF:
+                cpu = self._command(msg.cpu_status_check(), QUICK_TIMEOUT_S)
+                if isinstance(cpu, msg.PositiveReply) and cpu.data:
+                    chip_active = msg.decode_cpu_status(cpu.data) != CpuSti.NOT_ACTIVATED
+            if self._bin_count is None:
+                self._read_bin_counter()
+            self._bin_state = health.retain_bin(reply.status, self._bin_count, self._capacity, self._high_pct)
+            status = health.status_ok(reply.status, chip_active, self._bin_state, self._bin_count)
+            self._track_position(health.card_position(reply.status, chip_active))
+            return status
+
+    def _track_position(self, position: CardPosition) -> None:
+        previous, self._position = self._position, position
+        if previous is None or position is CardPosition.UNKNOWN or previous is CardPosition.UNKNOWN:
+            return
+        if previous is CardPosition.NONE and position is not CardPosition.NONE:
+            self._log.info("card_inserted", card_position=position.value)
+            self.ctx.emit("card_inserted", {"card_position": position.value})
+        elif previous is not CardPosition.NONE and position is CardPosition.NONE:
+            self._log.info("card_removed")
+            self.ctx.emit("card_removed", {})
+
+    def _card_status(self) -> msg.PositiveReply:
+        reply = self._require_positive(self._command(msg.status_request(), QUICK_TIMEOUT_S, reinit=True),
+                                       "status")
+        self._track_position(health.card_position(reply.status, False))
+        return reply
+
+    # -- operations ----------------------------------------------------------------------
+    def operation(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        handlers = {"read": self._read, "eject": self._eject, "retain": self._retain,
+                    "enable": lambda: self._entry(True), "disable": lambda: self._entry(False),
+                    "reset": self._reset}
+        handler = handlers.get(op)
+        if handler is None:
+            raise UnsupportedCommand(f"card_reader has no operation {op!r}")
+        if args:
+            raise ProtocolError(f"operation {op!r} takes no arguments")
+        with self.lock:
+            return handler()
+
+    def _entry(self, enable: bool) -> dict[str, Any]:
+        self._require_positive(self._command(msg.card_entry(enable), QUICK_TIMEOUT_S, reinit=True), "card entry")
+        return {"card_entry": "enabled" if enable else "disabled"}
+
+    def _reset(self) -> dict[str, Any]:
+        self._require_positive(self._initialize(), "initialize")
+        if self._accept_cards:
+            self._entry(True)
+        return {"reset": True}
+
+    def _eject(self) -> dict[str, Any]:
+        status = self._card_status().status
+        if status.card_position is St0.NO_CARD:
+            raise DeviceRefused("no_card", "no card in the module")
+        self._power_down()
+        self._require_positive(self._command(msg.card_move(MovePm.HOLDING), MOVE_TIMEOUT_S), "eject")
+        self._track_position(CardPosition.AT_GATE)
+        self.count("ejects")
+        self.ctx.emit("card_ejected", {})
+        self._log.info("card_ejected")
+        return {"card_position": CardPosition.AT_GATE.value}
+
+    def _retain(self) -> dict[str, Any]:
+        status = self._card_status().status
+        if status.card_position is St0.NO_CARD:
+            raise DeviceRefused("no_card", "no card in the module")
+        if status.bin_full:
+            raise DeviceRefused("retain_bin_full", "retain bin is full")
+        self._power_down()
+        self._require_positive(self._command(msg.card_move(MovePm.ERROR_BIN), MOVE_TIMEOUT_S), "retain")
+        self.count("retracts")
+        self._track_position(CardPosition.NONE)
+        self._read_bin_counter()
+        count = self._bin_count
+        self.ctx.emit("card_retained", {"retain_count": count})
+        self._log.warning("card_retained", retain_count=count)
+        if self._accept_cards:
+            self._command(msg.card_entry(True), QUICK_TIMEOUT_S)
+        return {"retained": True, "retain_count": count}
+
+    def _power_down(self) -> None:
+        try:
+            self._link.exchange(msg.cpu_power_down(), QUICK_TIMEOUT_S)
+        except DriverError as exc:
+            self._log.warning("chip_power_down_failed", error=str(exc))
+
+    def _read(self) -> dict[str, Any]:
+        status = self._card_status().status
+        if status.card_position is St0.NO_CARD:
+            raise DeviceRefused("no_card", "no card in the module")
+        if status.card_position is St0.CARD_AT_GATE:
+            self._require_positive(self._command(msg.card_move(MovePm.IC_POSITION), MOVE_TIMEOUT_S),
+                                   "move to IC position")
+        reset = self._command(msg.cpu_cold_reset(), CARD_IO_TIMEOUT_S)
+        if isinstance(reset, msg.NegativeReply):
+            self._read_failed("chip_failure")
+            raise DeviceRefused("chip_failure", f"chip did not answer to reset (e={reset.error})")
+        protocol = msg.decode_chip_reset(reset.data).protocol
+        try:
+            outcome = self._read_chip(protocol)
+        finally:
+            self._power_down()
+            self._link.clear()
+        if isinstance(outcome, tuple):
+            error_type, code, message = outcome
+            self._read_failed(code)
+            if error_type is None:
+                raise DeviceRefused(code, message)
+            raise error_type(message)
+        self.count("reads")
+        self._log.info("card_read", pan_masked=outcome["pan_masked"], card_type=outcome["card_type"],
+                       aid=outcome["aid"])
+        self.ctx.emit("card_read", dict(outcome))
+        return outcome
+
+    def _read_chip(self, protocol: Any) -> dict[str, Any] | tuple[type[DriverError] | None, str, str]:
+        """Run the EMV flow and turn the PAN into mask + token before returning.
+
+        Failures come back as ``(error type or None for a refusal, code, message)`` so they
+        are raised by the caller outside this frame and outside an ``except`` block: the raised
+        exception then holds no traceback or context reaching card data.
+        """
+        def send(raw: bytes) -> bytes:
+            reply = self._link.exchange(msg.cpu_apdu(raw, protocol), CARD_IO_TIMEOUT_S)
+            if isinstance(reply, msg.NegativeReply):
+                raise emv.EmvError("chip_failure", f"chip exchange failed (e={reply.error})")
+            return reply.data
+
+        def transmit(command: CommandApdu) -> ResponseApdu:
+            return transceive(send, command)
+
+        now = self.ctx.clock.now()
+        terminal = emv.TerminalData(date=bytes.fromhex(now.strftime("%y%m%d")),
+                                    time=bytes.fromhex(now.strftime("%H%M%S")),
+                                    unpredictable_number=os.urandom(4))
+        try:
+            card = emv.read_card(transmit, terminal)
+        except emv.EmvError as exc:
+            return None, exc.code, str(exc)
+        except DriverError as exc:
+            return type(exc), "link_error", str(exc)
+        result = {"pan_masked": mask_pan(card.pan), "pan_token": pan_token(self.ctx.token_key, card.pan),
+                  "expiry": card.expiry, "aid": card.aid.hex().upper(), "card_type": card.card_type,
+                  "app_label": card.label}
+        del card
+        return result
+
+    def _read_failed(self, reason: str) -> None:
+        self.count("read_failures")
+        self._log.warning("card_read_failed", reason=reason)
+        self.ctx.emit("card_read_failed", {"reason": reason})
+
+    # -- self-test -----------------------------------------------------------------------
+    def selftest(self, level: SelftestLevel) -> SelftestResult:
+        started = time.monotonic()
+        try:
+            with self.lock:
+                if level is SelftestLevel.EXTERNAL:
+                    self._require_positive(self._initialize(), "initialize")
+                if level is SelftestLevel.INTERACTIVE:
+                    return self._selftest_interactive(started)
+                status = self.poll()
+        except DeviceRefused as exc:
+            return SelftestResult(level, SelftestOutcome.FAIL, str(exc), exc.code, Action.RESET,
+                                  time.monotonic() - started)
+        except DriverError as exc:
+            return SelftestResult(level, SelftestOutcome.FAIL, str(exc), type(exc).__name__,
+                                  Action.CHECK_CONNECTION, time.monotonic() - started)
+        outcome = SelftestOutcome.PASS if status.state.usable else SelftestOutcome.FAIL
+        reason = "ok" if outcome is SelftestOutcome.PASS else ", ".join(status.fault_codes)
+        return SelftestResult(level, outcome, reason, str(status.detail.get("st", status.detail.get("error", ""))),
+                              status.action, time.monotonic() - started, dict(status.detail))
+
+    def _selftest_interactive(self, started: float) -> SelftestResult:
+        self.ctx.prompt("请插入银行卡 / Insert a bank card")
+        self._entry(True)
+        clock = self.ctx.clock
+        deadline = clock.monotonic() + self._interactive_timeout_s
+        while self._card_status().status.card_position is St0.NO_CARD:
+            if clock.monotonic() >= deadline:
+                return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.FAIL, "no card inserted",
+                                      "no_card", Action.NONE, time.monotonic() - started)
+            clock.sleep(0.2)
+        result = self._read()
+        return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.PASS, "card read", "",
+                              Action.NONE, time.monotonic() - started,
+                              {k: result[k] for k in ("pan_masked", "card_type", "aid", "expiry")})

@@ -1,0 +1,160 @@
+"""The CRT link layer: command -> ACK (300 ms) -> response -> host ACK (M001 §1.4).
+
+Recovery (M001 §1.4.2):
+
+* no ACK within ``ack_timeout_s``: send EOT to clear the line (case 5/6: the module must not
+  run the command late), then resend, up to ``attempts`` times; then :class:`DeviceTimeout`;
+* NAK: resend the command (case 2), then :class:`NakError` when every attempt was NAKed;
+* a response with a bad BCC/ETX/TEXT, or one that stalls half-way: answer NAK so the module
+  resends it (case 3), up to ``response_naks`` times; then :class:`FrameError`;
+* no response by the command's execution timeout: EOT, then :class:`DeviceTimeout`;
+* a response whose CM/PM does not match the command (a late answer to an older command) is
+  skipped, never taken as this command's answer.
+
+Only CM/PM and lengths are logged: a response can carry an R-APDU with card data.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from drivers.base.errors import DeviceTimeout, FrameError, NakError
+from drivers.base.framing import StreamDecoder
+from drivers.base.transport import Transport
+from drivers.card_reader.constants import ACK, ACK_TIMEOUT_S, EOT, NAK, STX
+from drivers.card_reader.frames import Frame, decode_frame
+from drivers.card_reader.messages import Command, Reply, decode_reply
+
+log = structlog.get_logger(__name__)
+
+#: a partial frame with no new byte for this long has stalled (truncated or a false STX)
+INTER_BYTE_TIMEOUT_S = 0.15
+_READ_SLICE_S = 0.05
+
+
+class CrtLink:
+    """Half-duplex request/response over a transport. Not thread-safe: the driver locks."""
+
+    def __init__(self, transport: Transport, *, addr: int, ack_timeout_s: float = ACK_TIMEOUT_S,
+                 attempts: int = 3, response_naks: int = 3, counters: dict[str, int] | None = None) -> None:
+        self.transport = transport
+        self.addr = addr
+        self.ack_timeout_s = ack_timeout_s
+        self.attempts = attempts
+        self.response_naks = response_naks
+        self.counters = counters if counters is not None else {}
+        self._decoder: StreamDecoder[Frame] = StreamDecoder(decode_frame, bytes([STX]))
+        self._rx = bytearray()
+
+    def _count(self, key: str) -> None:
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    def clear(self) -> None:
+        """Forget buffered bytes (also wipes any card data still sitting in the buffers)."""
+        self._rx = bytearray()
+        self._decoder.clear()
+
+    def drain(self) -> None:
+        self.clear()
+        self.transport.reset_input()
+
+    def exchange(self, command: Command, timeout_s: float) -> Reply:
+        """Send ``command`` and return its reply (positive or negative)."""
+        frame = Frame(command.encode(), self.addr).encode()
+        self.drain()
+        nakked = 0
+        for attempt in range(1, self.attempts + 1):
+            log.debug("crt_tx", cm=f"{command.cm:02X}", pm=f"{command.pm:02X}", attempt=attempt)
+            self.transport.write(frame)
+            link = self._await_ack()
+            if link == ACK:
+                break
+            if link == NAK:
+                nakked += 1
+                self._count("naks")
+                continue
+            self._count("ack_timeouts")
+            self.cancel()
+        else:
+            if nakked == self.attempts:
+                raise NakError(f"module NAKed CM {command.cm:02X} {self.attempts} times")
+            raise DeviceTimeout(f"no ACK within {self.ack_timeout_s:.3f}s to CM {command.cm:02X} "
+                                f"after {self.attempts} attempts")
+        return self._await_response(command, timeout_s)
+
+    def cancel(self) -> None:
+        """EOT: clear the line; the module discontinues and answers EOT (M001 §1.4.2 case 5)."""
+        self.transport.write(bytes([EOT]))
+        deadline = time.monotonic() + self.ack_timeout_s
+        while time.monotonic() < deadline:
+            chunk = self.transport.read(256, min(_READ_SLICE_S, deadline - time.monotonic()))
+            if EOT in chunk:
+                break
+        self.drain()
+
+    def _await_ack(self) -> int | None:
+        deadline = time.monotonic() + self.ack_timeout_s
+        while True:
+            while self._rx:
+                b = self._rx[0]
+                if b == STX:  # the response itself: our ACK was lost on the line (case 7)
+                    return ACK
+                del self._rx[0]
+                if b in (ACK, NAK):
+                    return b
+                self._count("dropped_bytes")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._rx += self.transport.read(256, min(remaining, _READ_SLICE_S))
+
+    def _await_response(self, command: Command, timeout_s: float) -> Reply:
+        deadline = time.monotonic() + timeout_s
+        naks = 0
+        data, self._rx = bytes(self._rx), bytearray()
+        last_rx = time.monotonic()
+        while True:
+            errors = self._decoder.errors
+            frames = self._decoder.feed(data) if data else []
+            resend = self._decoder.errors > errors
+            for frame in frames:
+                try:
+                    reply = decode_reply(frame.text)
+                except FrameError:
+                    resend = True
+                    continue
+                if frame.addr != self.addr or reply.cm != command.cm or reply.pm != command.pm:
+                    self._count("stale_replies")
+                    continue
+                self.transport.write(bytes([ACK]))
+                log.debug("crt_rx", cm=f"{reply.cm:02X}", pm=f"{reply.pm:02X}", kind=type(reply).__name__,
+                          length=len(frame.text))
+                self._decoder.clear()
+                return reply
+            now = time.monotonic()
+            if not resend and self._decoder.pending and now - last_rx > INTER_BYTE_TIMEOUT_S:
+                pending = self._decoder.pending
+                self._decoder.clear()
+                nxt = pending.find(bytes([STX]), 1)
+                if nxt > 0:  # a false start (STX in line noise): resync on the next STX
+                    data, last_rx = pending[nxt:], now
+                    continue
+                resend = True
+            if resend:
+                self._count("checksum_errors")
+                if naks >= self.response_naks:
+                    self.cancel()
+                    raise FrameError(f"corrupt response to CM {command.cm:02X} after {naks} resend requests")
+                naks += 1
+                self._decoder.clear()
+                self.transport.write(bytes([NAK]))
+                last_rx = now
+            if now >= deadline:
+                self.cancel()
+                raise DeviceTimeout(f"no response to CM {command.cm:02X} PM {command.pm:02X} "
+                                    f"within {timeout_s:.1f}s")
+            data = self.transport.read(1024, min(deadline - now, _READ_SLICE_S))
+            if data:
+                last_rx = time.monotonic()
