@@ -203,10 +203,14 @@ class NoteFlow:
     def settle(self) -> None:
         """The device is back to idle: the note in flight, if any, is finished.
 
-        A credited note is done. A note told to stack that never reached the point of no return
+        A credited note is done; a note told to return is reported returned if RETURNING was
+        never seen. A note told to stack that never reached the point of no return
         is reported as ``note_reconcile`` (it may be in the cassette, in a jam, or back with the
         customer): never credited blindly.
         """
+        ret = self._returning
+        if ret is not None and not ret.emitted:
+            self.returned()  # told to return, and the note is no longer in escrow: it was returned
         note = self.pending
         if note is not None and not note.credited:
             self._reconcile("stack_not_confirmed", note)

@@ -208,7 +208,13 @@ class Id003Driver(BillAcceptor):
                 self._configure()
         elif status in (Status.IDLING, Status.DISABLE):
             self.notes.settle()
-            self._configured = True
+            if not self._configured:
+                # attached to an acceptor that is already up (agent restart, settings lost to a
+                # failed exchange): inhibit first, then the full settings, ending with our inhibit
+                if status is Status.IDLING:
+                    self._setting(SettingCommand.inhibit(True))
+                self._configure()
+                return self._handle(self._status_request(), resync=False)
             if resync and (status is Status.IDLING) != self.wants_accepting:
                 self._apply_inhibit()
                 return self._handle(self._status_request(), resync=False)

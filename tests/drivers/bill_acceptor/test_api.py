@@ -138,6 +138,16 @@ def test_escrow_returns(code: int, options: dict[str, Any], accepting: bool, rea
     assert counters == {"notes_returned": 1}
 
 
+def test_return_decided_then_idle_is_reported_returned() -> None:
+    journal = Journal()
+    flow, _ = _flow(journal, accept=[100])
+    flow.escrow(0x61, accepting=True)  # RETURN sent, its ACK lost; the next report is idle
+    flow.settle()
+    assert journal.kinds() == ["note_returned"]
+    flow.settle()
+    assert journal.kinds() == ["note_returned"]
+
+
 def test_credit_without_escrow_is_reconciled_not_credited() -> None:
     journal = Journal()
     flow, counters = _flow(journal)

@@ -11,7 +11,7 @@ from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import TransportError
 from drivers.base.health import DeviceState
-from drivers.bill_acceptor.id003.constants import Command
+from drivers.bill_acceptor.id003.constants import Command, Status
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from simulators.base.link import PtyLink, TcpLink
 from simulators.bill_acceptor_id003 import Id003Peer
@@ -68,6 +68,16 @@ def test_power_up_runs_reset_and_settings(driver: Id003Driver, peer: Id003Peer) 
     assert Command.SET_INHIBIT in peer.commands and peer.inhibit is True
     assert peer.enabled_codes == frozenset(range(0x61, 0x67))
     assert driver.poll_interval_s == 5.0  # inhibited and idle: the configured interval
+
+
+def test_attaches_to_acceptor_already_up(make_driver: DriverFactory, peer: Id003Peer) -> None:
+    # a previous agent left the acceptor enabled with other settings; no power-up is reported
+    peer.state, peer.inhibit, peer.enabled_codes = Status.IDLING, False, frozenset({0x61})
+    drv = make_driver(accept=[10, 20])
+    status = drv.poll()
+    assert status.detail["acceptor_status"] == "DISABLE"
+    assert peer.commands[:3] == [Command.STATUS_REQUEST, Command.SET_INHIBIT, Command.SET_DENOM]
+    assert peer.enabled_codes == {0x63, 0x64} and peer.inhibit is True
 
 
 def test_enable_disable(driver: Id003Driver, peer: Id003Peer) -> None:
