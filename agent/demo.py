@@ -1,0 +1,214 @@
+"""``kiosk-agent demo``: the whole job on one machine, narrated.
+
+Simulated peripherals (``kiosk-sim``), the daemon, a local Mosquitto when one can be started,
+and a fleet-side subscriber. The network goes down, a customer is served offline (ID card,
+bank card, banknotes, a barcode, a receipt, transactions), the network comes back, and the
+backlog drains to the subscriber in order: presence and health first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.client import ApiClient
+from simulators.broker import LocalBroker, mosquitto_path
+
+DEVICES = ("id_reader", "printer", "bill_acceptor", "card_reader", "scanner")
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def wait(pred: Any, timeout_s: float, what: str, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval_s)  # the demo polls the daemon like a person watching it
+    raise TimeoutError(f"demo: timed out waiting for {what}")
+
+
+class Fleet:
+    """What a fleet server would see: every message under the terminal's topics."""
+
+    def __init__(self, port: int, root: str) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-fleet", protocol=mqtt.MQTTv5)
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{root}/up/#", qos=1)
+        self.client.reconnect_delay_set(1, 1)
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            doc = json.loads(msg.payload)
+        except ValueError:
+            return
+        leaf = msg.topic.rsplit("/", 1)[1]
+        with self.lock:
+            self.messages.append((leaf, doc))
+        say(f"    fleet <- {leaf:<10} {_summary(leaf, doc)}")
+
+    def count(self, leaf: str) -> int:
+        with self.lock:
+            return sum(1 for t, _ in self.messages if t == leaf)
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _summary(leaf: str, doc: dict[str, Any]) -> str:
+    if leaf == "status":
+        return f"{doc.get('state')} {doc.get('reason', '')} (session {doc.get('session')})"
+    if leaf == "health":
+        devs = ", ".join(f"{n}={d['state']}" for n, d in sorted(doc.get("devices", {}).items()))
+        return f"{doc.get('state')}; queue {doc['queue']['pending']}; {devs}"
+    if leaf == "txn":
+        return (f"seq {doc['seq']} {doc['txn_id']} {doc['kind']} {doc['amount']} fen {doc['method']} "
+                f"offline={doc['offline']}")
+    if leaf == "events":
+        data = json.dumps(doc.get("data"), ensure_ascii=False)[:90]
+        return f"seq {doc['seq']} {doc.get('device') or 'terminal'}: {doc['type']} {data}"
+    return json.dumps(doc, ensure_ascii=False)[:100]
+
+
+def sim(state: Path, *args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "simulators", *args[:1], "--state-dir", str(state), *args[1:]],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError(f"kiosk-sim {' '.join(args)} failed: {out.stderr or out.stdout}")
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {"output": out.stdout.strip()}
+
+
+def run_demo(state_dir: str, *, transactions: int = 5) -> int:
+    root_dir = Path(state_dir).resolve()
+    if root_dir.exists():
+        shutil.rmtree(root_dir)
+    root_dir.mkdir(parents=True)
+    sim_dir, cfg_path = root_dir / "sim", root_dir / "agent.toml"
+    procs: list[subprocess.Popen[bytes]] = []
+    broker = fleet = None
+    try:
+        say("== 1. A local MQTT broker (the fleet's side)")
+        if mosquitto_path() is None:
+            say("   mosquitto is not installed: the demo runs offline only (apt-get install mosquitto)")
+        else:
+            broker = LocalBroker(root_dir / "broker").start()
+            say(f"   mosquitto on 127.0.0.1:{broker.port}")
+        port = broker.port if broker else 1
+        say("== 2. Five simulated peripherals on pseudo-terminals (kiosk-sim)")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "simulators", "run", "--state-dir", str(sim_dir), "--config-out", str(cfg_path),
+             "--mqtt-port", str(port), "--terminal-id", "T-DEMO-0001", "--site", "DEMO-LAB"],
+            stdout=(root_dir / "sim.log").open("wb"), stderr=subprocess.STDOUT))
+        wait(lambda: cfg_path.exists() and (sim_dir / "sim.sock").exists(), 20, "the simulators")
+        say(f"   config written to {cfg_path}")
+        say("== 3. The agent daemon")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        procs.append(subprocess.Popen([sys.executable, "-m", "agent", "-c", str(cfg_path), "run"],
+                                      stdout=(root_dir / "agent.log").open("wb"), stderr=subprocess.STDOUT, env=env))
+        import tomllib
+        api = ApiClient(tomllib.loads(cfg_path.read_text())["api"]["socket"])
+
+        def health() -> dict[str, Any]:
+            try:
+                code, doc = api.get("/v1/health")
+            except Exception:
+                return {}
+            return doc if code == 200 else {}
+        wait(lambda: all(d["state"] == "online" for d in health().get("devices", {"x": {"state": "-"}}).values()),
+             30, "all five devices online")
+        doc = health()
+        say(f"   terminal {doc['terminal_id']}: {doc['state']}; devices: "
+            + ", ".join(f"{n}={d['state']}" for n, d in sorted(doc["devices"].items())))
+        if broker:
+            fleet = Fleet(broker.port, "kiosk/v1/DEMO-LAB/T-DEMO-0001")
+            wait(lambda: health().get("connectivity", {}).get("online"), 20, "the uplink")
+            wait(lambda: fleet.count("health") >= 1, 20, "the first health document at the fleet")
+            say("== 4. The network goes down (broker stopped)")
+            broker.stop()
+            wait(lambda: not health().get("connectivity", {}).get("online", True), 30, "the agent to notice")
+            say(f"   agent: offline since {health()['connectivity']['offline_since']}")
+        say("== 5. A customer is served while offline")
+        _customer(api, sim_dir, transactions)
+        doc = health()
+        say(f"   queue while offline: {doc['queue']['pending']} records pending, oldest "
+            f"{doc['queue']['oldest_age_s']:.0f} s; terminal state {doc['state']}")
+        if broker and fleet:
+            say("== 6. The network returns: presence, health, then the backlog in seq order")
+            queued_txns = doc["queue"]["by_kind"].get("txn", {}).get("count", 0)
+            before = fleet.count("txn")
+            broker.start()
+            wait(lambda: health().get("queue", {}).get("pending", 1) == 0, 60, "the backlog to drain")
+            wait(lambda: fleet.count("txn") >= before + queued_txns, 20, "the transactions at the fleet")
+            time.sleep(0.5)  # let the last PUBACKed messages reach the printout
+            say(f"== 7. Done: {fleet.count('txn')} transactions and {fleet.count('events')} events delivered, "
+                f"queue empty, nothing lost. Logs: {root_dir}/agent.log")
+        return 0
+    finally:
+        if fleet:
+            fleet.stop()
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        if broker:
+            broker.stop()
+
+
+def _customer(api: ApiClient, sim_dir: Path, transactions: int) -> None:
+    def op(device: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        code, doc = api.post(f"/v1/devices/{device}/{action}", body or {})
+        if code != 200:
+            raise RuntimeError(f"{device}/{action}: {code} {doc}")
+        return doc
+
+    sim(sim_dir, "act", "id_reader", "insert_id_card")
+    ident = op("id_reader", "read")
+    say(f"   ID card read: {ident.get('id_number_masked')} (full fields went to the kiosk app only)")
+    sim(sim_dir, "act", "card_reader", "present_card")
+    card = op("card_reader", "read")
+    say(f"   bank card read: {card.get('pan_masked')} token {card.get('pan_token', '')[:12]}...")
+    sim(sim_dir, "act", "card_reader", "remove_card")
+    op("bill_acceptor", "enable")
+    for note in ("50", "20"):
+        sim(sim_dir, "act", "bill_acceptor", "insert_note", note)
+    wait(lambda: len([e for e in api.get("/v1/devices/bill_acceptor/events")[1]["events"]
+                      if e["type"] == "note_stacked"]) >= 2, 20, "two notes stacked")
+    op("bill_acceptor", "disable")
+    say("   two banknotes stacked (50 + 20 yuan), each journalled before the acceptor was acknowledged")
+    sim(sim_dir, "act", "scanner", "scan", "PAY-2026-000123")
+    wait(lambda: (op("scanner", "read").get("code") == "PAY-2026-000123"), 10, "the scanned code")
+    say("   barcode scanned: PAY-2026-000123")
+    for i in range(transactions):
+        method = "cash" if i % 2 == 0 else "unionpay"
+        code, doc = api.post("/v1/transactions", {"kind": "payment", "amount": 7000 + i, "method": method,
+                                                   "ref": f"DEMO-{i:04d}",
+                                                   "data": {"card_token": card.get("pan_token")}})
+        say(f"   transaction {doc['txn_id']} -> {code} seq {doc['seq']} ({doc['state']})")
+    op("printer", "print", {"lines": ["DEMO RECEIPT 演示收据", "cash 70.00 CNY", "thank you"], "qr": "DEMO-0000",
+                            "cut": True})
+    say("   receipt printed and cut")
