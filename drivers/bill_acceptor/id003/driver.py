@@ -187,6 +187,7 @@ class Id003Driver(BillAcceptor):
         except Exception as exc:  # emit() failed: the event is not journalled, nothing was acknowledged
             code = FAULT_CREDIT_PENDING if status is Status.VEND_VALID else FAULT_EVENT_PENDING
             self._log.error("note_event_not_journalled", status=status.name, error=repr(exc))
+            self._last = previous  # so a transition event (reject, power-up) is retried next poll
             fault = Fault(code, Action.NONE, Severity.ERROR, f"note event not journalled yet: {exc}")
             return DeviceStatus(health.state, (*health.faults, fault), health.detail)
         return follow_up or health

@@ -120,6 +120,20 @@ def test_power_up_with_bill_in_stacker(ready: Id003Driver, peer: Id003Peer, jour
     assert ready.counters()["power_up_with_bill"] == 1
 
 
+def test_reconcile_not_journalled_is_retried_before_reset(ready: Id003Driver, peer: Id003Peer,
+                                                          journal: Journal) -> None:
+    peer.act("insert_note", ["50"])
+    poll_until(ready, acceptor_status("STACKING"))
+    peer.set_fault("power_up_with_bill")
+    journal.fail["note_reconcile"] = 1
+    status = ready.poll()
+    assert "event_pending" in status.fault_codes
+    assert peer.state.name == "POWER_UP_WITH_BILL_IN_STACKER"  # no RESET before the record is durable
+    poll_until(ready, acceptor_status("IDLING"))
+    assert len(journal.of("note_reconcile")) == 1
+    assert peer.stacked == [50] and journal.of("note_stacked") == []
+
+
 def test_power_up_with_bill_in_acceptor(ready: Id003Driver, peer: Id003Peer, journal: Journal) -> None:
     peer.act("insert_note", ["20"])
     peer.set_fault("power_up_with_bill")
