@@ -263,13 +263,13 @@ def _decode_esc(buf: bytes) -> tuple[Command | None, bytes]:
 
 
 def _decode_gs_k(buf: bytes) -> tuple[Command | None, bytes]:
-    if len(buf) < 7:
+    if len(buf) < 5:
         return None, buf
     length = buf[3] | (buf[4] << 8)
-    if buf[5] != QR_CN:
+    if not 2 <= length <= QR_MAX_DATA + 3:
+        raise FrameError(f"GS ( k: length {length} out of range")
+    if len(buf) >= 6 and buf[5] != QR_CN:
         raise FrameError(f"GS ( k: unsupported symbol cn=0x{buf[5]:02X}")
-    if length < 2:
-        raise FrameError(f"GS ( k: length {length} too short")
     end = 5 + length
     if len(buf) < end:
         return None, buf
