@@ -73,6 +73,10 @@ class Command(IntEnum):
     #: BOOT VERSION REQUEST
     GET_BOOT_VERSION = 0x89
 
+    # Aliases: the names the JCM text uses for the two version requests
+    VERSION_REQUEST = 0x88
+    BOOT_VERSION_REQUEST = 0x89
+
 
 #: Commands the acceptor answers with an ACK frame [protocols.md 3a]
 OPERATION_COMMANDS = frozenset({Command.RESET, Command.STACK_1, Command.STACK_2, Command.RETURN,
