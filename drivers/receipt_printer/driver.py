@@ -68,6 +68,8 @@ _QUIET_S = 0.02
 #: after a failed exchange, stale bytes are drained until the line is quiet this long
 _DRAIN_QUIET_S = 0.05
 _DRAIN_MAX_S = 0.5
+#: a read that only collects what is already there
+_POLL_S = 0.001
 
 #: confirm_slip(check_code) -> True (the engineer confirms), False (rejects), None (no answer)
 ConfirmFn = Callable[[str], bool | None]
@@ -135,12 +137,21 @@ class EscposDriver(DeviceDriver):
             buf += more
 
     def _drain(self) -> None:
+        """After a failed exchange: discard what arrives until the line has been quiet a while."""
         port = self._port()
         deadline = self.ctx.clock.monotonic() + _DRAIN_MAX_S
-        while port.read(64, _DRAIN_QUIET_S) and self.ctx.clock.monotonic() < deadline:
+        while port.read(256, _DRAIN_QUIET_S) and self.ctx.clock.monotonic() < deadline:
             pass
-        port.reset_input()
         self._stale = False
+
+    def _discard_input(self) -> None:
+        """Drop bytes already received. Reads instead of ``reset_input()``: pyserial's
+        ``reset_input_buffer`` raises ``termios.error`` (not an OSError) on a vanished pty, and a
+        USB transport's reset does not reach replies still queued on the IN endpoint."""
+        port = self._port()
+        for _ in range(64):
+            if not port.read(256, _POLL_S):
+                return
 
     def _status_byte(self, window: bytes) -> int:
         """The one DLE EOT reply in a window (ASB blocks set aside). Raises FrameError."""
@@ -162,7 +173,7 @@ class EscposDriver(DeviceDriver):
         port = self._port()
         if self._stale:
             self._drain()
-        port.reset_input()
+        self._discard_input()
         port.write(StatusRequest(n).encode())
         window = self._read_window(self.spec.timeout_s)
         if not window:
