@@ -20,6 +20,7 @@ from agent.config import AgentConfig
 from agent.crypto import default_key_path, derive, load_or_create_key
 from agent.health import HealthModel
 from agent.journal import Journal, OutboxRecord, SubmitOutcome
+from agent.limits import OfflineLimits
 from agent.poller import DeviceSnapshot
 from agent.supervisor import Supervisor
 from agent.systemd import Notifier, watchdog_interval_s
@@ -60,9 +61,10 @@ class Agent:
             self.supervisor.add(build_driver(spec, ctx))
         self.uplink = Uplink(cfg, self.journal, boot_id=self.boot_id, version=__version__,
                              health_provider=self._health_document)
+        self.limits = OfflineLimits(cfg.offline_limits, self.journal)
         self.health = HealthModel(cfg, self.journal, boot_id=self.boot_id, snapshots=self.supervisor.snapshots,
                                   connectivity=self.uplink.connectivity, uplink_faults=self.uplink.faults,
-                                  drain=self.uplink.drain_figures)
+                                  drain=self.uplink.drain_figures, extra=self._health_extra)
         self.commands = CommandRunner(self._command_table(), emit=self.uplink.emit_result)
         self.uplink.commands = self.commands
         token = Path(cfg.api.token_file).read_bytes().strip() if cfg.api.token_file else None
@@ -157,7 +159,12 @@ class Agent:
 
     # -- services for the API and commands -------------------------------------------------------
     def submit_txn(self, txn: Mapping[str, Any]) -> SubmitOutcome:
-        outcome = self.journal.submit_txn(txn, offline=not self.uplink.connected)
+        """Record a validated transaction. Raises StorageFull, LimitExceeded (offline ceilings)."""
+        offline = not self.uplink.connected
+        with self.journal.lock:  # the ceiling check and the commit are one step
+            if offline and self.journal.get_txn(txn["txn_id"]) is None:
+                self.limits.check(txn["method"], txn["amount"])
+            outcome = self.journal.submit_txn(txn, offline=offline)
         if outcome.status == "created":
             self.uplink.notify_journal()
             log.info("txn_recorded", txn_id=outcome.txn_id, seq=outcome.seq, amount=txn["amount"],
@@ -233,6 +240,9 @@ class Agent:
                 "method": p.get("method"), "has_sealed_data": r.secret is not None, "crc_ok": r.crc_ok}
 
     # -- internals ---------------------------------------------------------------------------
+    def _health_extra(self) -> dict[str, Any]:
+        return {"limits": self.limits.status(self.uplink.connected)} if self.cfg.offline_limits else {}
+
     def _health_document(self) -> dict[str, Any]:
         return self.health.document()
 

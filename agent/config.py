@@ -94,6 +94,20 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OfflineLimit:
+    """Ceilings for one payment method while the uplink is down (the practice of payment
+    terminals: offline floor limits). None means no ceiling of that kind."""
+
+    method: str
+    #: largest single transaction, minor units
+    max_amount: int | None = None
+    #: sum of this method's unsettled offline transactions, minor units
+    max_total: int | None = None
+    #: age in seconds of the oldest unsettled offline transaction of this method
+    max_age_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentConfig:
     terminal: TerminalConfig
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -101,6 +115,7 @@ class AgentConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
     devices: tuple[DeviceSpec, ...] = ()
+    offline_limits: tuple[OfflineLimit, ...] = ()
     #: device name -> problems; such devices are disabled, not fatal
     device_problems: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""
@@ -264,6 +279,35 @@ def _device(name: str, raw: Any) -> tuple[DeviceSpec | None, list[str]]:
     return spec, []
 
 
+_LIMIT_KEYS: dict[str, Checker] = {"max_amount": _int(0), "max_total": _int(0), "max_age_s": _num(0)}
+
+
+def _offline_limits(raw: Any, problems: list[str]) -> tuple[OfflineLimit, ...]:
+    if not isinstance(raw, dict):
+        problems.append("offline_limits: expected a table of per-method tables")
+        return ()
+    out = []
+    for method, table in raw.items():
+        path = f"offline_limits.{method}"
+        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", method):
+            problems.append(f"{path}: a method is a lower-case word (cash, unionpay, qr, ...)")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{path}: expected a table")
+            continue
+        ok = True
+        for key, value in table.items():
+            check = _LIMIT_KEYS.get(key)
+            err = f"{path}.{key}: unknown key" if check is None else (
+                f"{path}.{key}: {msg}" if (msg := check(value)) else None)
+            if err:
+                problems.append(err)
+                ok = False
+        if ok:
+            out.append(OfflineLimit(method=method, **table))
+    return tuple(out)
+
+
 def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConfig:
     """Validate a parsed TOML document. Raises ConfigError listing every fatal problem."""
     problems: list[str] = []
@@ -271,8 +315,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConf
     for key, raw in data.items():
         if key in _SECTIONS:
             values[key] = _section(key, raw, problems)
-        elif key != "devices":
+        elif key not in ("devices", "offline_limits"):
             problems.append(f"{key}: unknown section")
+    limits = _offline_limits(data.get("offline_limits", {}), problems)
     terminal = data.get("terminal")
     if (isinstance(terminal, dict) and "id" not in terminal) or terminal is None:
         problems.append("terminal.id: missing (every key but terminal.id has a default)")
@@ -307,6 +352,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConf
         api=ApiConfig(**api),
         log=LogConfig(**values.get("log", {})),
         devices=tuple(devices),
+        offline_limits=limits,
         device_problems=device_problems,
         source=source,
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.api.errors import ApiError
 from agent.journal import StorageFull
+from agent.limits import LimitExceeded
 from agent.txn import InvalidTxn, validate
 from drivers.base.errors import DeviceRefused, DriverError, UnsupportedCommand
 from drivers.base.health import SelftestLevel
@@ -65,6 +66,8 @@ class Router:
             outcome = self.agent.submit_txn(txn)
         except StorageFull as exc:
             raise ApiError(507, "storage_full", f"transaction refused, nothing was recorded: {exc}") from None
+        except LimitExceeded as exc:
+            raise ApiError(403, exc.code, f"transaction refused, nothing was recorded: {exc}") from None
         doc = {"txn_id": outcome.txn_id, "seq": outcome.seq, "state": outcome.state}
         if outcome.status == "created":
             return 201, doc

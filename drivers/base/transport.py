@@ -126,7 +126,7 @@ class SerialTransport:
         port = self._require()
         try:
             port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise TransportError(f"reset of {self.url} failed: {exc}") from exc
 
