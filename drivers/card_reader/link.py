@@ -57,8 +57,13 @@ class CrtLink:
         self._decoder.clear()
 
     def drain(self) -> None:
+        """Discard what the line holds. Reads rather than ``reset_input()``: on a pty whose
+        other end vanished, pyserial's tcflush raises ``termios.error``, which is not an OSError
+        and would escape the transport as a non-DriverError."""
         self.clear()
-        self.transport.reset_input()
+        for _ in range(64):
+            if not self.transport.read(4096, 0.0):
+                break
 
     def exchange(self, command: Command, timeout_s: float) -> Reply:
         """Send ``command`` and return its reply (positive or negative)."""
