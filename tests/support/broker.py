@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -154,6 +155,8 @@ class MosquittoBroker:
     def _config_text(self) -> str:
         lines = [
             "# written by tests.support.broker",
+            # as root, mosquitto would switch to user 'mosquitto', who cannot read our 0600 files
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "per_listener_settings false",
             "allow_anonymous true",
             f"persistence {'true' if self.persistence else 'false'}",
