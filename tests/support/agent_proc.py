@@ -51,15 +51,8 @@ def base_config(workdir: Path, mqtt_port: int, terminal_id: str = "T-0001", **mq
     return {
         "terminal": {"id": terminal_id, "site": "TEST-SITE"},
         "storage": {"path": str(workdir / "journal.db")},
-        "mqtt": {
-            "host": "127.0.0.1",
-            "port": mqtt_port,
-            "keepalive": 5,
-            "reconnect_min": 0.1,
-            "reconnect_max": 1.0,
-            "health_interval": 60,
-            **mqtt,
-        },
+        "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "keepalive": 5, "reconnect_min": 0.1,
+                 "reconnect_max": 1.0, "health_interval": 60, **mqtt},
         "api": {"socket": str(workdir / "api.sock")},
         "log": {"format": "json", "level": "info"},
     }
@@ -77,20 +70,14 @@ class AgentProcess:
     @property
     def socket_path(self) -> Path:
         import tomllib
-
         cfg = tomllib.loads(self.config_path.read_text())
         return Path(cfg["api"]["socket"])
 
     def start(self, wait: bool = True, timeout_s: float = 20.0) -> AgentProcess:
         self.starts += 1
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "-c", str(self.config_path), "run"],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent", "-c", str(self.config_path), "run"],
+                                     cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait:
             client = self.client(timeout_s=2.0)
@@ -102,7 +89,6 @@ class AgentProcess:
                     return client.get("/v1/health")[0] == 200
                 except Exception:
                     return False
-
             wait_until(ready, timeout_s, message=lambda: f"agent API not up:\n{self.log_tail()}")
         return self
 
