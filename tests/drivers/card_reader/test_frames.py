@@ -62,7 +62,8 @@ def test_builders_match_vectors() -> None:
     assert Frame(msg.status_request().encode()).encode() == by_meaning["STATUS REQUEST, report status"]
     assert Frame(msg.initialize(InitPm.NO_MOVE).encode()).encode() == \
         by_meaning["INITIALIZE, do not move a card inside (leave card)"]
-    assert Frame(msg.card_move(MovePm.ERROR_BIN).encode()).encode() == by_meaning["CARD MOVE to error card bin (retain)"]
+    assert Frame(msg.card_move(MovePm.ERROR_BIN).encode()).encode() == \
+        by_meaning["CARD MOVE to error card bin (retain)"]
     assert Frame(msg.card_move(MovePm.HOLDING).encode()).encode() == \
         by_meaning["CARD MOVE to holding position (present at the gate)"]
     assert Frame(msg.card_entry(True).encode()).encode() == by_meaning["CARD ENTRY enable"]
