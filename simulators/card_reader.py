@@ -48,6 +48,7 @@ CREDIT_AID = bytes.fromhex("A000000333010102")
 #: PDOL of a PBOC 3.0 application (protocols.md §4 step 4)
 PDOL = bytes.fromhex("9F66049F02069F03069F1A0295055F2A029A039C019F3704")
 _PDOL_LEN = 4 + 6 + 6 + 2 + 5 + 2 + 3 + 1 + 4
+_POSITION = {St0.NO_CARD: "none", St0.CARD_AT_GATE: "at_gate", St0.CARD_AT_IC_RF: "inside"}
 ATR = bytes.fromhex("3B6800000073C84013009000")
 
 
@@ -174,7 +175,7 @@ class CardReaderPeer(DevicePeer):
                 self.card = SimCard(pan)
                 # with entry enabled the module carries the card in (M001 §3.1.4)
                 self.position = St0.CARD_AT_IC_RF if self.entry_enabled else St0.CARD_AT_GATE
-                return {"card_position": self.position.name.lower(), "pan_masked": mask_pan(pan)}
+                return {"card_position": _POSITION[self.position], "pan_masked": mask_pan(pan)}
             if action == "remove_card":
                 if self.position == St0.CARD_AT_IC_RF:
                     raise ValueError("the card is inside the module; eject it first")
@@ -191,7 +192,7 @@ class CardReaderPeer(DevicePeer):
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {"faults": sorted(self.faults | self.device_fault_set), "initialized": self.initialized,
-                    "card_position": self.position.name.lower(), "chip_active": self.chip_active,
+                    "card_position": _POSITION[self.position], "chip_active": self.chip_active,
                     "entry_enabled": self.entry_enabled, "retain_count": self.bin_count}
 
     # -- link ------------------------------------------------------------------------------

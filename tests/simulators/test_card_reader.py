@@ -1,0 +1,167 @@
+"""The simulated card module obeys the spec vectors (guards against symmetric codec bugs)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from drivers.card_reader import messages as msg
+from drivers.card_reader.constants import ACK, CM, EOT, NAK
+from drivers.card_reader.frames import decode_frame
+from simulators.base.peer import COMMON_FAULTS
+from simulators.card_reader import CardReaderPeer, SimCard
+from simulators.registry import peer_class
+from tests.support.waiting import wait_until
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "card_reader"
+
+
+def _v(name: str) -> dict:
+    with (VECTORS / name).open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _hex(text: str) -> bytes:
+    return bytes.fromhex(text.replace(" ", ""))
+
+
+FRAMES = _v("frames.toml")
+BY_MEANING = {v["meaning"]: _hex(v["hex"]) for v in FRAMES["command"]}
+INIT = BY_MEANING["INITIALIZE, do not move a card inside (leave card)"]
+STATUS = BY_MEANING["STATUS REQUEST, report status"]
+
+
+class Wire:
+    def __init__(self, peer: CardReaderPeer) -> None:
+        self.out = b""
+        peer.send = self._send
+
+    def _send(self, data: bytes) -> None:
+        self.out += data
+
+    def take(self) -> bytes:
+        out, self.out = self.out, b""
+        return out
+
+
+def _reply(raw: bytes) -> msg.Reply:
+    assert raw[0] == ACK
+    frame, rest = decode_frame(raw[1:])
+    assert frame is not None and rest == b""
+    return msg.decode_reply(frame.text)
+
+
+@pytest.fixture
+def peer() -> CardReaderPeer:
+    return CardReaderPeer()
+
+
+def test_registry_names_this_peer() -> None:
+    assert peer_class("card_reader") is CardReaderPeer
+    assert CardReaderPeer.driver == "crt" and CardReaderPeer.line["parity"] == "N"
+
+
+def test_not_reset_until_initialise(peer: CardReaderPeer) -> None:
+    wire = Wire(peer)
+    peer.feed(STATUS)
+    reply = _reply(wire.take())
+    assert isinstance(reply, msg.NegativeReply) and reply.error == "B0"
+    peer.feed(INIT)
+    reply = _reply(wire.take())
+    assert isinstance(reply, msg.PositiveReply) and reply.data == b"CRT-591-M001"
+    peer.feed(STATUS)
+    assert _reply(wire.take()) == msg.decode_reply(decode_frame(_hex(FRAMES["positive"][0]["hex"]))[0].text)
+
+
+@pytest.mark.parametrize("vec", FRAMES["command"], ids=lambda v: v["meaning"])
+def test_every_vector_command_gets_ack_and_matching_reply(peer: CardReaderPeer, vec: dict) -> None:
+    wire = Wire(peer)
+    peer.feed(INIT)
+    wire.take()
+    peer.act("present_card", [])
+    peer.feed(_hex(vec["hex"]))
+    reply = _reply(wire.take())
+    assert (reply.cm, reply.pm) == (vec["cm"], vec["pm"])
+
+
+def test_bad_bcc_vector_is_nakked(peer: CardReaderPeer) -> None:
+    wire = Wire(peer)
+    peer.feed(_hex(FRAMES["bad"][0]["hex"]))
+    assert wire.take() == bytes([NAK])
+    assert peer.executed == {}
+
+
+def test_host_nak_resends_last_response_and_eot_answers_eot(peer: CardReaderPeer) -> None:
+    wire = Wire(peer)
+    peer.feed(INIT)
+    first = wire.take()[1:]
+    peer.feed(bytes([NAK]))
+    assert wire.take() == first
+    peer.feed(bytes([ACK]))
+    assert wire.take() == b""
+    peer.feed(bytes([EOT]))
+    assert wire.take() == bytes([EOT])
+
+
+def test_split_delivery(peer: CardReaderPeer) -> None:
+    wire = Wire(peer)
+    for b in INIT:
+        peer.feed(bytes([b]))
+    assert _reply(wire.take()).cm == CM.INITIALIZE
+
+
+def test_slow_ack_is_late_and_cancellable(peer: CardReaderPeer) -> None:
+    wire = Wire(peer)
+    peer.feed(INIT)
+    wire.take()
+    peer.slow_ack_delay_s = 0.2
+    peer.set_fault("slow_ack")
+    peer.feed(STATUS)
+    assert wire.out == b""
+    wait_until(lambda: wire.out, 5, message="late ACK never came")
+    assert _reply(wire.take()).cm == CM.STATUS_REQUEST
+    before = peer.executed[CM.STATUS_REQUEST]
+    peer.feed(STATUS)
+    timer = peer._timer
+    assert timer is not None
+    peer.feed(bytes([EOT]))
+    assert wire.take() == bytes([EOT])
+    timer.join(5)  # the cancelled timer has ended: the command must not have run
+    assert not timer.is_alive()
+    assert wire.out == b"" and peer.executed[CM.STATUS_REQUEST] == before
+
+
+def test_device_faults_and_actions(peer: CardReaderPeer) -> None:
+    assert set(CardReaderPeer.device_faults) == {"card_jam", "retain_bin_full", "chip_failure", "slow_ack"}
+    assert set(COMMON_FAULTS) <= {"mute", "slow", "garbage", "truncated", "bad_checksum", "disconnect"}
+    with pytest.raises(ValueError):
+        peer.set_fault("paper_out")
+    with pytest.raises(ValueError):
+        peer.act("present_card", ["6212345678901234"])  # fails Luhn
+    assert peer.act("present_card", ["6212345678901232"])["pan_masked"] == "621234******1232"
+    with pytest.raises(ValueError):
+        peer.act("present_card", [])
+    assert peer.snapshot()["card_position"] == "at_gate"  # entry disabled: the card waits at the gate
+    assert peer.act("remove_card", []) == {"removed": True}
+    peer.insert(SimCard())
+    with pytest.raises(ValueError):
+        peer.act("remove_card", [])  # a card inside a motorised reader cannot be pulled out
+    assert peer.snapshot()["card_position"] == "inside"
+
+
+def test_sim_card_t0_behaviour() -> None:
+    card = SimCard()
+    select_pse = _hex("00 A4 04 00 0E 31 50 41 59 2E 53 59 53 2E 44 44 46 30 31 00")
+    sw = card.apdu(select_pse)
+    assert sw[0] == 0x61
+    fci = card.apdu(bytes([0x00, 0xC0, 0x00, 0x00, sw[1]]))
+    assert fci[-2:] == b"\x90\x00" and fci[0] == 0x6F and len(fci) - 2 == sw[1]
+    sw = card.apdu(_hex("00 B2 01 0C 00"))
+    assert sw[0] == 0x6C
+    record = card.apdu(_hex("00 B2 01 0C") + bytes([sw[1]]))
+    assert record[0] == 0x70 and record[-2:] == b"\x90\x00"
+    assert card.apdu(_hex("00 B2 09 0C 00")) == b"\x6a\x83"
+    assert card.apdu(_hex("00 FF 00 00")) == b"\x6d\x00"
+    assert card.apdu(_hex("80 A8 00 00 02 83 00 00")) == b"\x69\x85"  # no application selected
