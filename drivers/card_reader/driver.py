@@ -90,6 +90,7 @@ class CrtCardReaderDriver(DeviceDriver):
         self._accept_cards = bool(opts.get("accept_cards", True))
         self._position: CardPosition | None = None
         self._bin_count: int | None = None
+        self._bin_counter_supported = True
         self._bin_state = RetainBin.UNKNOWN
         self._log = log.bind(device=spec.name, device_class=self.device_class)
 
@@ -142,11 +143,16 @@ class CrtCardReaderDriver(DeviceDriver):
         return reply
 
     def _read_bin_counter(self) -> None:
+        if not self._bin_counter_supported:
+            return
         reply = self._command(msg.bin_counter_read(), QUICK_TIMEOUT_S, reinit=True)
         if isinstance(reply, msg.PositiveReply):
             self._bin_count = msg.decode_bin_counter(reply.data)
-        else:
-            self._bin_count = None
+            return
+        self._bin_count = None
+        if reply.error in (ErrorCode.UNDEFINED_COMMAND, ErrorCode.OUT_OF_HARDWARE_SUPPORT):
+            self._bin_counter_supported = False  # this model has no counter: st2 alone says "full"
+            self._log.info("retain_bin_counter_unsupported", error=reply.error)
 
     def _require_positive(self, reply: msg.Reply, what: str) -> msg.PositiveReply:
         if isinstance(reply, msg.PositiveReply):
@@ -171,6 +177,13 @@ class CrtCardReaderDriver(DeviceDriver):
             status = health.status_ok(reply.status, chip_active, self._bin_state, self._bin_count)
             self._track_position(health.card_position(reply.status, chip_active))
             return status
+
+    @property
+    def poll_interval_s(self) -> float:
+        """Poll faster while a card waits at the gate, so ``card_removed`` follows the customer."""
+        if self._position is CardPosition.AT_GATE:
+            return min(self.spec.poll_interval_s, 0.5)
+        return self.spec.poll_interval_s
 
     def _track_position(self, position: CardPosition) -> None:
         previous, self._position = self._position, position
@@ -233,7 +246,7 @@ class CrtCardReaderDriver(DeviceDriver):
         self._power_down()
         self._require_positive(self._command(msg.card_move(MovePm.ERROR_BIN), MOVE_TIMEOUT_S), "retain")
         self.count("retracts")
-        self._track_position(CardPosition.NONE)
+        self._position = CardPosition.NONE  # captured, not taken: no card_removed event
         self._read_bin_counter()
         count = self._bin_count
         self.ctx.emit("card_retained", {"retain_count": count})
@@ -259,9 +272,8 @@ class CrtCardReaderDriver(DeviceDriver):
         if isinstance(reset, msg.NegativeReply):
             self._read_failed("chip_failure")
             raise DeviceRefused("chip_failure", f"chip did not answer to reset (e={reset.error})")
-        protocol = msg.decode_chip_reset(reset.data).protocol
         try:
-            outcome = self._read_chip(protocol)
+            outcome = self._read_chip(msg.decode_chip_reset(reset.data).protocol)
         finally:
             self._power_down()
             self._link.clear()
@@ -318,11 +330,11 @@ class CrtCardReaderDriver(DeviceDriver):
     def selftest(self, level: SelftestLevel) -> SelftestResult:
         started = time.monotonic()
         try:
+            if level is SelftestLevel.INTERACTIVE:
+                return self._selftest_interactive(started)  # locks per exchange: polls go on meanwhile
             with self.lock:
                 if level is SelftestLevel.EXTERNAL:
                     self._require_positive(self._initialize(), "initialize")
-                if level is SelftestLevel.INTERACTIVE:
-                    return self._selftest_interactive(started)
                 status = self.poll()
         except DeviceRefused as exc:
             return SelftestResult(level, SelftestOutcome.FAIL, str(exc), exc.code, Action.RESET,
@@ -337,15 +349,20 @@ class CrtCardReaderDriver(DeviceDriver):
 
     def _selftest_interactive(self, started: float) -> SelftestResult:
         self.ctx.prompt("请插入银行卡 / Insert a bank card")
-        self._entry(True)
+        with self.lock:
+            self._entry(True)
         clock = self.ctx.clock
         deadline = clock.monotonic() + self._interactive_timeout_s
-        while self._card_status().status.card_position is St0.NO_CARD:
+        while True:
+            with self.lock:
+                if self._card_status().status.card_position is not St0.NO_CARD:
+                    break
             if clock.monotonic() >= deadline:
                 return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.FAIL, "no card inserted",
                                       "no_card", Action.NONE, time.monotonic() - started)
             clock.sleep(0.2)
-        result = self._read()
+        with self.lock:
+            result = self._read()
         return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.PASS, "card read", "",
                               Action.NONE, time.monotonic() - started,
                               {k: result[k] for k in ("pan_masked", "card_type", "aid", "expiry")})

@@ -56,8 +56,10 @@ def test_card_lifecycle_and_events(driver: CrtCardReaderDriver, peer: CardReader
     assert driver.poll().detail["card_position"] == "inside"  # chip powered down after the read
     assert driver.operation("eject", {}) == {"card_position": "at_gate"}
     assert driver.poll().detail["card_position"] == "at_gate"
+    assert driver.poll_interval_s == 0.5  # faster while the card waits to be taken
     peer.act("remove_card", [])
     assert driver.poll().detail["card_position"] == "none"
+    assert driver.poll_interval_s == driver.spec.poll_interval_s
     assert events.kinds() == ["card_inserted", "card_read", "card_ejected", "card_removed"]
     assert events.items[0][1] == {"card_position": "inside"}
     assert events.items[1][1] == result
@@ -96,7 +98,7 @@ def test_retain_counts_and_bin_full(driver: CrtCardReaderDriver, peer: CardReade
     peer.act("present_card", [])
     assert driver.operation("retain", {}) == {"retained": True, "retain_count": 1}
     assert driver.counters()["retracts"] == 1
-    assert events.items[-1] == ("card_retained", {"retain_count": 1})
+    assert events.kinds() == ["card_retained"]  # captured, not taken: no card_removed
     assert driver.poll().detail["retain_count"] == 1
     peer.set_fault("retain_bin_full")
     status = driver.poll()
@@ -321,6 +323,25 @@ def test_operations_contract(driver: CrtCardReaderDriver, peer: CardReaderPeer) 
     assert not peer.snapshot()["entry_enabled"]
     assert driver.operation("reset", {}) == {"reset": True}
     assert peer.snapshot()["entry_enabled"]
+
+
+def test_module_without_bin_counter(make_driver: DriverFactory, peer: CardReaderPeer) -> None:
+    original = peer._execute
+    asked: list[int] = []
+
+    def no_counter(cmd: Any) -> bytes:
+        if cmd.cm == CM.RECYCLE_BIN_COUNTER:
+            from drivers.card_reader.messages import encode_negative
+            asked.append(cmd.pm)
+            return encode_negative(cmd.cm, cmd.pm, "00")  # undefined command on this model
+        return original(cmd)
+    peer._execute = no_counter  # type: ignore[method-assign]
+    drv = make_driver()
+    assert asked == [0x30]  # asked once, at open
+    drv.poll()
+    status = drv.poll()
+    assert status.detail["retain_bin"] == "ok" and "retain_count" not in status.detail
+    assert asked == [0x30]  # not asked again on every poll
 
 
 def test_check_options() -> None:
