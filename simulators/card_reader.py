@@ -178,7 +178,9 @@ class CardReaderPeer(DevicePeer):
                 return {"card_position": _POSITION[self.position], "pan_masked": mask_pan(pan)}
             if action == "remove_card":
                 if self.position == St0.CARD_AT_IC_RF:
-                    raise ValueError("the card is inside the module; eject it first")
+                    # a motorised reader holds the card: the customer cannot pull it out
+                    return {"removed": False, "card_position": "inside",
+                            "reason": "the card is inside the module; eject it first"}
                 removed = self.card is not None
                 self.card, self.position, self.chip_active = None, St0.NO_CARD, False
                 return {"removed": removed}
