@@ -106,6 +106,13 @@ class CrtCardReaderDriver(DeviceDriver):
         pct = options.get("retain_bin_high_pct")
         if isinstance(pct, int) and not 1 <= pct <= 100:
             problems.append("retain_bin_high_pct: must be 1..100")
+        addr = options.get("address")
+        if isinstance(addr, int) and not 0 <= addr <= 15:
+            problems.append("address: must be 0..15 (the module's DIP switches)")
+        for key in ("ack_timeout_s", "interactive_timeout_s"):
+            val = options.get(key)
+            if isinstance(val, int | float) and not isinstance(val, bool) and val <= 0:
+                problems.append(f"{key}: must be > 0")
         cap = options.get("retain_bin_capacity")
         if isinstance(cap, int) and not 1 <= cap <= 999:
             problems.append("retain_bin_capacity: must be 1..999")
@@ -116,8 +123,6 @@ class CrtCardReaderDriver(DeviceDriver):
         with self.lock:
             self._transport.open()
             self._initialize()
-            if self._accept_cards:
-                self._command(msg.card_entry(True), QUICK_TIMEOUT_S)
             self._read_bin_counter()
 
     def close(self) -> None:
@@ -137,9 +142,12 @@ class CrtCardReaderDriver(DeviceDriver):
         return reply
 
     def _initialize(self, pm: InitPm = InitPm.NO_MOVE) -> msg.Reply:
+        """INIT, then card entry again (INIT disables it, M001 §3.1.1) when cards are accepted."""
         reply = self._link.exchange(msg.initialize(pm), INIT_TIMEOUT_S)
         if isinstance(reply, msg.NegativeReply):
             self._log.warning("card_module_init_failed", error=reply.error)
+        elif self._accept_cards:
+            self._link.exchange(msg.card_entry(True), QUICK_TIMEOUT_S)
         return reply
 
     def _read_bin_counter(self) -> None:
@@ -221,8 +229,6 @@ class CrtCardReaderDriver(DeviceDriver):
 
     def _reset(self) -> dict[str, Any]:
         self._require_positive(self._initialize(), "initialize")
-        if self._accept_cards:
-            self._entry(True)
         return {"reset": True}
 
     def _eject(self) -> dict[str, Any]:

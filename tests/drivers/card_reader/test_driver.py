@@ -266,9 +266,14 @@ def test_disconnect_then_reopen(driver: CrtCardReaderDriver, link: Link) -> None
 
 
 def test_power_cycled_module_is_reinitialised(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
-    peer.initialized = False
+    peer.initialized, peer.entry_enabled = False, False  # what a power cycle leaves
     assert driver.poll().state is DeviceState.ONLINE
-    assert peer.snapshot()["initialized"]
+    assert peer.snapshot()["initialized"] and peer.snapshot()["entry_enabled"]
+
+
+def test_accept_cards_false_leaves_entry_disabled(make_driver: DriverFactory, peer: CardReaderPeer) -> None:
+    make_driver(options={"accept_cards": False})
+    assert peer.snapshot()["initialized"] and not peer.snapshot()["entry_enabled"]
 
 
 def test_over_tcp(tcp_link: Link, peer: CardReaderPeer, events: Events) -> None:
@@ -364,6 +369,8 @@ def test_check_options() -> None:
           "interactive_timeout_s": 30.0, "accept_cards": False}
     assert CrtCardReaderDriver.check_options(ok) == []
     problems = CrtCardReaderDriver.check_options({"speed": 1, "accept_cards": 1, "retain_bin_high_pct": 0,
-                                                  "ack_timeout_s": True, "retain_bin_capacity": 5000})
-    assert sorted(p.split(":")[0] for p in problems) == ["accept_cards", "ack_timeout_s", "retain_bin_capacity",
+                                                  "ack_timeout_s": True, "retain_bin_capacity": 5000,
+                                                  "address": 16, "interactive_timeout_s": 0})
+    assert sorted(p.split(":")[0] for p in problems) == ["accept_cards", "ack_timeout_s", "address",
+                                                         "interactive_timeout_s", "retain_bin_capacity",
                                                          "retain_bin_high_pct", "speed"]
