@@ -269,7 +269,12 @@ def read_card(transmit: Transmit, terminal: TerminalData) -> CardData:
     """Run the flow; raise :class:`EmvError` (no card data in it) when the card cannot be read."""
     candidates = list_applications(transmit) or [Application(aid) for aid in UNIONPAY_AIDS]
     app, pdol = _select_application(transmit, candidates)
-    pdol_data = fill_dol(pdol, terminal) if pdol else b""
+    try:
+        pdol_data = fill_dol(pdol, terminal) if pdol else b""
+    except TlvError as exc:
+        raise EmvError("card_error", "malformed PDOL (9F38)") from exc
+    if len(pdol_data) > 252:
+        raise EmvError("card_error", "PDOL asks for more data than one APDU carries")
     gpo_data = bytes([0x83, len(pdol_data)]) + pdol_data
     resp = transmit(CommandApdu(0x80, 0xA8, 0x00, 0x00, gpo_data, le=0))
     if resp.sw == SW_CONDITIONS_NOT_SATISFIED:

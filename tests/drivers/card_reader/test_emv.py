@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from drivers.base.errors import DriverError
 from drivers.card_reader import emv
 from drivers.card_reader.apdu import CommandApdu, ResponseApdu, transceive
+from drivers.card_reader.tlv import encode_tlv
 from simulators.card_reader import CREDIT_AID, DEBIT_AID, SimCard
 
 TERMINAL = emv.TerminalData(date=bytes.fromhex("261123"), time=bytes.fromhex("120000"),
@@ -116,3 +120,36 @@ def test_afl_validation() -> None:
     with pytest.raises(emv.EmvError):
         emv._afl_entries(bytes.fromhex("08020100"))
     assert emv._afl_entries(bytes.fromhex("10010200")) == [(2, 1), (2, 2)]
+
+
+SWS = [0x9000, 0x6A82, 0x6A83, 0x6985, 0x6D00, 0x6A81, 0x6283]
+
+
+@settings(max_examples=400)
+@given(st.lists(st.tuples(st.binary(max_size=60), st.sampled_from(SWS)), min_size=1, max_size=12),
+       st.binary(max_size=40))
+def test_hostile_card_answers_only_raise_driver_errors(script: list[tuple[bytes, int]], tail: bytes) -> None:
+    answers = list(script)
+
+    def transmit(command: CommandApdu) -> ResponseApdu:
+        if not answers:
+            return ResponseApdu(tail, 0x90, 0x00)
+        data, sw = answers.pop(0)
+        return ResponseApdu(data, sw >> 8, sw & 0xFF)
+    try:
+        emv.read_card(transmit, TERMINAL)
+    except DriverError:
+        pass
+
+
+@settings(max_examples=300)
+@given(st.binary(min_size=1, max_size=40))
+def test_hostile_records_in_a_well_formed_flow(record: bytes) -> None:
+    """A real card whose SFI 3 record 1 is replaced by arbitrary bytes."""
+    card = SimCard()
+    card.records[(3, 1)] = encode_tlv(0x70, record)
+    try:
+        data = emv.read_card(Recorder(card), TERMINAL)
+    except DriverError:
+        return
+    assert data.pan.isdigit() and emv.luhn_ok(data.pan)
