@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import KIOSK_ACL, BrokerTls, MosquittoBroker, Recorder, mosquitto_path
+from tests.support.broker import KIOSK_ACL, BrokerTls, MosquittoBroker, mosquitto_path
 from tests.support.notify import NotifySocket
 from tests.support.pki import Pki, make_pki
 from tests.support.proxy import TcpProxy
+from tests.support.recorder import Recorder
 
 __all__ = [
     "broker",

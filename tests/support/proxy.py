@@ -13,7 +13,8 @@ Modes (see /work/shared/notes/mqtt.md section 4.1):
 ``refuse()``    the listening socket is closed: connects get ECONNREFUSED. Open connections
                 are left alone unless ``refuse(cut=True)``.
 ``blackhole()`` connections stay open (new ones are accepted too), and every byte in either
-                direction is read and dropped: peers notice only through their keepalives.
+                direction is read and dropped; not even a FIN or RST is passed on, so
+                peers notice only through their keepalives.
 ``restore()``   back to ``forward()``, listening again on the SAME port. A connection that lost
                 bytes in the blackhole carries a broken byte stream (real TCP would have
                 retransmitted them), so it is reset; connections that lost nothing resume.
@@ -147,11 +148,11 @@ class TcpProxy:
         """Close every socket and join the I/O thread; raise if it would not stop."""
         if self._running:
             self._call(self._do_close)
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                raise RuntimeError(f"tcp proxy thread {self._thread.name} did not stop")
-            self._sel.close()
-            self._wake_w.close()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            raise RuntimeError(f"tcp proxy thread {self._thread.name} did not stop")
+        self._sel.close()
+        self._wake_w.close()
         if self._error is not None:
             raise RuntimeError("tcp proxy I/O thread failed") from self._error
 
@@ -204,7 +205,9 @@ class TcpProxy:
                             self._service(conn, side, events)
         except BaseException as exc:  # surfaced by the next _call()/close()
             self._error = exc
-            self._do_close()
+            with contextlib.suppress(Exception):
+                self._do_close()
+            self._running = False
             with self._lock:
                 pending, self._commands = self._commands, []
             for _fn, done in pending:

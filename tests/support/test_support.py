@@ -22,6 +22,7 @@ from tests.support.broker import RESERVED_PORTS, MosquittoBroker, free_port, mqt
 from tests.support.notify import NotifySocket
 from tests.support.pki import Pki, make_pki
 from tests.support.proxy import TcpProxy
+from tests.support.recorder import release_paho_sockets
 from tests.support.waiting import tcp_accepts, wait_until
 
 # the same registration tests/conftest.py makes for the whole suite; registered once either way
@@ -90,6 +91,7 @@ class Client:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_paho_sockets(self.client)
 
 
 @pytest.fixture
@@ -153,6 +155,16 @@ def test_fresh_broker_restarts_on_the_same_port(fresh_broker: MosquittoBroker, r
     assert not fresh_broker.running and not tcp_accepts(fresh_broker.host, port)
     fresh_broker.restart()
     assert fresh_broker.port == port and mqtt_probe(fresh_broker.host, port)
+
+
+def test_paused_broker_answers_nothing_until_resumed(fresh_broker: MosquittoBroker) -> None:
+    fresh_broker.pause()  # SIGSTOP: the kernel still completes handshakes, nobody answers CONNECT
+    try:
+        assert tcp_accepts(fresh_broker.host, fresh_broker.port)
+        assert not mqtt_probe(fresh_broker.host, fresh_broker.port, timeout_s=0.3)
+    finally:
+        fresh_broker.resume()
+    assert mqtt_probe(fresh_broker.host, fresh_broker.port)
 
 
 def test_start_fails_clearly_when_a_fixed_port_is_taken(tmp_path: Path) -> None:
