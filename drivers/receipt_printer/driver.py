@@ -28,7 +28,14 @@ from typing import Any, ClassVar
 import structlog
 
 from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DeviceTimeout, FrameError, ProtocolError, TransportError
+from drivers.base.errors import (
+    DeviceRefused,
+    DeviceTimeout,
+    DriverError,
+    FrameError,
+    ProtocolError,
+    TransportError,
+)
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 from drivers.base.transport import Transport, open_transport
 from drivers.receipt_printer import selftest as _selftest
@@ -67,7 +74,8 @@ __all__ = ["EscposDriver"]
 _QUIET_S = 0.02
 #: after a failed exchange, stale bytes are drained until the line is quiet this long
 _DRAIN_QUIET_S = 0.05
-_DRAIN_MAX_S = 0.5
+#: bound on the drain (a device streaming garbage must not hold the driver forever)
+_DRAIN_MAX_READS = 20
 #: a read that only collects what is already there
 _POLL_S = 0.001
 
@@ -139,9 +147,9 @@ class EscposDriver(DeviceDriver):
     def _drain(self) -> None:
         """After a failed exchange: discard what arrives until the line has been quiet a while."""
         port = self._port()
-        deadline = self.ctx.clock.monotonic() + _DRAIN_MAX_S
-        while port.read(256, _DRAIN_QUIET_S) and self.ctx.clock.monotonic() < deadline:
-            pass
+        for _ in range(_DRAIN_MAX_READS):
+            if not port.read(256, _DRAIN_QUIET_S):
+                break
         self._stale = False
 
     def _discard_input(self) -> None:
@@ -274,27 +282,38 @@ class EscposDriver(DeviceDriver):
             if blocking:
                 raise DeviceRefused(blocking[0].code, f"{self.name}: cannot print: {blocking[0].text}")
             self._write(encode_all(setup_commands(self.options) + cmds) + PaperSensorRequest().encode())
-            barrier = self._barrier()
-            after = self.poll()
-            cut_ok = cut
-            if cut and self.last_status is not None and self.last_status.error_cause & ErrorCause.AUTOCUTTER_ERROR:
-                cut_ok = False
-                self.count("failed_paper_cuts")
-                self._log.warning("printer_cut_failed", code=self.last_status.code)
-                after = self.recover()
-            elif cut:
-                self.count("paper_cuts")
-            stopped = [f.code for f in after.faults if f.code in BLOCKING_FAULTS and f.code not in RECOVERABLE_FAULTS]
-            printed = barrier or not stopped
-            if printed:
-                self.count("receipts_printed")
-                self.count("lines_printed", n_lines)
-        result = {"printed": printed, "lines": n_lines if printed else 0, "cut": cut_ok and printed,
-                  "faults": after.fault_codes}
-        kind = "receipt_printed" if printed else "receipt_failed"
+            try:
+                result = self._verify(n_lines, cut)
+            except DriverError as exc:
+                # the data went out but the printer stopped answering: nobody knows what printed
+                self.ctx.emit("receipt_unverified", {"device": self.name, "lines": n_lines, "qr": qr is not None,
+                                                     "cut_requested": cut, "error": type(exc).__name__})
+                raise
+        kind = "receipt_printed" if result["printed"] else "receipt_failed"
         self.ctx.emit(kind, {"device": self.name, "lines": result["lines"], "qr": qr is not None,
-                             "cut_requested": cut, "cut": result["cut"], "faults": after.fault_codes})
+                             "cut_requested": cut, "cut": result["cut"], "faults": result["faults"]})
         return result
+
+    def _verify(self, n_lines: int, cut: bool) -> dict[str, Any]:
+        """Steps 3-5 of the flow: barrier, status, cut check (DLE ENQ 2 once on a failed cut)."""
+        barrier = self._barrier()
+        after = self.poll()
+        cut_ok = cut
+        rts = self.last_status
+        if cut and rts is not None and rts.error_cause & ErrorCause.AUTOCUTTER_ERROR:
+            cut_ok = False
+            self.count("failed_paper_cuts")
+            self._log.warning("printer_cut_failed", code=rts.code)
+            after = self.recover()
+        elif cut:
+            self.count("paper_cuts")
+        stopped = [f.code for f in after.faults if f.code in BLOCKING_FAULTS and f.code not in RECOVERABLE_FAULTS]
+        printed = barrier or not stopped
+        if printed:
+            self.count("receipts_printed")
+            self.count("lines_printed", n_lines)
+        return {"printed": printed, "lines": n_lines if printed else 0, "cut": cut_ok and printed,
+                "faults": after.fault_codes}
 
     def _barrier(self) -> bool:
         """Wait for the GS r 1 answer: True when the printer processed everything before it."""

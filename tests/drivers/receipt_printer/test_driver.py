@@ -220,7 +220,9 @@ def test_garbage_never_gives_a_wrong_status(driver: EscposDriver, peer: ReceiptP
             continue
         assert status.fault_codes == ["paper_near_end"]
         outcomes.append("ok")
-    assert outcomes  # every poll either failed loudly or was right
+    # every poll either failed loudly or was right; the garbage was noticed at least once
+    assert "FrameError" in outcomes, outcomes
+    assert driver.counters()["communication_errors"] >= 1
     peer.set_fault("garbage", False)
     assert driver.poll().fault_codes == ["paper_near_end"]
 
@@ -290,3 +292,35 @@ def test_selftest_result_actions(driver: EscposDriver, peer: ReceiptPrinterPeer)
     external = driver.selftest(SelftestLevel.EXTERNAL)
     assert external.result == SelftestOutcome.FAIL and external.details == {"fault": "paper_out"}
     assert peer.receipts == []
+
+
+def test_registered_in_both_registries(pty_link: PtyLink) -> None:
+    from drivers import DeviceSpec, DriverContext, build_driver
+    from simulators.registry import peer_class
+
+    spec = DeviceSpec("printer", "receipt_printer", "escpos", pty_link.url)
+    assert type(build_driver(spec, DriverContext())) is EscposDriver
+    assert peer_class("receipt_printer") is ReceiptPrinterPeer
+    assert ReceiptPrinterPeer.line == {"baudrate": 115200}
+
+
+def test_printer_goes_silent_after_the_data(tmp_path, make_driver: DriverFactory, events: Events) -> None:  # type: ignore[no-untyped-def]
+    class DiesMidReceipt(ReceiptPrinterPeer):
+        def _execute(self, cmd: Command) -> list[bytes]:
+            replies = super()._execute(cmd)
+            if isinstance(cmd, LineFeed):
+                self.faults.add("mute")
+            return replies
+
+    peer = DiesMidReceipt()
+    link = PtyLink(peer, tmp_path / "p").start()
+    try:
+        drv = make_driver(link.url, options={"print_timeout_s": 0.5})
+        drv.open()
+        with pytest.raises(DeviceTimeout):
+            drv.operation("print", {"lines": ["a", "b"]})
+        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False,
+                                                        "cut_requested": True, "error": "DeviceTimeout"})]
+        assert "receipts_printed" not in drv.counters()
+    finally:
+        link.stop()
