@@ -250,7 +250,8 @@ class EscposDriver(DeviceDriver):
 
     # -- operations ------------------------------------------------------------------------
     def operation(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``print`` {lines, qr, cut} -> {printed, lines, cut, faults}; ``recover`` -> {state, faults}."""
+        """``print`` {lines, qr, cut} -> {printed, lines, cut, faults}; ``status`` -> {state, faults, detail};
+        ``recover`` (DLE ENQ 2, then DLE EOT 1..4) -> {state, faults}."""
         try:
             if op == "print":
                 unknown = set(args) - {"lines", "qr", "cut"}
@@ -262,6 +263,11 @@ class EscposDriver(DeviceDriver):
                 if not isinstance(cut, bool):
                     raise TypeError("cut must be a boolean")
                 return self.print_receipt(args.get("lines", []), qr, cut)
+            if op == "status":
+                if args:
+                    raise ValueError("status takes no arguments")
+                status = self.poll()
+                return {"state": status.state.value, "faults": status.fault_codes, "detail": dict(status.detail)}
             if op == "recover":
                 if args:
                     raise ValueError("recover takes no arguments")

@@ -169,6 +169,13 @@ def test_counters_count_transitions(driver: EscposDriver, peer: ReceiptPrinterPe
     assert driver.counters()["printer_faults"] == 2
 
 
+def test_status_operation(driver: EscposDriver, peer: ReceiptPrinterPeer) -> None:
+    peer.set_fault("paper_near_end")
+    result = driver.operation("status", {})
+    assert result["state"] == "online" and result["faults"] == ["paper_near_end"]
+    assert result["detail"]["paper"] == "near_end"
+
+
 def test_bad_print_arguments(driver: EscposDriver) -> None:
     with pytest.raises(ValueError):
         driver.operation("print", {"lines": ["x"], "copies": 2})
