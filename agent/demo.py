@@ -192,10 +192,12 @@ def _customer(api: ApiClient, sim_dir: Path, transactions: int) -> None:
     sim(sim_dir, "act", "card_reader", "present_card")
     card = op("card_reader", "read")
     say(f"   bank card read: {card.get('pan_masked')} token {card.get('pan_token', '')[:12]}...")
+    op("card_reader", "eject")
     sim(sim_dir, "act", "card_reader", "remove_card")
     op("bill_acceptor", "enable")
-    for note in ("50", "20"):
-        sim(sim_dir, "act", "bill_acceptor", "insert_note", note)
+    for note in ("50", "20"):  # one note at a time, as a customer feeds them
+        wait(lambda n=note: sim(sim_dir, "act", "bill_acceptor", "insert_note", n).get("accepted"), 20,
+             "the acceptor to take a note")
     wait(lambda: len([e for e in api.get("/v1/devices/bill_acceptor/events")[1]["events"]
                       if e["type"] == "note_stacked"]) >= 2, 20, "two notes stacked")
     op("bill_acceptor", "disable")

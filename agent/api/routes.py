@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from agent.app import Agent
 
 Handler = Callable[..., tuple[int, Any]]
-DEVICE_OPS = {"read", "print", "enable", "disable", "eject", "retain", "trigger", "status", "reset"}
+DEVICE_OPS = {"read", "print", "enable", "disable", "eject", "retain", "trigger", "status", "reset", "recover"}
 _NAME = r"(?P<name>[a-z][a-z0-9_]{0,31})"
 
 
