@@ -26,6 +26,8 @@ character, so callers join text bytes up to LF before decoding them).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeVar
 
 from drivers.base.errors import FrameError
 from drivers.receipt_printer.constants import (
@@ -234,7 +236,10 @@ def _gs_k(body: bytes) -> bytes:
     return bytes([GS, 0x28, 0x6B, length & 0xFF, length >> 8, QR_CN]) + body
 
 
-def _enum(cls: type, value: int, what: str) -> object:
+E = TypeVar("E", bound=IntEnum)
+
+
+def _enum(cls: type[E], value: int, what: str) -> E:
     try:
         return cls(value)
     except ValueError:
@@ -256,10 +261,10 @@ def _decode_esc(buf: bytes) -> tuple[Command | None, bytes]:
         return EmphasizeCommand(bool(n & 0x01)), rest
     if op == 0x61:
         # ESC a accepts 0..2 and the ASCII digits 48..50 for the same settings
-        return JustifyCommand(_enum(Justification, n - 48 if 48 <= n <= 50 else n, "ESC a")), rest  # type: ignore[arg-type]
+        return JustifyCommand(_enum(Justification, n - 48 if 48 <= n <= 50 else n, "ESC a")), rest
     if op == 0x64:
         return FeedLinesCommand(n), rest
-    return CodeTableCommand(_enum(CharacterCodeTable, n, "ESC t")), rest  # type: ignore[arg-type]
+    return CodeTableCommand(_enum(CharacterCodeTable, n, "ESC t")), rest
 
 
 def _decode_gs_k(buf: bytes) -> tuple[Command | None, bytes]:
@@ -275,11 +280,11 @@ def _decode_gs_k(buf: bytes) -> tuple[Command | None, bytes]:
         return None, buf
     fn, params, rest = buf[6], buf[7:end], buf[end:]
     if fn == QrFunction.SELECT_MODEL and len(params) == 2 and params[1] == 0:
-        return QrModelCommand(_enum(QrModel, params[0], "QR model")), rest  # type: ignore[arg-type]
+        return QrModelCommand(_enum(QrModel, params[0], "QR model")), rest
     if fn == QrFunction.SET_MODULE_SIZE and len(params) == 1 and 1 <= params[0] <= 16:
         return QrModuleSizeCommand(params[0]), rest
     if fn == QrFunction.SET_ERROR_CORRECTION and len(params) == 1:
-        return QrErrorCorrectionCommand(_enum(QrErrorCorrection, params[0], "QR level")), rest  # type: ignore[arg-type]
+        return QrErrorCorrectionCommand(_enum(QrErrorCorrection, params[0], "QR level")), rest
     if fn == QrFunction.STORE_DATA and len(params) >= 2 and params[0] == 0x30:
         return QrStoreCommand(bytes(params[1:])), rest
     if fn == QrFunction.PRINT_SYMBOL and len(params) == 1 and params[0] == 0x30:
@@ -323,9 +328,9 @@ def _decode_dle(buf: bytes) -> tuple[Command | None, bytes]:
             raise FrameError(f"unknown real-time command DLE 0x{buf[1]:02X}")
         return None, buf
     if buf[1] == EOT:
-        return StatusRequest(_enum(StatusType, buf[2], "DLE EOT")), buf[3:]  # type: ignore[arg-type]
+        return StatusRequest(_enum(StatusType, buf[2], "DLE EOT")), buf[3:]
     if buf[1] == ENQ:
-        return RecoverCommand(_enum(RecoverRequest, buf[2], "DLE ENQ")), buf[3:]  # type: ignore[arg-type]
+        return RecoverCommand(_enum(RecoverRequest, buf[2], "DLE ENQ")), buf[3:]
     raise FrameError(f"unknown real-time command DLE 0x{buf[1]:02X}")
 
 

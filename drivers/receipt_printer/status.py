@@ -32,7 +32,7 @@ from drivers.receipt_printer.constants import (
     StatusType,
 )
 
-_FLAGS = {
+_FLAGS: dict[StatusType, type[PrinterStatus | OfflineCause | ErrorCause | RollPaperStatus]] = {
     StatusType.PRINTER: PrinterStatus,
     StatusType.OFFLINE_CAUSE: OfflineCause,
     StatusType.ERROR_CAUSE: ErrorCause,
@@ -93,16 +93,19 @@ def decode_reply(buf: bytes) -> tuple[Reply | None, bytes]:
     raise FrameError(f"status byte 0x{b0:02X} has the fixed bits wrong (& 0x93 = 0x{b0 & 0x93:02X})")
 
 
+def _flag_bits(n: StatusType, value: int) -> int:
+    if not 0 <= value <= 0xFF or not is_status_byte(value):
+        raise FrameError(f"DLE EOT {int(n)} reply 0x{value & 0xFF:02X} has the fixed bits wrong")
+    return value & ~STATUS_FIXED_MASK & 0xFF
+
+
 def decode_status_byte(n: StatusType, value: int) -> PrinterStatus | OfflineCause | ErrorCause | RollPaperStatus:
     """The named flags of a DLE EOT ``n`` reply byte (fixed bits dropped).
 
     Raises:
         FrameError: the fixed bits are wrong.
     """
-    if not 0 <= value <= 0xFF or not is_status_byte(value):
-        raise FrameError(f"DLE EOT {int(n)} reply 0x{value & 0xFF:02X} has the fixed bits wrong")
-    flags = _FLAGS[n]
-    return flags(value & ~STATUS_FIXED_MASK & 0xFF)  # type: ignore[no-any-return]
+    return _FLAGS[n](_flag_bits(n, value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +122,10 @@ class RealTimeStatus:
     def from_bytes(cls, eot1: int, eot2: int, eot3: int, eot4: int) -> RealTimeStatus:
         """Raises FrameError when any byte has the fixed bits wrong."""
         return cls(
-            printer=decode_status_byte(StatusType.PRINTER, eot1),  # type: ignore[arg-type]
-            offline_cause=decode_status_byte(StatusType.OFFLINE_CAUSE, eot2),  # type: ignore[arg-type]
-            error_cause=decode_status_byte(StatusType.ERROR_CAUSE, eot3),  # type: ignore[arg-type]
-            roll_paper=decode_status_byte(StatusType.ROLL_PAPER, eot4),  # type: ignore[arg-type]
+            printer=PrinterStatus(_flag_bits(StatusType.PRINTER, eot1)),
+            offline_cause=OfflineCause(_flag_bits(StatusType.OFFLINE_CAUSE, eot2)),
+            error_cause=ErrorCause(_flag_bits(StatusType.ERROR_CAUSE, eot3)),
+            roll_paper=RollPaperStatus(_flag_bits(StatusType.ROLL_PAPER, eot4)),
             raw=(eot1, eot2, eot3, eot4),
         )
 

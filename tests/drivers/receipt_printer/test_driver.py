@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from drivers.base.errors import (
@@ -140,7 +142,7 @@ class RunsOutMidReceipt(ReceiptPrinterPeer):
         return replies
 
 
-def test_paper_runs_out_mid_receipt(tmp_path, make_driver: DriverFactory, events: Events) -> None:  # type: ignore[no-untyped-def]
+def test_paper_runs_out_mid_receipt(tmp_path: Path, make_driver: DriverFactory, events: Events) -> None:
     peer = RunsOutMidReceipt()
     link = PtyLink(peer, tmp_path / "p").start()
     try:
@@ -272,7 +274,7 @@ def test_disconnect_then_reopen(driver: EscposDriver, pty_link: PtyLink) -> None
     assert driver.poll().state == DeviceState.ONLINE
 
 
-def test_interleaved_asb_blocks_are_set_aside(tmp_path, make_driver: DriverFactory) -> None:  # type: ignore[no-untyped-def]
+def test_interleaved_asb_blocks_are_set_aside(tmp_path: Path, make_driver: DriverFactory) -> None:
     class AsbPeer(ReceiptPrinterPeer):
         def on_bytes(self, data: bytes) -> list[bytes]:
             replies = super().on_bytes(data)
@@ -311,7 +313,7 @@ def test_registered_in_both_registries(pty_link: PtyLink) -> None:
     assert ReceiptPrinterPeer.line == {"baudrate": 115200}
 
 
-def test_printer_goes_silent_after_the_data(tmp_path, make_driver: DriverFactory, events: Events) -> None:  # type: ignore[no-untyped-def]
+def test_printer_goes_silent_after_the_data(tmp_path: Path, make_driver: DriverFactory, events: Events) -> None:
     class DiesMidReceipt(ReceiptPrinterPeer):
         def _execute(self, cmd: Command) -> list[bytes]:
             replies = super()._execute(cmd)
