@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulators.receipt_printer import PrintedLine, ReceiptPrinterPeer
 from tests.drivers.receipt_printer.conftest import hexbytes, load_vectors
@@ -164,3 +166,15 @@ def test_snapshot_and_bad_names(peer: ReceiptPrinterPeer) -> None:
         peer.set_fault("jam")
     with pytest.raises(ValueError):
         peer.act("insert_note", [])
+
+
+@settings(max_examples=300)
+@given(st.lists(st.binary(max_size=24), max_size=6))
+def test_arbitrary_host_bytes_never_crash_the_peer(chunks: list[bytes]) -> None:
+    peer = ReceiptPrinterPeer()
+    sent: list[bytes] = []
+    peer.send = sent.append
+    for chunk in chunks:
+        peer.feed(chunk)
+    # every reply is a DLE EOT status byte or a GS r paper sensor byte
+    assert all(len(r) == 1 and (r[0] & 0x93 == 0x12 or r[0] & 0x90 == 0) for r in sent)
