@@ -195,6 +195,8 @@ class TcpProxy:
         try:
             while self._running:
                 for key, events in self._sel.select():
+                    if not self._running:  # close() ran earlier in this batch: sockets are gone
+                        break
                     if key.fileobj is self._wake_r:
                         self._run_commands()
                     elif key.data is None:
