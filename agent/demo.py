@@ -1,6 +1,7 @@
 """``kiosk-agent demo``: the whole job on one machine, narrated.
 
-Simulated peripherals (``kiosk-sim``), the daemon, a local Mosquitto when one can be started,
+Simulated peripherals (the same peers ``kiosk-sim`` serves, here in the demo's own process, each
+on a real pseudo-terminal), the daemon, a local Mosquitto when one can be started,
 and a fleet-side subscriber. The network goes down, a customer is served offline (ID card,
 bank card, banknotes, a barcode, a receipt, transactions), the network comes back, and the
 backlog drains to the subscriber in order: presence and health first.
@@ -21,11 +22,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from agent.client import ApiClient
 from simulators.broker import LocalBroker, mosquitto_path
-
-DEVICES = ("id_reader", "printer", "bill_acceptor", "card_reader", "scanner")
+from simulators.kit import SimulatorKit, write_agent_config
 
 
 def say(msg: str) -> None:
@@ -50,9 +52,14 @@ class Fleet:
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-fleet", protocol=mqtt.MQTTv5)
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{root}/up/#", qos=1)
+        # subscribe once: the persistent session keeps the subscription across reconnects
+        topics = f"{root}/up/#"
+        self.client.on_connect = lambda c, u, f, rc, p: None if f.session_present else c.subscribe(topics, qos=1)
         self.client.reconnect_delay_set(1, 1)
-        self.client.connect_async("127.0.0.1", port)
+        # a persistent session: while the fleet is away (broker restart), its messages wait for it
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect_async("127.0.0.1", port, clean_start=False, properties=props)
         self.client.loop_start()
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
@@ -89,40 +96,38 @@ def _summary(leaf: str, doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False)[:100]
 
 
-def sim(state: Path, *args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "simulators", *args[:1], "--state-dir", str(state), *args[1:]],
-                         capture_output=True, text=True, timeout=30)
-    if out.returncode != 0:
-        raise RuntimeError(f"kiosk-sim {' '.join(args)} failed: {out.stderr or out.stdout}")
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {"output": out.stdout.strip()}
-
-
 def run_demo(state_dir: str, *, transactions: int = 5) -> int:
     root_dir = Path(state_dir).resolve()
     if root_dir.exists():
         shutil.rmtree(root_dir)
     root_dir.mkdir(parents=True)
-    sim_dir, cfg_path = root_dir / "sim", root_dir / "agent.toml"
+    cfg_path = root_dir / "agent.toml"
     procs: list[subprocess.Popen[bytes]] = []
-    broker = fleet = None
+    broker = fleet = kit = None
     try:
         say("== 1. A local MQTT broker (the fleet's side)")
         if mosquitto_path() is None:
             say("   mosquitto is not installed: the demo runs offline only (apt-get install mosquitto)")
         else:
-            broker = LocalBroker(root_dir / "broker").start()
+            broker = LocalBroker(root_dir / "broker", persistence=True).start()
             say(f"   mosquitto on 127.0.0.1:{broker.port}")
         port = broker.port if broker else 1
-        say("== 2. Five simulated peripherals on pseudo-terminals (kiosk-sim)")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "simulators", "run", "--state-dir", str(sim_dir), "--config-out", str(cfg_path),
-             "--mqtt-port", str(port), "--terminal-id", "T-DEMO-0001", "--site", "DEMO-LAB"],
-            stdout=(root_dir / "sim.log").open("wb"), stderr=subprocess.STDOUT))
-        wait(lambda: cfg_path.exists() and (sim_dir / "sim.sock").exists(), 20, "the simulators")
-        say(f"   config written to {cfg_path}")
+        say("== 2. The simulated peripherals, each on its own pseudo-terminal")
+        kit = SimulatorKit(root_dir / "sim")
+        for name, link in kit.links.items():
+            say(f"   {name:<14} {kit.peers[name].device_class:<16} {link.url}")
+        for name in kit.missing:
+            say(f"   {name:<14} (no simulator/driver in this build: skipped)")
+        write_agent_config(cfg_path, {
+            "terminal": {"id": "T-DEMO-0001", "site": "DEMO-LAB"},
+            "storage": {"path": str(root_dir / "journal.db")},
+            "mqtt": {"host": "127.0.0.1", "port": port, "keepalive": 5, "reconnect_min": 0.2, "reconnect_max": 2,
+                     "health_interval": 30},
+            "api": {"socket": str(root_dir / "api.sock")},
+            "log": {"format": "json"},
+            "devices": kit.devices_section(poll_interval=1.0),
+        })
+        say(f"   agent config written to {cfg_path}")
         say("== 3. The agent daemon")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         procs.append(subprocess.Popen([sys.executable, "-m", "agent", "-c", str(cfg_path), "run"],
@@ -150,7 +155,7 @@ def run_demo(state_dir: str, *, transactions: int = 5) -> int:
             wait(lambda: not health().get("connectivity", {}).get("online", True), 30, "the agent to notice")
             say(f"   agent: offline since {health()['connectivity']['offline_since']}")
         say("== 5. A customer is served while offline")
-        _customer(api, sim_dir, transactions)
+        _customer(api, kit, transactions)
         doc = health()
         say(f"   queue while offline: {doc['queue']['pending']} records pending, oldest "
             f"{doc['queue']['oldest_age_s']:.0f} s; terminal state {doc['state']}")
@@ -177,40 +182,49 @@ def run_demo(state_dir: str, *, transactions: int = 5) -> int:
                     p.kill()
         if broker:
             broker.stop()
+        if kit:
+            kit.stop()
 
 
-def _customer(api: ApiClient, sim_dir: Path, transactions: int) -> None:
+def _customer(api: ApiClient, kit: SimulatorKit, transactions: int) -> None:
     def op(device: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         code, doc = api.post(f"/v1/devices/{device}/{action}", body or {})
         if code != 200:
             raise RuntimeError(f"{device}/{action}: {code} {doc}")
         return doc
 
-    sim(sim_dir, "act", "id_reader", "insert_id_card")
-    ident = op("id_reader", "read")
-    say(f"   ID card read: {ident.get('id_number_masked')} (full fields went to the kiosk app only)")
-    sim(sim_dir, "act", "card_reader", "present_card")
-    card = op("card_reader", "read")
-    say(f"   bank card read: {card.get('pan_masked')} token {card.get('pan_token', '')[:12]}...")
-    op("card_reader", "eject")
-    sim(sim_dir, "act", "card_reader", "remove_card")
-    op("bill_acceptor", "enable")
-    for note in ("50", "20"):  # one note at a time, as a customer feeds them
-        wait(lambda n=note: sim(sim_dir, "act", "bill_acceptor", "insert_note", n).get("accepted"), 20,
-             "the acceptor to take a note")
-    wait(lambda: len([e for e in api.get("/v1/devices/bill_acceptor/events")[1]["events"]
-                      if e["type"] == "note_stacked"]) >= 2, 20, "two notes stacked")
-    op("bill_acceptor", "disable")
-    say("   two banknotes stacked (50 + 20 yuan), each journalled before the acceptor was acknowledged")
-    sim(sim_dir, "act", "scanner", "scan", "PAY-2026-000123")
-    wait(lambda: (op("scanner", "read").get("code") == "PAY-2026-000123"), 10, "the scanned code")
-    say("   barcode scanned: PAY-2026-000123")
+    peers = kit.peers
+    card: dict[str, Any] = {}
+    if "id_reader" in peers:
+        peers["id_reader"].act("insert_id_card", [])
+        ident = op("id_reader", "read")
+        say(f"   ID card read: {ident.get('id_number_masked')} (full fields went to the kiosk app only)")
+    if "card_reader" in peers:
+        peers["card_reader"].act("present_card", [])
+        card = op("card_reader", "read")
+        say(f"   bank card read: {card.get('pan_masked')} token {card.get('pan_token', '')[:12]}...")
+        op("card_reader", "eject")
+        peers["card_reader"].act("remove_card", [])
+    if "bill_acceptor" in peers:
+        op("bill_acceptor", "enable")
+        for note in ("50", "20"):  # one note at a time, as a customer feeds them
+            wait(lambda n=note: peers["bill_acceptor"].act("insert_note", [n]).get("accepted"), 20,
+                 "the acceptor to take a note")
+        wait(lambda: len([e for e in api.get("/v1/devices/bill_acceptor/events")[1]["events"]
+                          if e["type"] == "note_stacked"]) >= 2, 20, "two notes stacked")
+        op("bill_acceptor", "disable")
+        say("   two banknotes stacked (50 + 20 yuan), each journalled before the acceptor was acknowledged")
+    if "scanner" in peers:
+        peers["scanner"].act("scan", ["PAY-2026-000123"])
+        wait(lambda: (op("scanner", "read").get("code") == "PAY-2026-000123"), 10, "the scanned code")
+        say("   barcode scanned: PAY-2026-000123")
     for i in range(transactions):
         method = "cash" if i % 2 == 0 else "unionpay"
         code, doc = api.post("/v1/transactions", {"kind": "payment", "amount": 7000 + i, "method": method,
                                                    "ref": f"DEMO-{i:04d}",
                                                    "data": {"card_token": card.get("pan_token")}})
         say(f"   transaction {doc['txn_id']} -> {code} seq {doc['seq']} ({doc['state']})")
-    op("printer", "print", {"lines": ["DEMO RECEIPT 演示收据", "cash 70.00 CNY", "thank you"], "qr": "DEMO-0000",
-                            "cut": True})
-    say("   receipt printed and cut")
+    if "printer" in peers:
+        op("printer", "print", {"lines": ["DEMO RECEIPT 演示收据", "cash 70.00 CNY", "thank you"],
+                                "qr": "DEMO-0000", "cut": True})
+        say("   receipt printed and cut")

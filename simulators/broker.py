@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class LocalBroker:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, persistence: bool = False) -> None:
         exe = mosquitto_path()
         if exe is None:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
@@ -31,13 +31,17 @@ class LocalBroker:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.persistence = persistence
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> LocalBroker:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join([
             f"user {pwd.getpwuid(os.geteuid()).pw_name}", f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true", "persistence false", "log_dest stderr", "log_type error", "sys_interval 0", ""]))
+            "allow_anonymous true", "log_dest stderr", "log_type error", "sys_interval 0",
+            # with persistence, sessions (subscriptions, queued QoS 1 messages) survive a restart
+            *(["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 1"]
+              if self.persistence else ["persistence false"]), ""]))
         with (self.workdir / "mosquitto.log").open("ab") as log:
             self._proc = subprocess.Popen([self.exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s

@@ -129,10 +129,10 @@ class Router:
             raise ApiError(404, "unsupported_operation", str(exc)) from None
         except DeviceRefused as exc:
             raise ApiError(409, exc.code, str(exc)) from None
+        except DriverError as exc:  # before ValueError: a FrameError is both, and it is the device's fault
+            raise ApiError(503, "device_unavailable", f"{name}: {exc}") from None
         except (ValueError, TypeError) as exc:
             raise ApiError(422, "invalid_body", str(exc)) from None
-        except DriverError as exc:
-            raise ApiError(503, "device_unavailable", f"{name}: {exc}") from None
 
     def _require_device(self, name: str) -> None:
         if name not in self.agent.device_names():

@@ -33,8 +33,9 @@ from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 #: driver that acknowledges to the device after emit() never loses a money event.
 EmitFn = Callable[[str, dict[str, Any]], int]
 
-#: prompt(message) shows an instruction to the engineer at the terminal (interactive self-test).
-PromptFn = Callable[[str], None]
+#: prompt(message) shows an instruction to the engineer at the terminal (interactive self-test)
+#: and returns the engineer's answer where one is asked for (True/"yes"/a check code), else None.
+PromptFn = Callable[[str], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def _no_emit(kind: str, data: dict[str, Any]) -> int:
     return 0
 
 
-def _no_prompt(message: str) -> None:
+def _no_prompt(message: str) -> Any:
     return None
 
 

@@ -16,37 +16,6 @@ from tests.support.waiting import wait_until
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def write_config(path: Path, sections: Mapping[str, Mapping[str, Any]]) -> Path:
-    """Write nested dicts as TOML tables (``devices.printer`` style keys for sub-tables)."""
-    lines: list[str] = []
-
-    def emit(name: str, table: Mapping[str, Any]) -> None:
-        scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
-        lines.append(f"[{name}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
-        lines.append("")
-        for k, v in table.items():
-            if isinstance(v, Mapping):
-                emit(f"{name}.{k}", v)
-
-    for name, table in sections.items():
-        emit(name, table)
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
 def base_config(workdir: Path, mqtt_port: int, terminal_id: str = "T-0001", **mqtt: Any) -> dict[str, Any]:
     return {
         "terminal": {"id": terminal_id, "site": "TEST-SITE"},
