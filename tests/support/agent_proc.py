@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.client import ApiClient
+from simulators.kit import write_agent_config as write_config
 from tests.support.waiting import wait_until
+
+__all__ = ["REPO", "AgentProcess", "base_config", "write_config"]
 
 REPO = Path(__file__).resolve().parents[2]
 
