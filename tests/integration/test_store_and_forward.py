@@ -59,7 +59,7 @@ def test_kill9_between_commit_and_puback_resends_after_restart(agent_factory, mq
     mqtt_proxy.blackhole()
     for i in range(5):
         assert api.post("/v1/transactions", _txn(i))[0] == 201
-    wait_until(lambda: api.get("/v1/queue")[1]["queued"] == 5, 5)
+    wait_until(lambda: api.get("/v1/queue")[1]["pending_txns"] == 5, 5)
     agent.kill()
     mqtt_proxy.restore()
     agent.start()
