@@ -27,18 +27,20 @@ def available_classes() -> list[str]:
 
 
 class SimulatorKit:
-    def __init__(self, workdir: Path, *, names: list[str] | None = None, tcp: bool = False) -> None:
+    def __init__(self, workdir: Path, *, names: list[str] | None = None, tcp: bool = False,
+                 base_port: int = 0) -> None:
         self.workdir = Path(workdir)
         (self.workdir / "dev").mkdir(parents=True, exist_ok=True)
         self.peers: dict[str, DevicePeer] = {}
         self.links: dict[str, Link] = {}
         avail = set(available_classes())
         self.missing = [n for n, c in DEVICE_NAMES.items() if c not in avail and (names is None or n in names)]
-        for name, cls in DEVICE_NAMES.items():
+        for i, (name, cls) in enumerate(DEVICE_NAMES.items()):
             if (names is not None and name not in names) or cls not in avail:
                 continue
             peer = peer_class(cls)()
-            link: Link = TcpLink(peer) if tcp else PtyLink(peer, self.workdir / "dev" / name)
+            port = base_port + i if base_port else 0
+            link: Link = TcpLink(peer, port) if tcp else PtyLink(peer, self.workdir / "dev" / name)
             link.start()
             self.peers[name], self.links[name] = peer, link
 
@@ -50,6 +52,16 @@ class SimulatorKit:
             if "baudrate" in peer.line:
                 out[name]["baudrate"] = int(peer.line["baudrate"])
         return out
+
+    def set_fault(self, name: str, fault: str, on: bool) -> None:
+        """A fault on one device; ``disconnect`` makes its port vanish (and come back when cleared)."""
+        if fault == "disconnect":
+            link = self.links[name]
+            if on and link.connected:
+                link.disconnect()
+            elif not on and not link.connected:
+                link.reconnect()
+        self.peers[name].set_fault(fault, on)
 
     def stop(self) -> None:
         for link in self.links.values():

@@ -1,0 +1,71 @@
+"""``kiosk-sim``: run the simulated peripherals, inject faults, play the customer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulators.runner import SimulatorService, request
+
+
+def _parser() -> argparse.ArgumentParser:
+    default_dir = os.environ.get("KIOSK_SIM_STATE", "sim-state")
+    p = argparse.ArgumentParser(prog="kiosk-sim", description="Simulated kiosk peripherals")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="start all simulators and serve until SIGTERM")
+    r.add_argument("--state-dir", default=default_dir)
+    r.add_argument("--config-out", help="write an agent config pointing at the simulators here")
+    r.add_argument("--mqtt-host", default="127.0.0.1")
+    r.add_argument("--mqtt-port", type=int, default=1883)
+    r.add_argument("--tcp", action="store_true", help="serve on TCP (pyserial socket://) instead of ptys")
+    r.add_argument("--base-port", type=int, default=0, help="with --tcp: first port (default: free ports)")
+    r.add_argument("--terminal-id", default="T-SIM-0001")
+    r.add_argument("--site", default="SIM-LAB")
+    f = sub.add_parser("fault", help="inject (or --clear) a fault")
+    f.add_argument("--state-dir", default=default_dir)
+    f.add_argument("device")
+    f.add_argument("fault")
+    f.add_argument("--clear", action="store_true")
+    a = sub.add_parser("act", help="a customer action")
+    a.add_argument("--state-dir", default=default_dir)
+    a.add_argument("device")
+    a.add_argument("action")
+    a.add_argument("args", nargs="*")
+    s = sub.add_parser("status", help="every simulator's state")
+    s.add_argument("--state-dir", default=default_dir)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    state = Path(args.state_dir)
+    if args.command == "run":
+        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port)
+        if service.kit.missing:
+            print(f"kiosk-sim: no simulator for {', '.join(service.kit.missing)} in this build", file=sys.stderr)
+        if args.config_out:
+            service.write_config(Path(args.config_out), mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
+                                 terminal_id=args.terminal_id, site=args.site)
+        print(f"kiosk-sim ready: {len(service.kit.peers)} devices, config {args.config_out or '-'}", flush=True)
+        service.serve()
+        return 0
+    if args.command == "fault":
+        req = {"op": "fault", "device": args.device, "fault": args.fault, "on": not args.clear}
+    elif args.command == "act":
+        req = {"op": "act", "device": args.device, "action": args.action, "args": args.args}
+    else:
+        req = {"op": "status"}
+    try:
+        answer = request(state, req)
+    except ConnectionError as exc:
+        print(f"kiosk-sim: {exc}", file=sys.stderr)
+        return 2
+    if not answer.get("ok"):
+        print(f"kiosk-sim: {answer.get('error')}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer["result"], indent=2, ensure_ascii=False))
+    return 0
