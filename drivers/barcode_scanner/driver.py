@@ -1,0 +1,219 @@
+"""SerialScannerDriver: a serial (or USB-CDC) scanner with the Honeywell command set.
+
+Health is a real answer: every ``identify_every`` polls the driver asks the scanner for its
+revision (``SYN M CR REVINF.``); no reply is a DeviceTimeout, an ENQ/NAK a ProtocolError. A
+scanner configured without a command set (``supports_commands = false``) cannot be asked: its
+health says so in ``detail.health_source`` instead of pretending.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from drivers.barcode_scanner.constants import REVINF, TRIGGER_OFF, TRIGGER_ON, MenuStatus
+from drivers.barcode_scanner.frames import MenuReply, ScanData, decode_frame, encode_menu
+from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
+from drivers.base.errors import DeviceRefused, DeviceTimeout, FrameError, ProtocolError, TransportError
+from drivers.base.health import (
+    Action,
+    DeviceState,
+    DeviceStatus,
+    SelftestLevel,
+    SelftestOutcome,
+    SelftestResult,
+)
+from drivers.base.transport import Transport, open_transport
+
+log = structlog.get_logger(__name__)
+
+_OPTIONS: dict[str, type | tuple[type, ...]] = {"suffix": str, "idle_timeout_s": (int, float),
+                                                 "supports_commands": bool, "identify_every": int,
+                                                 "interactive_timeout_s": (int, float)}
+
+
+class SerialScannerDriver(DeviceDriver):
+    device_class = "barcode_scanner"
+
+    def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
+        super().__init__(spec, ctx)
+        opts = dict(spec.options)
+        self.suffix: str = opts.get("suffix", "cr")
+        self.idle_timeout_s = float(opts.get("idle_timeout_s", 0.1))
+        self.supports_commands: bool = opts.get("supports_commands", True)
+        self.identify_every: int = opts.get("identify_every", 1)
+        self.interactive_timeout_s = float(opts.get("interactive_timeout_s", 60))
+        self._transport: Transport | None = None
+        self._buf = b""
+        self._last_rx = 0.0
+        self._polls = 0
+        self.last_code: str | None = None
+        self.last_code_ts: str | None = None
+        self.identity: dict[str, str] = {}
+        self._log = log.bind(device=spec.name, device_class=self.device_class)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
+        problems = []
+        for key, value in options.items():
+            want = _OPTIONS.get(key)
+            if want is None:
+                problems.append(f"{key}: unknown option for barcode_scanner (known: {', '.join(sorted(_OPTIONS))})")
+            elif (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
+                problems.append(f"{key}: wrong type {type(value).__name__}")
+        if options.get("suffix", "cr") not in ("cr", "crlf", "none"):
+            problems.append("suffix: one of cr, crlf, none")
+        if isinstance(options.get("identify_every", 1), int) and options.get("identify_every", 1) < 1:
+            problems.append("identify_every: must be >= 1")
+        return problems
+
+    # -- transport ---------------------------------------------------------------------------
+    def open(self) -> None:
+        with self.lock:
+            self.close()
+            t = open_transport(self.spec.port, baudrate=self.spec.baudrate or 9600, usb_backend=self.ctx.usb_backend)
+            t.open()
+            self._transport, self._buf = t, b""
+
+    def close(self) -> None:
+        with self.lock:
+            t, self._transport = self._transport, None
+            if t is not None:
+                t.close()
+
+    def _t(self) -> Transport:
+        if self._transport is None:
+            raise TransportError(f"{self.spec.port} is not open")
+        return self._transport
+
+    def _pump(self, timeout_s: float, want_tag: str | None = None) -> MenuReply | None:
+        """Read for up to ``timeout_s``; emit scans; return the awaited menu reply if it came."""
+        deadline = time.monotonic() + timeout_s
+        tags = (want_tag,) if want_tag else ()
+        while True:
+            remaining = deadline - time.monotonic()
+            chunk = self._t().read(4096, max(0.0, min(remaining, 0.05)))
+            now = time.monotonic()
+            if chunk:
+                self._buf += chunk
+                self._last_rx = now
+            idle = bool(self._buf) and now - self._last_rx >= self.idle_timeout_s
+            while self._buf:
+                try:
+                    frame, self._buf = decode_frame(self._buf, menu_tags=tags, suffix=self.suffix, idle=idle)
+                except FrameError:
+                    self.count("frame_errors")
+                    self._buf = self._buf[1:]
+                    continue
+                if frame is None:
+                    break
+                if isinstance(frame, MenuReply):
+                    return frame
+                self._on_scan(frame)
+            if remaining <= 0:
+                return None
+
+    def _on_scan(self, scan: ScanData) -> None:
+        if not scan.code:
+            return
+        self.last_code = scan.code
+        self.last_code_ts = self.ctx.clock.now().isoformat(timespec="milliseconds")
+        self.count("good_scans")
+        self.ctx.emit("code_scanned", {"code": scan.code, "length": len(scan.code), "truncated": scan.truncated})
+        self._log.info("code_scanned", length=len(scan.code))
+
+    def identify(self) -> dict[str, str]:
+        """Ask the scanner for its revision. Raises DeviceTimeout / ProtocolError."""
+        self._t().write(encode_menu(REVINF))
+        reply = self._pump(self.spec.timeout_s, want_tag=REVINF)
+        if reply is None:
+            self.count("communication_errors")
+            raise DeviceTimeout(f"no answer to {REVINF} within {self.spec.timeout_s:.2f}s")
+        if reply.status is not MenuStatus.ACK:
+            raise ProtocolError(f"{REVINF} answered {reply.status.name}")
+        info = {}
+        for line in reply.data.replace("\r", "\n").split("\n"):
+            key, sep, value = line.partition(":")
+            if sep:
+                info[key.strip().lower().replace(" ", "_")] = value.strip()
+        self.identity = info
+        return info
+
+    # -- the contract ---------------------------------------------------------------------------
+    def poll(self) -> DeviceStatus:
+        with self.lock:
+            self._pump(0.0)
+            self._polls += 1
+            detail: dict[str, Any] = {"last_code_ts": self.last_code_ts, "good_scans": self._counters.get(
+                "good_scans", 0)}
+            if not self.supports_commands:
+                detail["health_source"] = "port_open_only"
+                return DeviceStatus(DeviceState.ONLINE, (), detail)
+            if self._polls % self.identify_every == 0 or not self.identity:
+                self.identify()
+            detail["health_source"] = "identify"
+            detail.update({k: v for k, v in self.identity.items() if k in ("product_name", "firmware", "serial")})
+            return DeviceStatus(DeviceState.ONLINE, (), detail)
+
+    def operation(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        if op == "read":
+            with self.lock:
+                self._pump(0.0)
+                return {"code": self.last_code, "ts": self.last_code_ts, "count": self._counters.get("good_scans", 0)}
+        if op == "trigger":
+            timeout_s = float(args.get("timeout_s", 3.0))
+            return {"code": self._trigger(timeout_s)}
+        return super().operation(op, args)
+
+    def _trigger(self, timeout_s: float) -> str | None:
+        if not self.supports_commands:
+            raise DeviceRefused("not_supported", "this scanner has no command set to trigger it")
+        with self.lock:
+            before = self._counters.get("good_scans", 0)
+            self._t().write(TRIGGER_ON)
+            try:
+                deadline = time.monotonic() + timeout_s
+                while time.monotonic() < deadline and self._counters.get("good_scans", 0) == before:
+                    self._pump(0.05)
+            finally:
+                self._t().write(TRIGGER_OFF)
+            return self.last_code if self._counters.get("good_scans", 0) > before else None
+
+    def selftest(self, level: SelftestLevel) -> SelftestResult:
+        t0 = time.monotonic()
+
+        def result(outcome: SelftestOutcome, reason: str, code: str = "", action: Action = Action.NONE,
+                   **details: Any) -> SelftestResult:
+            return SelftestResult(level, outcome, reason, code, action, round(time.monotonic() - t0, 3), details)
+
+        try:
+            with self.lock:
+                if not self.supports_commands:
+                    return result(SelftestOutcome.SKIP, "the scanner has no command set (health: port open only)")
+                info = self.identify()
+                if level is SelftestLevel.INTERNAL:
+                    return result(SelftestOutcome.PASS, "scanner identified", **info)
+                if level is SelftestLevel.EXTERNAL:
+                    self._t().write(TRIGGER_ON)
+                    self._pump(0.2)
+                    self._t().write(TRIGGER_OFF)
+                    self.identify()  # still answering after a trigger cycle
+                    return result(SelftestOutcome.PASS, "trigger on/off accepted, scanner still answering", **info)
+            code = f"KIOSK-SELFTEST-{uuid.uuid4().hex[:6].upper()}"
+            self.ctx.prompt(f"请扫描测试码 / Scan the test code: {code}")
+            deadline = time.monotonic() + self.interactive_timeout_s
+            while time.monotonic() < deadline:
+                with self.lock:
+                    self._pump(0.1)
+                    if self.last_code == code:
+                        return result(SelftestOutcome.PASS, "test code scanned", code=code)
+            return result(SelftestOutcome.FAIL, f"the test code was not scanned within "
+                          f"{self.interactive_timeout_s:.0f}s", code="no_read", action=Action.CLEAR)
+        except (DeviceTimeout, TransportError) as exc:
+            return result(SelftestOutcome.FAIL, str(exc), code=type(exc).__name__, action=Action.CHECK_CONNECTION)
+        except ProtocolError as exc:
+            return result(SelftestOutcome.FAIL, str(exc), code="menu_refused", action=Action.MAINTENANCE)

@@ -1,0 +1,104 @@
+"""Framing of a serial scanner's output (pure: no I/O, no clock).
+
+Two kinds of frames arrive on the same line::
+
+    scan:        <printable data> CR [LF]            (suffix "cr" / "crlf")
+                 <printable data> <idle gap>          (suffix "none": the driver says when idle)
+    menu reply:  <TAG echo> <data> (ACK|ENQ|NAK) (.|!)
+
+A menu reply is recognised by the echo of a tag the driver is waiting for, because its data
+may itself contain CR LF (REVINF is several lines). ``decode_frame`` returns the first complete
+frame and the rest; ``(None, buf)`` means "need more". Control bytes inside scan data are
+dropped (they cannot be part of a code a kiosk acts on) and counted by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.barcode_scanner.constants import CR, LF, MAX_CODE_LEN, MENU_PREFIX, TERMINATORS, MenuStatus
+from drivers.base.errors import FrameError
+
+
+@dataclass(frozen=True, slots=True)
+class ScanData:
+    code: str
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MenuReply:
+    tag: str
+    data: str
+    status: MenuStatus
+
+
+Frame = ScanData | MenuReply
+_STATUS = bytes(s.value for s in MenuStatus)
+
+
+def encode_menu(command: str, storage: str = ".") -> bytes:
+    """``SYN M CR`` + command + storage terminator (``.`` flash, ``!`` volatile)."""
+    if storage not in (".", "!"):
+        raise ValueError("storage is '.' or '!'")
+    if not command.isascii() or not command.isprintable() or not command:
+        raise ValueError("a menu command is printable ASCII")
+    return MENU_PREFIX + command.encode("ascii") + storage.encode()
+
+
+def _scan(raw: bytes) -> ScanData:
+    # codes may be UTF-8 (QR codes carry Chinese text); control characters are never kept
+    text = "".join(c for c in raw.decode("utf-8", "replace") if c.isprintable())
+    truncated = len(text) > MAX_CODE_LEN
+    return ScanData(text[:MAX_CODE_LEN], truncated)
+
+
+def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "cr",
+                 idle: bool = False) -> tuple[Frame | None, bytes]:
+    """The first complete frame in ``buf``.
+
+    Raises:
+        FrameError: a menu reply for an awaited tag that is malformed (status byte without a
+            terminator where one must follow, or non-ASCII data).
+    """
+    if not buf:
+        return None, buf
+    for tag in menu_tags:
+        t = tag.encode("ascii")
+        if len(buf) < len(t) and t.startswith(buf):
+            return None, buf  # could still become the awaited reply: wait
+        if buf.startswith(t):
+            for i in range(len(t), len(buf)):
+                if buf[i] in _STATUS:
+                    if i + 1 >= len(buf):
+                        return None, buf
+                    if buf[i + 1] not in TERMINATORS:
+                        raise FrameError(f"menu reply status 0x{buf[i]:02x} not followed by '.' or '!'")
+                    body = buf[len(t):i]
+                    try:
+                        data = body.decode("ascii")
+                    except UnicodeDecodeError as exc:
+                        raise FrameError("menu reply data is not ASCII") from exc
+                    return MenuReply(tag, data, MenuStatus(buf[i])), buf[i + 2:]
+            if len(buf) > MAX_CODE_LEN:
+                raise FrameError("menu reply without a status byte")
+            return None, buf
+    if suffix in ("cr", "crlf"):
+        idx = buf.find(bytes([CR]))
+        if idx < 0:
+            if idle and buf:
+                return _scan(buf), b""
+            if len(buf) > MAX_CODE_LEN:
+                return ScanData(_scan(buf).code, True), b""
+            return None, buf
+        rest = buf[idx + 1:]
+        if suffix == "crlf" or rest[:1] == bytes([LF]):
+            if not rest and suffix == "crlf" and not idle:
+                return None, buf  # the LF may still come
+            if rest[:1] == bytes([LF]):
+                rest = rest[1:]
+        return _scan(buf[:idx]), rest
+    # no suffix: a scan ends when the line goes idle
+    if idle:
+        return _scan(buf), b""
+    return None, buf
