@@ -43,7 +43,8 @@ def test_a_terminal_cannot_publish_as_another_and_the_denial_is_not_silent(agent
     wait_until(lambda: api.get("/v1/health")[1]["connectivity"]["online"], 20, message=agent.log_tail)
     assert api.post("/v1/transactions", _txn(1))[0] == 201
     wait_until(lambda: any(f["code"] == "publish_denied" for f in api.get("/v1/health")[1]["faults"]), 20)
-    tx = api.get("/v1/transactions/tx-00001")[1]
+    # the outage event may be the first refused; the transaction's own attempt follows after the backoff
+    tx = wait_until(lambda: (t := api.get("/v1/transactions/tx-00001")[1])["last_error"] and t, 20)
     assert tx["state"] == "queued" and "0x87" in tx["last_error"]
     assert not rec.messages("kiosk/v1/TEST-SITE/T-0001/up/txn")
 
