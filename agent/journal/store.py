@@ -101,6 +101,7 @@ class Journal:
         self.ledger = Ledger(self, health_samples_max)
         self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
         self._closed = False
+        self._free_mb, self._free_at = 0.0, -1e9
         #: bytes committed since start, for the "written to flash per day" figure
         self.bytes_written = 0
         #: bumped whenever a record goes back to queued (refusal, engineer retry), so a
@@ -140,11 +141,17 @@ class Journal:
     def now(self) -> str:
         return iso(self.clock.now())
 
-    def free_mb(self) -> float:
+    def free_mb(self, max_age_s: float = 0.0) -> float:
+        """Free space on the journal's filesystem; ``max_age_s`` allows a recent reading."""
+        now = self.clock.monotonic()
+        if max_age_s and now - self._free_at < max_age_s:
+            return self._free_mb
         try:
-            return shutil.disk_usage(self.path.parent).free / 1_048_576
+            self._free_mb = shutil.disk_usage(self.path.parent).free / 1_048_576
         except OSError:
-            return 0.0
+            self._free_mb = 0.0
+        self._free_at = now
+        return self._free_mb
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:
@@ -195,7 +202,7 @@ class Journal:
             if self._pending_txns >= self.max_pending:
                 raise StorageFull(f"{self._pending_txns} transactions pending, the limit is "
                                   f"storage.max_pending = {self.max_pending}")
-            free = self.free_mb()
+            free = self.free_mb(max_age_s=1.0)  # a statvfs per second is plenty for a floor of MBs
             if free < self.min_free_mb:
                 raise StorageFull(f"only {free:.0f} MB free on the journal's disk, the floor is "
                                   f"storage.min_free_mb = {self.min_free_mb}")

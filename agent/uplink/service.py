@@ -151,7 +151,11 @@ class Uplink:
             except OSError as exc:
                 self._attempt_failed(f"connect failed: {exc}", now)
                 return
-        rc = self.session.loop_once(0.02 if self.connected else 0.05)
+        # busy (records in flight): turn fast; idle: a slower turn keeps an idle terminal's CPU
+        # near zero, at the cost of up to 0.1 s before a new record leaves
+        busy = bool(self.forwarder.inflight) or self._wake.is_set()
+        self._wake.clear()
+        rc = self.session.loop_once(0.01 if busy else 0.1)
         for ev in self.session.take_events():
             self._handle(ev, now)
         if rc != 0 and (self.connected or self._connecting_since is not None):
