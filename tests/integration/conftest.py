@@ -10,6 +10,11 @@ from typing import Any
 import pytest
 
 from tests.support.agent_proc import AgentProcess, base_config, write_config
+from tests.support.sims import SimBench
+from tests.support.waiting import wait_until
+
+#: poll interval of the simulated devices in the integration tests
+SIM_POLL_S = 0.5
 
 _ids = itertools.count(1)
 
@@ -38,3 +43,27 @@ def agent_factory(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
     yield make
     for proc in made:
         proc.close()
+
+
+@pytest.fixture
+def sims(tmp_path: Path) -> Iterator[SimBench]:
+    """The simulated peripherals on real ptys."""
+    bench = SimBench(tmp_path / "sims")
+    yield bench
+    bench.stop()
+
+
+@pytest.fixture
+def kiosk(sims: SimBench, agent_factory: Callable[..., AgentProcess], broker: Any, terminal_id: str) -> AgentProcess:
+    """The real daemon against every simulator (debug logs, so the sensitive-data scan sees them all)."""
+    if not sims.peers:
+        pytest.skip("no simulator/driver pair is available")
+    agent = agent_factory(broker.port, terminal_id=terminal_id,
+                          sections={"devices": sims.devices_section(SIM_POLL_S), "log": {"level": "debug"}})
+    agent.start()
+    api = agent.client()
+
+    def all_online() -> bool:
+        return all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values())
+    wait_until(all_online, 30, message=lambda: api.get("/v1/health")[1]["devices"])
+    return agent

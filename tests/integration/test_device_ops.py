@@ -5,34 +5,10 @@ in the journal file (with its -wal), the log, or any MQTT payload."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.support.sims import SimBench
 from tests.support.waiting import wait_until
 
 PAN = "6212345678901232"  # a Luhn-valid test PAN
-
-
-@pytest.fixture
-def sims(tmp_path: Path) -> Iterator[SimBench]:
-    bench = SimBench(tmp_path / "sims")
-    yield bench
-    bench.stop()
-
-
-@pytest.fixture
-def kiosk(sims, agent_factory, broker, terminal_id):
-    if not sims.peers:
-        pytest.skip("no simulator/driver pair is available yet")
-    agent = agent_factory(broker.port, terminal_id=terminal_id,
-                          sections={"devices": sims.devices_section(0.5), "log": {"level": "debug"}})
-    agent.start()
-    api = agent.client()
-    wait_until(lambda: all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values()), 30)
-    return agent
 
 
 def test_receipt_printing_and_refusal_with_the_fault(sims, kiosk):

@@ -3,37 +3,10 @@ reach up/events, one stuck device never delays the others, a vanished port recov
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.support.sims import SimBench
+from tests.integration.conftest import SIM_POLL_S as POLL_S
 from tests.support.waiting import wait_until
-
-POLL_S = 0.5
-
-
-@pytest.fixture
-def sims(tmp_path: Path) -> Iterator[SimBench]:
-    bench = SimBench(tmp_path / "sims")
-    yield bench
-    bench.stop()
-
-
-@pytest.fixture
-def kiosk(sims, agent_factory, broker, terminal_id):
-    if not sims.peers:
-        pytest.skip("no simulator/driver pair is available yet")
-    agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(POLL_S)})
-    agent.start()
-    api = agent.client()
-
-    def all_online() -> bool:
-        devs = api.get("/v1/health")[1]["devices"]
-        return all(d["state"] == "online" for d in devs.values())
-    wait_until(all_online, 30, message=lambda: api.get("/v1/health")[1]["devices"])
-    return agent
 
 
 def _device(api, name: str) -> dict:
