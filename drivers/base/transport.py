@@ -13,6 +13,7 @@ Port strings:
 from __future__ import annotations
 
 import os
+import select
 import termios
 import time
 from typing import Any, Protocol
@@ -107,13 +108,21 @@ class SerialTransport:
         # every call, which is slow and fails outright on a pty with parity set.
         port = self._require()
         deadline = time.monotonic() + max(0.0, timeout_s)
+        fd = _fileno(port)
         try:
             while True:
                 waiting = port.in_waiting
                 if waiting:
                     return bytes(port.read(min(n, waiting)))
-                if time.monotonic() >= deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     return b""
+                if fd is not None:
+                    # wait exactly as long as asked (the port's own timeout is a coarse slice)
+                    ready, _, _ = select.select([fd], [], [], remaining)
+                    if not ready:
+                        return b""
+                    continue
                 first = bytes(port.read(1))
                 if first:
                     more = port.in_waiting if n > 1 else 0
@@ -227,6 +236,20 @@ class UsbBulkTransport:
 
     def reset_input(self) -> None:
         self._pending = b""
+
+
+def _fileno(port: serial.SerialBase) -> int | None:
+    """A file descriptor select() can wait on: a local tty's, or a socket:// URL's socket."""
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        try:
+            return int(sock.fileno())
+        except OSError:
+            return None
+    try:
+        return int(port.fileno())
+    except (AttributeError, OSError, ValueError, serial.SerialException):
+        return None
 
 
 def _is_pty(url: str) -> bool:
