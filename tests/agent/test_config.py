@@ -97,3 +97,19 @@ def test_run_refuses_an_invalid_config_with_exit_2(tmp_path: Path) -> None:
     bad.write_text("[terminal]\n", encoding="utf-8")
     r = _cli("-c", str(bad), "run")
     assert r.returncode == 2 and "terminal.id" in r.stderr
+
+
+def test_run_refuses_a_key_file_readable_by_others(tmp_path: Path) -> None:
+    key = tmp_path / "journal.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o644)
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(f'[terminal]\nid = "T-1"\n[storage]\npath = "{tmp_path / "j.db"}"\nkey_file = "{key}"\n'
+                   f'[api]\nsocket = "{tmp_path / "api.sock"}"\n', encoding="utf-8")
+    r = _cli("-c", str(cfg), "run")
+    assert r.returncode == 2 and "readable by others" in r.stderr and "chmod 0600" in r.stderr
+    assert not (tmp_path / "j.db").exists()  # refused before anything was opened
+    key.write_bytes(b"short")
+    key.chmod(0o600)
+    r = _cli("-c", str(cfg), "run")
+    assert r.returncode == 2 and "exactly 32" in r.stderr
