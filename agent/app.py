@@ -215,7 +215,62 @@ class Agent:
                                 "reason": "device configuration is invalid", "code": "config_invalid",
                                 "action": "maintenance", "duration_s": 0.0})
         ok = all(r["result"] != SelftestOutcome.FAIL.value for r in results)
-        return {"ok": ok, "terminal_id": self.cfg.terminal.id, "level": level.value, "results": results}
+        report = {"ok": ok, "terminal_id": self.cfg.terminal.id, "level": level.value, "results": results}
+        self.journal.append_event("selftest", report, kind="report")  # on up/selftest, queued while offline
+        self.uplink.notify_journal()
+        return report
+
+    def inspection(self, engineer: str, checks: list[str]) -> dict[str, Any]:
+        """The inspection report, journalled (and so published on up/selftest)."""
+        from agent.inspection import build_report
+
+        selftest = self.selftest(None, SelftestLevel.INTERNAL, remote=False)
+        counters = {name: self.device_counters(name) for name in self.supervisor.pollers}
+        for name, values in self.journal.ledger.counters().items():
+            counters.setdefault(name, values)
+        report = build_report(self.cfg, self.journal, selftest=selftest, engineer=engineer, checks=checks,
+                              counters=counters, system=self.health.system())
+        self.journal.append_event("inspection", report, kind="report")
+        self.uplink.notify_journal()
+        return report
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the config file; re-open devices whose section changed. A bad file changes nothing."""
+        from agent.config import ConfigError, load_config
+
+        try:
+            new = load_config(self.cfg.source)
+        except ConfigError as exc:
+            raise CommandError("bad_config", "; ".join(exc.problems)) from None
+        if (new.terminal, new.storage, new.mqtt, new.api) != (self.cfg.terminal, self.cfg.storage, self.cfg.mqtt,
+                                                              self.cfg.api):
+            raise CommandError("restart_required", "only [devices.*] and offline limits reload; "
+                                                   "terminal, storage, mqtt and api changes need a restart")
+        old = {d.name: d for d in self.cfg.devices if d.enabled}
+        fresh = {d.name: d for d in new.devices if d.enabled}
+        token_key = derive(self.key, "pan-token")
+        changed = {"added": [], "removed": [], "reopened": [], "unchanged": []}
+        for name in old.keys() - fresh.keys():
+            self.supervisor.remove(name)
+            changed["removed"].append(name)
+        for name, spec in fresh.items():
+            if old.get(name) == spec:
+                changed["unchanged"].append(name)
+                continue
+            driver = build_driver(spec, DriverContext(emit=self._emitter(name), token_key=token_key,
+                                                      clock=self.clock))
+            if name in old:
+                self.supervisor.replace(name, driver)
+                changed["reopened"].append(name)
+            else:
+                self.supervisor.add(driver)
+                changed["added"].append(name)
+        self.cfg = new
+        self.health.cfg = new
+        self.limits = OfflineLimits(new.offline_limits, self.journal)
+        log.info("config_reloaded", **changed)
+        self.uplink.request_health()
+        return changed
 
     def _selftest_one(self, name: str, device_class: str, level: SelftestLevel) -> dict[str, Any]:
         t0 = time.monotonic()
@@ -290,6 +345,9 @@ class Agent:
             "health": Command(lambda args: self.health.document(), deadline_s=10),
             "queue": Command(lambda args: self.journal.stats(), deadline_s=10),
             "selftest": Command(selftest, deadline_s=120, check=check_selftest),
+            "inspect": Command(lambda args: self.inspection(str(args.get("engineer", "remote"))[:64],
+                                                             []), deadline_s=180),
+            "reload": Command(lambda args: self.reload(), deadline_s=60),
         }
 
 

@@ -34,6 +34,7 @@ class Router:
             ("POST", re.compile(rf"^/v1/devices/{_NAME}/selftest$"), self.device_selftest),
             ("POST", re.compile(rf"^/v1/devices/{_NAME}/(?P<op>[a-z_]+)$"), self.device_op),
             ("POST", re.compile(r"^/v1/selftest$"), self.selftest),
+            ("POST", re.compile(r"^/v1/inspection$"), self.inspection),
             ("GET", re.compile(r"^/v1/queue$"), self.queue_stats),
             ("GET", re.compile(r"^/v1/queue/records$"), self.queue_records),
             ("POST", re.compile(r"^/v1/queue/retry$"), self.queue_retry),
@@ -116,6 +117,17 @@ class Router:
         for n in names or []:
             self._require_device(n)
         return 200, self.agent.selftest(names, level, remote=False)
+
+    def inspection(self, body: Any, **_: Any) -> tuple[int, Any]:
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ApiError(422, "invalid_body", "the body must be a JSON object")
+        engineer, checks = body.get("engineer", ""), body.get("checks", [])
+        if not isinstance(engineer, str) or len(engineer) > 64:
+            raise ApiError(422, "invalid_body", "engineer is a name of at most 64 characters")
+        if not isinstance(checks, list) or not all(isinstance(c, str) and len(c) <= 64 for c in checks):
+            raise ApiError(422, "invalid_body", "checks is an array of checklist item names")
+        return 200, self.agent.inspection(engineer, checks[:50])
 
     def device_op(self, name: str, op: str, body: Any, **_: Any) -> tuple[int, Any]:
         self._require_device(name)

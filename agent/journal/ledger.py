@@ -78,11 +78,12 @@ class Ledger:
                 self.j.conn.execute("UPDATE ledger SET end_ts = ?, end_mono = ? WHERE id = ?",
                                     (max(end, self._start_of(row_id)), mono if same_run else None, row_id))
                 if reason_state and end < now:
+                    # the gap spans the downtime (maybe a reboot): no monotonic end, wall time measures it
                     self.j.conn.execute(
                         "INSERT INTO ledger (device, state, faults, action, usable, required, boot_id, kboot, "
                         "start_ts, start_mono, end_ts, end_mono) VALUES (?, ?, '[]', 'none', 0, ?, ?, ?, ?, "
-                        "?, ?, ?)", (device, reason_state, required, self.j.boot_id, self.kboot, end, mono,
-                                     now, mono))
+                        "?, ?, NULL)", (device, reason_state, required, self.j.boot_id, self.kboot, end, mono,
+                                        now))
             return len(rows)
 
     def _start_of(self, row_id: int) -> str:

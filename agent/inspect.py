@@ -1,0 +1,63 @@
+"""``kiosk-agent inspect``: the inspection report, as JSON and a printable HTML page.
+
+Through the daemon when it runs (it owns the ports and the journal, and journals the report so
+it is published on ``up/selftest``); otherwise from the journal file and the ports directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.client import ApiClient, DaemonNotRunning
+from agent.config import AgentConfig
+from agent.report_html import render
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    body = {"engineer": args.engineer, "checks": list(args.check)}
+    try:
+        code, report = ApiClient(cfg.api.socket, timeout_s=300).post("/v1/inspection", body)
+        if code != 200:
+            print(f"kiosk-agent: the agent answered {code}: {report}", file=sys.stderr)
+            return EXIT_FAIL
+    except DaemonNotRunning:
+        report = inspect_direct(cfg, args.engineer, list(args.check))
+        print("(daemon not running: ports and journal opened directly)", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
+        out.write_text(render(report), encoding="utf-8")
+        out.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.json or not args.out:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        av = report["availability"]["this_month"]["terminal"]["value"]
+        print(f"inspection of {report['terminal_id']}: self-test {'PASS' if report['ok'] else 'FAIL'}, "
+              f"availability this month {'-' if av is None else f'{av * 100:.2f}%'}; "
+              f"written to {args.out} and {Path(args.out).with_suffix('.json')}")
+    return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[str, Any]:
+    from agent.crypto import default_key_path, load_or_create_key
+    from agent.inspection import build_report
+    from agent.journal import Journal
+    from agent.selftest_cli import run_direct
+    from drivers.base.health import SelftestLevel
+
+    selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
+    key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
+    journal = Journal(cfg.storage.path, load_or_create_key(key_path), terminal_id=cfg.terminal.id,
+                      site=cfg.terminal.site, boot_id="inspect")
+    try:
+        report = build_report(cfg, journal, selftest=selftest, engineer=engineer, checks=checks,
+                              counters=journal.ledger.counters())
+        journal.append_event("inspection", report, kind="report")  # published when the daemon runs again
+    finally:
+        journal.close()
+    return report
