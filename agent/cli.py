@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "run":
             return _run(cfg)
+        # reporting commands: stdout carries the report; driver logs go to stderr, warnings only
+        from agent import logsetup
+        logsetup.configure(level="warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id, stream=sys.stderr)
         if args.command == "status":
             return _status(cfg, args.json)
         if args.command == "queue":

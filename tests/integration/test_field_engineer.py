@@ -1,0 +1,149 @@
+"""The engineer at a simulated terminal: selftest (through the daemon and directly, with a fault,
+interactive), the inspection report, and the same from a fleet server over MQTT."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.agent_proc import REPO
+from tests.support.waiting import wait_until
+
+
+def _cli(cfg, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", "-c", str(cfg), *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_selftest_through_the_daemon_all_pass_then_a_fault_fails_that_device(sims, kiosk):
+    r = _cli(kiosk.config_path, "selftest")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ALL PASS" in r.stdout and "opened directly" not in r.stdout
+    doc = json.loads(_cli(kiosk.config_path, "selftest", "--json").stdout)
+    assert doc["ok"] and doc["via"] == "daemon" and {x["device"] for x in doc["results"]} == set(sims.peers)
+    for x in doc["results"]:
+        assert set(x) >= {"device", "class", "level", "result", "reason", "code", "action", "duration_s"}
+    sims.peers["printer"].set_fault("paper_out", True)
+    r = _cli(kiosk.config_path, "selftest", "printer", "--json")
+    assert r.returncode == 1
+    res = json.loads(r.stdout)["results"]
+    assert len(res) == 1 and res[0]["result"] == "fail" and res[0]["action"] in ("replenish", "clear")
+    assert "paper" in res[0]["reason"].lower() or "paper" in res[0]["code"].lower()
+    assert _cli(kiosk.config_path, "selftest", "toaster").returncode == 2
+    assert _cli(kiosk.config_path, "selftest", "--level", "interactive").returncode == 2
+
+
+def test_selftest_without_the_daemon_opens_the_ports_and_says_so(sims, agent_factory, broker, terminal_id):
+    from tests.integration.conftest import SIM_POLL_S
+
+    agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
+    r = _cli(agent.config_path, "selftest", "--level", "external")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ports opened directly" in r.stdout and "ALL PASS" in r.stdout
+    sims.peers["bill_acceptor"].set_fault("cassette_removed", True)
+    r = _cli(agent.config_path, "selftest", "bill_acceptor", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["results"][0]["result"] == "fail"
+
+
+def test_interactive_selftest_steps_are_driven_by_the_simulated_customer(sims, agent_factory, broker, terminal_id):
+    from tests.integration.conftest import SIM_POLL_S
+
+    agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "-c", str(agent.config_path), "selftest", "scanner",
+                             "id_reader", "--level", "interactive", "--step-timeout", "20", "--json"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    wait_until(lambda: any("身份证" in s or "ID card" in s for s in seen), 20, message=lambda: seen)
+    sims.peers["id_reader"].act("insert_id_card", [])
+    prompt = wait_until(lambda: next((s for s in seen if "Scan the test code" in s), None), 20,
+                        message=lambda: seen)
+    code = prompt.strip().rsplit(": ", 1)[1]
+    time.sleep(0.2)  # the engineer moves the test card in front of the window
+    sims.peers["scanner"].act("scan", [code])
+    assert proc.wait(60) == 0, "".join(seen) + (proc.stderr.read() if proc.stderr else "")
+    t.join(5)
+    report = json.loads("".join(s for s in seen if not s.startswith(">>>") and s.strip() and not s.startswith("\n")))
+    assert {r["device"]: r["result"] for r in report["results"]} == {"scanner": "pass", "id_reader": "pass"}
+
+
+def test_inspection_report_html_and_json(sims, kiosk, recorder, tmp_path, terminal_id):
+    rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/selftest")
+    sims.peers["printer"].set_fault("paper_out", True)
+    api = kiosk.client()
+    wait_until(lambda: "paper_out" in api.get("/v1/health")[1]["devices"]["printer"]["faults"], 10)
+    sims.peers["printer"].set_fault("paper_out", False)
+    wait_until(lambda: api.get("/v1/health")[1]["devices"]["printer"]["faults"] == [], 10)
+    out = tmp_path / "report.html"
+    r = _cli(kiosk.config_path, "inspect", "--engineer", "王工", "--check", "exterior", "--check",
+             "print_head_cleaned", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = out.read_text()
+    assert "设备巡检单" in html and "Inspection report" in html and "@page" in html and "王工" in html
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["terminal_id"] == terminal_id and doc["selftest"]["ok"]
+    assert doc["faults_30d"]["by_class"]["paper_out"]["episodes"] == 1
+    assert doc["availability"]["this_month"]["devices"]["printer"]["value"] < 1.0
+    assert doc["availability"]["target"] == 0.98
+    assert {c["item"]: c["confirmed"] for c in doc["checklist"]}["exterior"] is True
+    assert {c["item"]: c["confirmed"] for c in doc["checklist"]}["note_path_cleaned"] is False
+    published = rec.wait_for(lambda m: m.json().get("type") == "inspection", 15).json()
+    assert published["data"]["engineer"] == "王工"
+
+
+def _command(port: int, root: str, payload: dict, timeout: float = 60) -> dict:
+    got: dict = {}
+    done = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+
+    def on_message(cl, u, m):  # type: ignore[no-untyped-def]
+        doc = json.loads(m.payload)
+        if doc.get("id") == payload["id"]:
+            got.update(doc)
+            done.set()
+    c.on_message = on_message
+    c.connect("127.0.0.1", port)
+    c.subscribe(f"{root}/up/cmd-result", qos=1)
+    c.loop_start()
+    try:
+        time.sleep(0.3)  # let the subscription settle before the command goes out
+        c.publish(f"{root}/down/cmd", json.dumps(payload), qos=1).wait_for_publish(5)
+        assert done.wait(timeout), f"no result for {payload}"
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return got
+
+
+def test_remote_selftest_inspect_and_reload_over_mqtt(sims, kiosk, broker, terminal_id):
+    root = f"kiosk/v1/TEST-SITE/{terminal_id}"
+    api = kiosk.client()
+    wait_until(lambda: api.get("/v1/health")[1]["connectivity"]["online"], 15)
+    res = _command(broker.port, root, {"id": "st-1", "cmd": "selftest", "args": {"level": "internal"}})
+    assert res["ok"] and res["result"]["ok"] and len(res["result"]["results"]) == len(sims.peers)
+    res = _command(broker.port, root, {"id": "st-2", "cmd": "selftest", "args": {"devices": ["nope"]}})
+    assert not res["ok"] and res["error"]["code"] == "bad_args"
+    res = _command(broker.port, root, {"id": "in-1", "cmd": "inspect", "args": {"engineer": "fleet"}})
+    assert res["ok"] and res["result"]["report"] == "inspection"
+    # reload: the scanner's poll interval changes in the file; only that device is reopened
+    text = kiosk.config_path.read_text()
+    kiosk.config_path.write_text(text.replace("poll_interval = 0.5", "poll_interval = 0.7", 1))
+    res = _command(broker.port, root, {"id": "rl-1", "cmd": "reload"})
+    assert res["ok"] and len(res["result"]["reopened"]) == 1, res
+    kiosk.config_path.write_text(text + "\n[mqtt.broken\n")
+    res = _command(broker.port, root, {"id": "rl-2", "cmd": "reload"})
+    assert not res["ok"] and res["error"]["code"] == "bad_config"
+    kiosk.config_path.write_text(text)
+    assert all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values())
