@@ -3,6 +3,7 @@ starts and stops them in order, and runs the watchdog loop. Wiring, not logic.""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -19,7 +20,8 @@ from agent.commands import Command, CommandError, CommandRunner
 from agent.config import AgentConfig
 from agent.crypto import default_key_path, derive, load_or_create_key
 from agent.health import HealthModel
-from agent.journal import Journal, OutboxRecord, SubmitOutcome
+from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome
+from agent.journal.salvage import salvage
 from agent.limits import OfflineLimits
 from agent.poller import DeviceSnapshot
 from agent.supervisor import Supervisor
@@ -45,10 +47,16 @@ class Agent:
         self.boot_id = uuid.uuid4().hex[:16]
         key_path = Path(cfg.storage.key_file) if cfg.storage.key_file else default_key_path(cfg.storage.path)
         self.key = load_or_create_key(key_path)
-        self.journal = Journal(cfg.storage.path, self.key, terminal_id=cfg.terminal.id, site=cfg.terminal.site,
-                               boot_id=self.boot_id, clock=self.clock, max_pending=cfg.storage.max_pending,
-                               min_free_mb=cfg.storage.min_free_mb, retention_days=cfg.storage.retention_days,
-                               health_samples_max=cfg.storage.health_samples_max, clock_synced=clock_synchronised)
+        try:
+            self.journal = self._open_journal()
+        except JournalCorrupt as exc:
+            # never silently empty, never deleting evidence: quarantine, salvage, alarm, serve
+            log.error("journal_corrupt", error=str(exc))
+            report = salvage(cfg.storage.path)
+            self.journal = self._open_journal()
+            self.journal.append_event("journal_recovered", {**report.as_event(), "error": str(exc)})
+            alarm = json.dumps({**report.as_event(), "ts": self.journal.now()})
+            self.journal.ledger.meta_set("journal_recovered", alarm)
         closed = self.journal.ledger.recover_after_crash()
         if closed:
             log.warning("ledger_recovered_after_unclean_stop", intervals=closed)
@@ -63,7 +71,7 @@ class Agent:
                              health_provider=self._health_document)
         self.limits = OfflineLimits(cfg.offline_limits, self.journal)
         self.health = HealthModel(cfg, self.journal, boot_id=self.boot_id, snapshots=self.supervisor.snapshots,
-                                  connectivity=self.uplink.connectivity, uplink_faults=self.uplink.faults,
+                                  connectivity=self.uplink.connectivity, uplink_faults=self.terminal_faults,
                                   drain=self.uplink.drain_figures, extra=self._health_extra)
         self.commands = CommandRunner(self._command_table(), emit=self.uplink.emit_result)
         self.uplink.commands = self.commands
@@ -71,6 +79,33 @@ class Agent:
         self.api = ApiServer(Router(self), cfg.api.socket, mode=cfg.api.socket_mode, tcp=cfg.api.tcp, token=token)
         self._stop = threading.Event()
         self._counter_base: dict[str, dict[str, int]] = {}
+
+    def _open_journal(self) -> Journal:
+        st = self.cfg.storage
+        return Journal(st.path, self.key, terminal_id=self.cfg.terminal.id, site=self.cfg.terminal.site,
+                       boot_id=self.boot_id, clock=self.clock, max_pending=st.max_pending, min_free_mb=st.min_free_mb,
+                       retention_days=st.retention_days, health_samples_max=st.health_samples_max,
+                       clock_synced=clock_synchronised)
+
+    def terminal_faults(self) -> list[dict[str, str]]:
+        """Uplink faults plus an unacknowledged journal recovery."""
+        faults = self.uplink.faults()
+        recovered = self.journal.ledger.meta_get("journal_recovered")
+        if recovered:
+            info = json.loads(recovered)
+            faults.append({"code": "journal_recovered", "action": "maintenance",
+                           "text": f"the journal was corrupt and was rebuilt: {info['salvaged']} records salvaged, "
+                                   f"{info['unreadable']} unreadable; evidence in {info['quarantine']} "
+                                   f"(acknowledge with: kiosk-agent queue ack-recovery)"})
+        return faults
+
+    def ack_recovery(self) -> bool:
+        if self.journal.ledger.meta_get("journal_recovered") is None:
+            return False
+        with self.journal.lock, self.journal.db.atomic():
+            self.journal.conn.execute("DELETE FROM meta WHERE key = 'journal_recovered'")
+        self.uplink.request_health()
+        return True
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,7 +199,20 @@ class Agent:
         with self.journal.lock:  # the ceiling check and the commit are one step
             if offline and self.journal.get_txn(txn["txn_id"]) is None:
                 self.limits.check(txn["method"], txn["amount"])
-            outcome = self.journal.submit_txn(txn, offline=offline)
+            try:
+                outcome = self.journal.submit_txn(txn, offline=offline)
+            except StorageFull as exc:
+                if self.health.storage_fault is None:
+                    log.error("storage_full", error=str(exc))
+                    self.uplink.request_health()
+                self.health.storage_fault = str(exc)
+                if "full" in str(exc):  # SQLite's own: make room by shedding health samples
+                    self.journal.ledger.shed_health_samples()
+                raise
+        if self.health.storage_fault is not None:
+            self.health.storage_fault = None
+            log.info("storage_available_again")
+            self.uplink.request_health()
         if outcome.status == "created":
             self.uplink.notify_journal()
             log.info("txn_recorded", txn_id=outcome.txn_id, seq=outcome.seq, amount=txn["amount"],

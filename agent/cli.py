@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="the current health document")
     st.add_argument("--json", action="store_true")
     q = sub.add_parser("queue", help="the offline queue")
-    q.add_argument("action", choices=["stats", "list", "retry", "dead"])
+    q.add_argument("action", choices=["stats", "list", "retry", "dead", "ack-recovery"])
     q.add_argument("--state", choices=["queued", "sent", "settled", "dead"])
     q.add_argument("--limit", type=int, default=50)
     q.add_argument("--seq", type=int, action="append", help="with retry: only these dead letters")
@@ -175,6 +175,8 @@ def _queue(cfg: AgentConfig, args: argparse.Namespace) -> int:
             state = "dead" if args.action == "dead" else args.state
             q = f"?limit={args.limit}" + (f"&state={state}" if state else "")
             code, doc = client.get(f"/v1/queue/records{q}")
+        elif args.action == "ack-recovery":
+            code, doc = client.post("/v1/journal/ack-recovery", {})
         else:
             code, doc = client.post("/v1/queue/retry", {"seqs": args.seq} if args.seq else {})
     except DaemonNotRunning:
@@ -188,8 +190,8 @@ def _queue(cfg: AgentConfig, args: argparse.Namespace) -> int:
 
 def _queue_offline(cfg: AgentConfig, args: argparse.Namespace) -> int:
     """Without a daemon the journal is read directly (read-only actions only)."""
-    if args.action == "retry":
-        print("kiosk-agent: retry needs the running daemon", file=sys.stderr)
+    if args.action in ("retry", "ack-recovery"):
+        print(f"kiosk-agent: {args.action} needs the running daemon", file=sys.stderr)
         return EXIT_NOT_RUNNING
     from agent.crypto import default_key_path, load_or_create_key
     from agent.journal import Journal
@@ -225,6 +227,8 @@ def _print_queue(doc: Any, args: argparse.Namespace) -> None:
             print(f"  {kind:<8}{k['count']:>8} records {k['bytes']:>10} bytes")
     elif args.action == "retry":
         print(f"requeued {doc['requeued']} dead letter(s)")
+    elif args.action == "ack-recovery":
+        print("journal recovery acknowledged" if doc["acknowledged"] else "no journal recovery to acknowledge")
     else:
         print(f"{'seq':>8}  {'kind':<7}{'type':<16}{'state':<9}{'att':>4}  {'amount':>10}  id")
         for r in doc["records"]:

@@ -38,6 +38,7 @@ class Router:
             ("GET", re.compile(r"^/v1/queue$"), self.queue_stats),
             ("GET", re.compile(r"^/v1/queue/records$"), self.queue_records),
             ("POST", re.compile(r"^/v1/queue/retry$"), self.queue_retry),
+            ("POST", re.compile(r"^/v1/journal/ack-recovery$"), self.ack_recovery),
         ]
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -165,6 +166,9 @@ class Router:
             raise ApiError(400, "bad_query", "limit and after must be integers") from None
         recs = self.agent.journal.records(state=state, after_seq=after, limit=limit)
         return 200, {"records": [self.agent.record_summary(r) for r in recs]}
+
+    def ack_recovery(self, **_: Any) -> tuple[int, Any]:
+        return 200, {"acknowledged": self.agent.ack_recovery()}
 
     def queue_retry(self, body: Any, **_: Any) -> tuple[int, Any]:
         seqs = (body or {}).get("seqs") if isinstance(body, dict | type(None)) else "bad"
