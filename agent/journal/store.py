@@ -168,13 +168,20 @@ class Journal:
         raw = text.encode()
         size = len(raw) + (len(secret) if secret else 0)
         crc = zlib.crc32(raw + (secret or b""))
-        with self.db.atomic():
-            cur = self._write(
-                "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
-                "body_hash, payload, secret, amount, method, size, crc) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
-                 int(offline), bhash, text, secret, amount, method, size, crc))
+        try:
+            with self.db.atomic():
+                cur = self._write(
+                    "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
+                    "body_hash, payload, secret, amount, method, size, crc) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
+                     int(offline), bhash, text, secret, amount, method, size, crc))
+        except sqlite3.OperationalError as exc:  # the COMMIT itself can find the disk full
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if "full" in str(exc).lower():
+                raise StorageFull(f"journal storage is full: {exc}") from exc
+            raise
         self.bytes_written += size
         seq = cur.lastrowid
         assert seq is not None
@@ -203,6 +210,8 @@ class Journal:
                 raise StorageFull(f"{self._pending_txns} transactions pending, the limit is "
                                   f"storage.max_pending = {self.max_pending}")
             free = self.free_mb(max_age_s=1.0)  # a statvfs per second is plenty for a floor of MBs
+            if free < self.min_free_mb:
+                free = self.free_mb()  # never refuse on a stale reading: space may just have returned
             if free < self.min_free_mb:
                 raise StorageFull(f"only {free:.0f} MB free on the journal's disk, the floor is "
                                   f"storage.min_free_mb = {self.min_free_mb}")
