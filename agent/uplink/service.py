@@ -13,7 +13,6 @@ import queue
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -70,7 +69,9 @@ class Uplink:
         self.offline_since: str | None = iso(datetime.now(UTC))
         self._offline_since_mono: float | None = time.monotonic()
         self._outage_seq = journal.last_seq()
-        self._outages: deque[float] = deque(maxlen=1000)
+        #: monotonic end times of recent outages; a tuple replaced whole, so readers on other
+        #: threads never iterate it while the uplink thread changes it
+        self._outages: tuple[float, ...] = ()
         self.last_error: str | None = None
         self.auth_failed: str | None = None
         self.heartbeat_mono = time.monotonic()
@@ -225,7 +226,7 @@ class Uplink:
                 "queued": {"txn": queued.get("txn", 0), "event": queued.get("event", 0),
                            "report": queued.get("report", 0)}}
         self.journal.append_event("outage", data)
-        self._outages.append(now)
+        self._outages = (*self._outages[-999:], now)
         self._offline_since_mono = None
         self.offline_since = None
         log.info("outage_ended", **data)
