@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a development/demo checkout on a fresh Debian-like machine:
 #   - the Mosquitto broker (tests and the demo start their own on free loopback ports);
-#   - systemd-analyze (the unit tests score the service file with it);
+#   - systemd-analyze (the unit tests score the service file with it), the sqlite3 CLI;
 #   - a virtual environment in .venv with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+# the journal salvage uses the sqlite3 CLI's .recover when it is there
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
