@@ -146,19 +146,26 @@ def _status(cfg: AgentConfig, as_json: bool) -> int:
 
 def format_status(doc: dict[str, Any]) -> str:
     c, q = doc["connectivity"], doc["queue"]
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v * 100:.2f}%"
     lines = [
         f"terminal {doc['terminal_id']} at {doc['site']}: {doc['state'].upper()}   ({doc['ts']})",
         f"uplink   {'online' if c['online'] else 'OFFLINE since ' + str(c['offline_since'])}"
         f"   outages (24 h): {c['outages_24h']}",
         f"queue    {q['pending']} pending, oldest {q['oldest_age_s']:.0f} s, {q['dead']} dead",
-        "",
-        f"{'device':<16}{'class':<18}{'state':<15}{'avail 24h':>10}{'avail 30d':>10}  faults",
     ]
+    month = doc.get("availability_month") or {}
+    if month:
+        verdict = "" if month.get("met") is None else ("  meets the target" if month["met"] else "  BELOW THE TARGET")
+        lines.append(f"service  availability this month {pct(month.get('terminal'))} "
+                     f"(target {doc.get('availability_target', month.get('target', 0)) * 100:.0f}%, "
+                     f"down {month.get('down_s', 0) / 60:.1f} min){verdict}")
+    lines += ["", f"{'device':<16}{'class':<18}{'state':<15}{'avail 24h':>10}{'avail 30d':>10}{'month':>10}  faults"]
     for name, d in sorted(doc["devices"].items()):
-        def pct(v: float | None) -> str:
-            return "-" if v is None else f"{v * 100:.2f}%"
         lines.append(f"{name:<16}{d['class'] or '?':<18}{d['state']:<15}{pct(d['availability_24h']):>10}"
-                     f"{pct(d['availability_30d']):>10}  {', '.join(d['faults']) or '-'}")
+                     f"{pct(d['availability_30d']):>10}{pct(d.get('availability_month')):>10}  "
+                     f"{', '.join(d['faults']) or '-'}")
     for f in doc.get("faults", []):
         lines.append(f"! {f['code']}: {f['text']} (action: {f['action']})")
     s = doc["system"]

@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 
 from agent import __version__
-from agent.availability import device_availability
+from agent.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.config import AgentConfig
 from agent.journal import Journal
 from agent.journal.store import iso
@@ -35,7 +35,8 @@ class HealthModel:
         self.drain = drain
         self.extra = extra
         self.started_mono = time.monotonic()
-        self._avail: dict[str, tuple[float | None, float | None]] = {}
+        self._avail: dict[str, tuple[float | None, float | None, float | None]] = {}
+        self._avail_month: dict[str, Any] = {}
         self._avail_at = -1e9
         self._lock = threading.Lock()
         self.storage_fault: str | None = None
@@ -48,7 +49,7 @@ class HealthModel:
         avail = self._availability()
         for spec in self.cfg.devices:
             snap = snaps.get(spec.name)
-            a24, a30 = avail.get(spec.name, (None, None))
+            a24, a30, amonth = avail.get(spec.name, (None, None, None))
             if snap is None:
                 entry = {"class": spec.device_class, "state": DeviceState.NO_DEVICE.value,
                          "faults": ["not_started" if spec.enabled else "disabled"], "action": Action.NONE.value,
@@ -63,28 +64,45 @@ class HealthModel:
                          "last_error": snap.last_error}
             entry["availability_24h"] = _round(a24)
             entry["availability_30d"] = _round(a30)
+            entry["availability_month"] = _round(amonth)
             out[spec.name] = entry
         for name, problems in self.cfg.device_problems.items():
             out[name] = {"class": None, "state": DeviceState.NO_DEVICE.value, "faults": ["config_invalid"],
                          "action": Action.MAINTENANCE.value, "since": None, "detail": {"problems": list(problems)},
-                         "required": True, "availability_24h": None, "availability_30d": None}
+                         "required": True, "availability_24h": None, "availability_30d": None,
+                         "availability_month": None}
         return out
 
-    def _availability(self) -> dict[str, tuple[float | None, float | None]]:
-        now = time.monotonic()
+    def _availability(self) -> dict[str, tuple[float | None, float | None, float | None]]:
+        """Per device (24 h, 30 days, this calendar month), and the terminal's month figure; from
+        the ledger on the corrected time line (agent.availability), recomputed at most once a minute
+        or after a device changed state."""
+        now_mono = time.monotonic()
         with self._lock:
-            if now - self._avail_at < 60:
+            if now_mono - self._avail_at < 60:
                 return self._avail
-            wall = datetime.now(UTC)
+            wall = self.journal.clock.now()
+            (month_start, _), _ = month_bounds(wall.astimezone())
             start30 = wall - timedelta(days=30)
-            rows = self.journal.ledger.intervals(iso(start30), iso(wall))
-            result: dict[str, tuple[float | None, float | None]] = {}
+            spans, wall = journal_spans(self.journal, min(start30, month_start.astimezone(UTC)))
+            result: dict[str, tuple[float | None, float | None, float | None]] = {}
             for spec in self.cfg.devices:
-                mine = [r for r in rows if r["device"] == spec.name]
-                result[spec.name] = (device_availability(mine, wall - timedelta(hours=24), wall),
-                                     device_availability(mine, start30, wall))
-            self._avail, self._avail_at = result, now
+                result[spec.name] = (device_figure(spans, spec.name, wall - timedelta(hours=24), wall, wall).value,
+                                     device_figure(spans, spec.name, start30, wall, wall).value,
+                                     device_figure(spans, spec.name, month_start, wall, wall).value)
+            required = [d.name for d in self.cfg.devices if d.required and d.enabled]
+            term = terminal_figure(spans, required, month_start, wall, wall)
+            self._avail_month = {"from": iso(month_start.astimezone(UTC)), "terminal": _round(term.value),
+                                 "down_s": round(term.down_s, 1), "target": AVAILABILITY_TARGET,
+                                 "met": None if term.value is None else term.value >= AVAILABILITY_TARGET}
+            self._avail, self._avail_at = result, now_mono
             return result
+
+    def availability_month(self) -> dict[str, Any]:
+        """The terminal's availability this calendar month (local time) against the target."""
+        self._availability()
+        with self._lock:
+            return dict(self._avail_month)
 
     def invalidate_availability(self) -> None:
         with self._lock:
@@ -140,6 +158,7 @@ class HealthModel:
             "devices": devices,
             "faults": terminal_faults,
             "availability_target": AVAILABILITY_TARGET,
+            "availability_month": self.availability_month(),
             "system": self.system(),
         }
         doc.update(self.extra())

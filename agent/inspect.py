@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
+from agent.crypto import KeyFileError
 from agent.report_html import render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -27,8 +28,13 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
             print(f"kiosk-agent: the agent answered {code}: {report}", file=sys.stderr)
             return EXIT_FAIL
     except DaemonNotRunning:
-        report = inspect_direct(cfg, args.engineer, list(args.check))
-        print("(daemon not running: ports and journal opened directly)", file=sys.stderr)
+        print("kiosk-agent: the daemon is not running: ports and journal opened directly by this command",
+              file=sys.stderr)
+        try:
+            report = inspect_direct(cfg, args.engineer, list(args.check))
+        except KeyFileError as exc:
+            print(f"kiosk-agent: cannot read the journal: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.out:
         out = Path(args.out)
         out.write_text(render(report), encoding="utf-8")
@@ -50,13 +56,14 @@ def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[s
     from agent.selftest_cli import run_direct
     from drivers.base.health import SelftestLevel
 
-    selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
-    journal = Journal(cfg.storage.path, load_or_create_key(key_path), terminal_id=cfg.terminal.id,
+    key = load_or_create_key(key_path, create=False)  # a new key would make the journal unreadable
+    selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
+    journal = Journal(cfg.storage.path, key, terminal_id=cfg.terminal.id,
                       site=cfg.terminal.site, boot_id="inspect")
     try:
         report = build_report(cfg, journal, selftest=selftest, engineer=engineer, checks=checks,
-                              counters=journal.ledger.counters())
+                              counters=journal.ledger.counters(), agent_running=False)
         journal.append_event("inspection", report, kind="report")  # published when the daemon runs again
     finally:
         journal.close()

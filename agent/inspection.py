@@ -5,6 +5,7 @@ figures, lifetime counters, and the engineer's checklist."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 import psutil
 
 from agent import __version__
-from agent.availability import device_availability, parse_ts, terminal_availability
+from agent.availability import (
+    Span,
+    device_figure,
+    fault_episodes,
+    faults_by_class,
+    journal_spans,
+    month_bounds,
+    terminal_figure,
+)
 from agent.config import AgentConfig
 from agent.health import AVAILABILITY_TARGET
 from agent.journal import Journal
@@ -27,60 +36,28 @@ CHECKLIST = {
 }
 
 
-def month_bounds(now_local: datetime) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
-    """(this month so far, last month) in the terminal's local time zone."""
-    start = now_local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    prev = (start - timedelta(days=1)).replace(day=1)
-    return (start, now_local), (prev, start)
-
-
-def availability(cfg: AgentConfig, intervals: Sequence[Mapping[str, Any]], start: datetime,
-                 end: datetime) -> dict[str, Any]:
-    devices = {}
-    for spec in cfg.devices:
-        mine = [iv for iv in intervals if iv["device"] == spec.name]
-        devices[spec.name] = _figure(device_availability(mine, start, end))
-    required = [d.name for d in cfg.devices if d.required]
-    term = _figure(terminal_availability(intervals, start, end, required))
-    return {"from": iso(start.astimezone(UTC)), "to": iso(end.astimezone(UTC)), "terminal": term, "devices": devices}
-
-
-def _figure(value: float | None) -> dict[str, Any]:
-    return {"value": None if value is None else round(value, 5), "target": AVAILABILITY_TARGET,
-            "met": None if value is None else value >= AVAILABILITY_TARGET}
-
-
-def fault_episodes(intervals: Sequence[Mapping[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Every interval in which a device was not usable or had faults: the raw material of
-    repair-time figures (start, end, duration, fault codes, action)."""
-    out = []
-    for iv in intervals:
-        if iv["usable"] and not iv["faults"]:
-            continue
-        s, e = max(parse_ts(iv["start_ts"]), start), min(parse_ts(iv["end_ts"]), end)
-        if e <= s:
-            continue
-        out.append({"device": iv["device"], "state": iv["state"], "faults": iv["faults"] or [iv["state"]],
-                    "action": iv["action"], "start": iv["start_ts"], "end": None if iv["open"] else iv["end_ts"],
-                    "duration_s": round((e - s).total_seconds(), 1)})
-    return out
-
-
-def faults_by_class(episodes: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    by: dict[str, dict[str, Any]] = {}
-    for ep in episodes:
-        for code in ep["faults"]:
-            entry = by.setdefault(code, {"episodes": 0, "total_s": 0.0, "devices": set(), "action": ep["action"]})
-            entry["episodes"] += 1
-            entry["total_s"] += ep["duration_s"]
-            entry["devices"].add(ep["device"])
-    return {k: {**v, "devices": sorted(v["devices"]), "total_s": round(v["total_s"], 1)} for k, v in sorted(by.items())}
+def availability(cfg: AgentConfig, spans: Sequence[Span], start: datetime, end: datetime,
+                 now: datetime) -> dict[str, Any]:
+    """Terminal and device figures over [start, end) against the target (see agent.availability)."""
+    devices = {spec.name: device_figure(spans, spec.name, start, end, now).as_dict(AVAILABILITY_TARGET)
+               for spec in cfg.devices}
+    required = [d.name for d in cfg.devices if d.required and d.enabled]
+    term = terminal_figure(spans, required, start, end, now).as_dict(AVAILABILITY_TARGET)
+    return {"from": iso(start.astimezone(UTC)), "to": iso(min(end, now).astimezone(UTC)), "terminal": term,
+            "devices": devices}
 
 
 def outages(journal: Journal, since: datetime) -> dict[str, Any]:
-    recs = [r for r in journal.records(kind="event", limit=1_000_000) if r.type == "outage"
-            and parse_ts(r.ts) >= since]
-    items = [r.payload.get("data", {}) for r in recs]
+    """Uplink outages that ended since ``since`` (the uplink journals one ``outage`` event each)."""
+    with journal.lock:
+        rows = journal.conn.execute("SELECT payload FROM outbox WHERE kind = 'event' AND type = 'outage' "
+                                    "AND ts >= ? ORDER BY seq", (iso(since.astimezone(UTC)),)).fetchall()
+    items = []
+    for (payload,) in rows:
+        try:
+            items.append(json.loads(payload).get("data", {}))
+        except ValueError:
+            continue  # a damaged record is the salvage's business, not the report's
     return {"count": len(items), "total_s": round(sum(i.get("duration_s", 0) for i in items), 1),
             "recent": items[-20:]}
 
@@ -100,21 +77,22 @@ def system_figures(journal: Journal) -> dict[str, Any]:
 
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
                  checks: Sequence[str], counters: Mapping[str, Mapping[str, int]],
-                 system: Mapping[str, Any] | None = None, now: datetime | None = None) -> dict[str, Any]:
-    now_local = (now or datetime.now(UTC)).astimezone()
+                 system: Mapping[str, Any] | None = None, now: datetime | None = None,
+                 agent_running: bool = True) -> dict[str, Any]:
+    now_local = (now or journal.clock.now()).astimezone()
     (this_start, this_end), (last_start, last_end) = month_bounds(now_local)
     since30 = now_local - timedelta(days=30)
-    earliest = min(last_start, since30)
-    intervals = journal.ledger.intervals(iso(earliest.astimezone(UTC)), iso(now_local.astimezone(UTC)))
-    episodes = fault_episodes(intervals, since30, now_local)
+    spans, _ = journal_spans(journal, min(last_start, since30), agent_running=agent_running)
+    episodes = fault_episodes(spans, since30, now_local)
     return {
         "report": "inspection", "version": __version__,
         "terminal_id": cfg.terminal.id, "site": cfg.terminal.site, "engineer": engineer,
         "date": now_local.isoformat(timespec="seconds"), "ts": iso(now_local.astimezone(UTC)),
         "selftest": dict(selftest),
-        "faults_30d": {"by_class": faults_by_class(episodes), "episodes": episodes[-200:]},
-        "availability": {"this_month": availability(cfg, intervals, this_start, this_end),
-                         "last_month": availability(cfg, intervals, last_start, last_end),
+        "faults_30d": {"from": iso(since30.astimezone(UTC)), "by_class": faults_by_class(episodes),
+                       "episodes": episodes[-500:], "episodes_total": len(episodes)},
+        "availability": {"this_month": availability(cfg, spans, this_start, this_end, now_local),
+                         "last_month": availability(cfg, spans, last_start, last_end, now_local),
                          "target": AVAILABILITY_TARGET},
         "queue": journal.stats(),
         "outages_30d": outages(journal, since30),

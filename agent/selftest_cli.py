@@ -2,28 +2,48 @@
 
 When the daemon runs it owns the ports, so the request goes through its API and the daemon's
 pollers run each test under the device lock. When it does not run, this command opens the
-ports itself (and says so). ``interactive`` prompts the engineer at this terminal; through the
-daemon the prompts are shown by the daemon's drivers in its log, so interactive tests are run
-here with the daemon stopped (the command says so instead of hanging).
+ports itself and says so (in the table's title; on stderr with ``--json``, whose stdout is
+exactly the documented schema).
+
+``interactive`` needs a person at this terminal: each step prints its instruction here
+(``DriverContext.prompt``) and waits at most ``--step-timeout`` seconds for the device to see
+the card, note or code; the printer's step asks for the check code printed on the slip, typed
+on stdin (Enter alone = unreadable, fail; no answer = skip). Prompts cannot travel through the
+daemon's API (a request/response call, with a daemon that must keep serving customers), so
+interactive tests refuse to run while the daemon runs — exit 2 with the instruction to stop it
+(``systemctl stop kiosk-agent``), run the test, start it again — instead of hanging or
+showing prompts in a log nobody reads. The fleet's remote ``selftest`` refuses ``interactive``
+for the same reason.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import select
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from agent.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
-from drivers import build_driver
-from drivers.base.device import DriverContext
+from drivers import DRIVERS, build_driver
+from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError
 from drivers.base.health import SelftestLevel
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+RESULT_KEYS = ("device", "class", "level", "result", "reason", "code", "action", "duration_s")
+DIRECT_NOTE = "kiosk-agent: the daemon is not running: ports opened directly by this command"
+
+
+def schema_view(report: dict[str, Any]) -> dict[str, Any]:
+    """Exactly the documented ``selftest --json`` schema (design section 3)."""
+    return {"ok": report["ok"], "terminal_id": report["terminal_id"], "level": report["level"],
+            "results": [{k: r.get(k) for k in RESULT_KEYS} for r in report["results"]]}
 
 
 def run_selftest(cfg: AgentConfig, args: argparse.Namespace) -> int:
@@ -46,7 +66,9 @@ def run_selftest(cfg: AgentConfig, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     report["via"] = via
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        if via == "direct":
+            print(DIRECT_NOTE, file=sys.stderr)
+        print(json.dumps(schema_view(report), indent=2, ensure_ascii=False))
     else:
         print(format_report(report))
     return EXIT_OK if report["ok"] else EXIT_FAIL
@@ -79,13 +101,15 @@ def run_direct(cfg: AgentConfig, names: list[str] | None, level: SelftestLevel, 
         t0 = time.monotonic()
         opts = dict(spec.options)
         if level is SelftestLevel.INTERACTIVE:
-            opts.setdefault("interactive_timeout_s", step_timeout_s)
+            opts = _with_step_timeout(spec, opts, step_timeout_s)
         try:
             driver = build_driver(replace(spec, options=opts), DriverContext(prompt=_prompt))
         except Exception as exc:  # a driver that refuses its own options is reported, not fatal
             results.append({**base, "result": "fail", "reason": f"driver not usable: {exc}", "code": "driver",
                             "action": "maintenance", "duration_s": 0.0})
             continue
+        if level is SelftestLevel.INTERACTIVE and hasattr(driver, "confirm_slip"):
+            setattr(driver, "confirm_slip", partial(_ask_check_code, spec.name, step_timeout_s))  # noqa: B010
         try:
             driver.open()
             res = driver.selftest(level)
@@ -95,8 +119,15 @@ def run_direct(cfg: AgentConfig, names: list[str] | None, level: SelftestLevel, 
         except DriverError as exc:
             results.append({**base, "result": "fail", "reason": str(exc), "code": type(exc).__name__,
                             "action": "check_connection", "duration_s": round(time.monotonic() - t0, 3)})
+        except Exception as exc:  # a driver bug is that device's failure, not the end of the command
+            results.append({**base, "result": "fail", "reason": f"{type(exc).__name__}: {exc}",
+                            "code": "driver_error", "action": "maintenance",
+                            "duration_s": round(time.monotonic() - t0, 3)})
         finally:
-            driver.close()
+            try:
+                driver.close()
+            except Exception as exc:  # closing a port that vanished is not worth a traceback
+                print(f"kiosk-agent: closing {spec.name}: {exc}", file=sys.stderr)
     for name, problems in cfg.device_problems.items():
         if names is None or name in names:
             results.append({"device": name, "class": None, "level": level.value, "result": "fail",
@@ -106,8 +137,42 @@ def run_direct(cfg: AgentConfig, names: list[str] | None, level: SelftestLevel, 
     return {"ok": ok, "terminal_id": cfg.terminal.id, "level": level.value, "results": results}
 
 
+def _with_step_timeout(spec: DeviceSpec, opts: dict[str, Any], step_timeout_s: float) -> dict[str, Any]:
+    """The step timeout as the driver's ``interactive_timeout_s`` option, where the driver has one
+    (a driver without it, the printer, gets the timeout through its confirmation prompt)."""
+    if "interactive_timeout_s" in opts:
+        return opts  # the config's own value wins
+    try:
+        module, _, attr = DRIVERS[(spec.device_class, spec.driver)].partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        trial = {**opts, "interactive_timeout_s": step_timeout_s}
+        if len(cls.check_options(trial)) <= len(cls.check_options(opts)):
+            return trial
+    except (KeyError, ImportError, AttributeError):
+        pass  # build_driver reports an unknown driver
+    return opts
+
+
 def _prompt(message: str) -> None:
     print(f"\n>>> {message}", flush=True)
+
+
+def _ask_check_code(device: str, timeout_s: float, check_code: str) -> bool | None:
+    """The printer's interactive step: the engineer types the check code printed on the slip
+    (read off the paper, not shown here). Enter alone = cannot read it (fail); no answer within
+    the step timeout or no terminal input = nobody confirmed (skip)."""
+    print(f"\n>>> {device}: a test slip was printed. Type the check code printed on it and press Enter "
+          f"(Enter alone if the slip is unreadable; {timeout_s:.0f} s)", flush=True)
+    try:
+        ready, _, _ = select.select([sys.stdin], [], [], timeout_s)
+    except (OSError, ValueError):  # no usable stdin
+        return None
+    if not ready:
+        return None
+    line = sys.stdin.readline()
+    if not line:
+        return None  # end of input
+    return line.strip() == check_code
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -25,10 +25,14 @@ def test_selftest_through_the_daemon_all_pass_then_a_fault_fails_that_device(sim
     r = _cli(kiosk.config_path, "selftest")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ALL PASS" in r.stdout and "opened directly" not in r.stdout
-    doc = json.loads(_cli(kiosk.config_path, "selftest", "--json").stdout)
-    assert doc["ok"] and doc["via"] == "daemon" and {x["device"] for x in doc["results"]} == set(sims.peers)
+    r = _cli(kiosk.config_path, "selftest", "--json")
+    doc = json.loads(r.stdout)
+    assert "opened directly" not in r.stderr
+    assert set(doc) == {"ok", "terminal_id", "level", "results"}  # exactly the documented schema
+    assert doc["ok"] and {x["device"] for x in doc["results"]} == set(sims.peers)
     for x in doc["results"]:
-        assert set(x) >= {"device", "class", "level", "result", "reason", "code", "action", "duration_s"}
+        assert set(x) == {"device", "class", "level", "result", "reason", "code", "action", "duration_s"}
+        assert x["result"] == "pass" and x["level"] == "internal" and x["duration_s"] >= 0
     sims.peers["printer"].set_fault("paper_out", True)
     r = _cli(kiosk.config_path, "selftest", "printer", "--json")
     assert r.returncode == 1
@@ -48,16 +52,25 @@ def test_selftest_without_the_daemon_opens_the_ports_and_says_so(sims, agent_fac
     assert "ports opened directly" in r.stdout and "ALL PASS" in r.stdout
     sims.peers["bill_acceptor"].set_fault("cassette_removed", True)
     r = _cli(agent.config_path, "selftest", "bill_acceptor", "--json")
-    assert r.returncode == 1 and json.loads(r.stdout)["results"][0]["result"] == "fail"
+    assert r.returncode == 1 and "opened directly" in r.stderr
+    res = json.loads(r.stdout)["results"][0]
+    assert res["result"] == "fail" and res["action"] == "clear" and "cassette" in (res["reason"] + res["code"]).lower()
+    r = _cli(agent.config_path, "selftest")
+    assert r.returncode == 1 and "1 FAILED" in r.stdout and "bill_acceptor" in r.stdout
 
 
 def test_interactive_selftest_steps_are_driven_by_the_simulated_customer(sims, agent_factory, broker, terminal_id):
+    """With the daemon stopped: the ID card, the scan of the code shown, the check code read off
+    the printed slip and typed in, a 50-yuan note — each step answered by the simulators."""
     from tests.integration.conftest import SIM_POLL_S
 
+    sims.require("scanner", "id_reader", "printer", "bill_acceptor")
     agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
     proc = subprocess.Popen([sys.executable, "-m", "agent", "-c", str(agent.config_path), "selftest", "scanner",
-                             "id_reader", "--level", "interactive", "--step-timeout", "20", "--json"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "id_reader", "printer", "bill_acceptor", "--level", "interactive", "--step-timeout",
+                             "20", "--json"],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     seen: list[str] = []
 
     def read() -> None:
@@ -66,17 +79,59 @@ def test_interactive_selftest_steps_are_driven_by_the_simulated_customer(sims, a
             seen.append(line)
     t = threading.Thread(target=read, daemon=True)
     t.start()
-    wait_until(lambda: any("身份证" in s or "ID card" in s for s in seen), 20, message=lambda: seen)
-    sims.peers["id_reader"].act("insert_id_card", [])
-    prompt = wait_until(lambda: next((s for s in seen if "Scan the test code" in s), None), 20,
-                        message=lambda: seen)
-    code = prompt.strip().rsplit(": ", 1)[1]
-    time.sleep(0.2)  # the engineer moves the test card in front of the window
-    sims.peers["scanner"].act("scan", [code])
-    assert proc.wait(60) == 0, "".join(seen) + (proc.stderr.read() if proc.stderr else "")
+
+    bill = sims.peers["bill_acceptor"]
+
+    def answer(prompt: str) -> None:
+        """The simulated engineer/customer, whatever order the steps come in."""
+        if "ID card" in prompt:
+            sims.peers["id_reader"].act("insert_id_card", [])
+        elif "check code printed on it" in prompt:
+            slip = [ln for ln in sims.peers["printer"].printed_lines if "check code" in ln]
+            assert slip, sims.peers["printer"].printed_lines
+            assert proc.stdin is not None
+            proc.stdin.write(slip[-1].rsplit(":", 1)[1].strip() + "\n")
+            proc.stdin.flush()
+        elif "Insert a banknote" in prompt:
+            wait_until(lambda: not bill.snapshot()["inhibit"], 10, message=bill.snapshot)  # acceptance enabled
+            bill.act("insert_note", ["50"])
+        elif "Scan the test code" in prompt:
+            sims.peers["scanner"].act("scan", [prompt.strip().rsplit(": ", 1)[1]])
+        else:
+            raise AssertionError(f"unexpected prompt {prompt!r}")
+    try:
+        for step in range(4):
+            prompts = wait_until(lambda n=step: (p := [s for s in seen if s.startswith(">>>")])[n:] and p, 20,
+                                 message=lambda: seen)
+            answer(prompts[step])
+        assert proc.wait(60) == 0, "".join(seen) + (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
     t.join(5)
-    report = json.loads("".join(s for s in seen if not s.startswith(">>>") and s.strip() and not s.startswith("\n")))
-    assert {r["device"]: r["result"] for r in report["results"]} == {"scanner": "pass", "id_reader": "pass"}
+    report = json.loads("".join(s for s in seen if not s.startswith(">>>") and s.strip()))
+    got = {r["device"]: (r["result"], r["level"]) for r in report["results"]}
+    assert got == {d: ("pass", "interactive") for d in ("scanner", "id_reader", "printer", "bill_acceptor")}
+    assert len(bill.snapshot()["stacked"]) == 1, bill.snapshot()
+
+
+def test_interactive_selftest_unanswered_steps_fail_or_skip_within_the_step_timeout(sims, agent_factory, broker,
+                                                                                   terminal_id):
+    from tests.integration.conftest import SIM_POLL_S
+
+    sims.require("scanner", "printer")
+    agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "agent", "-c", str(agent.config_path), "selftest", "scanner",
+                        "printer", "--level", "interactive", "--step-timeout", "1", "--json"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert time.monotonic() - t0 < 30
+    assert r.returncode == 1, r.stdout + r.stderr
+    doc = json.loads("".join(s for s in r.stdout.splitlines(keepends=True) if not s.startswith(">>>") and s.strip()))
+    got = {x["device"]: x for x in doc["results"]}
+    assert got["scanner"]["result"] == "fail" and got["scanner"]["code"] == "no_read"
+    assert got["printer"]["result"] == "skip"  # slip printed, nobody typed its check code
 
 
 def test_inspection_report_html_and_json(sims, kiosk, recorder, tmp_path, terminal_id):
@@ -113,12 +168,14 @@ def _command(port: int, root: str, payload: dict, timeout: float = 60) -> dict:
         if doc.get("id") == payload["id"]:
             got.update(doc)
             done.set()
+    subscribed = threading.Event()
     c.on_message = on_message
+    c.on_subscribe = lambda *a: subscribed.set()
     c.connect("127.0.0.1", port)
     c.subscribe(f"{root}/up/cmd-result", qos=1)
     c.loop_start()
     try:
-        time.sleep(0.3)  # let the subscription settle before the command goes out
+        assert subscribed.wait(10), "no SUBACK"
         c.publish(f"{root}/down/cmd", json.dumps(payload), qos=1).wait_for_publish(5)
         assert done.wait(timeout), f"no result for {payload}"
     finally:
