@@ -297,16 +297,21 @@ class Agent:
         old = {d.name: d for d in self.cfg.devices if d.enabled}
         fresh = {d.name: d for d in new.devices if d.enabled}
         token_key = derive(self.key, "pan-token")
-        changed = {"added": [], "removed": [], "reopened": [], "unchanged": []}
-        for name in old.keys() - fresh.keys():
-            self.supervisor.remove(name)
-            changed["removed"].append(name)
-        for name, spec in fresh.items():
+        changed: dict[str, list[str]] = {"added": [], "removed": [], "reopened": [], "unchanged": []}
+        built = {}
+        for name, spec in fresh.items():  # every new driver is built before anything is touched
             if old.get(name) == spec:
                 changed["unchanged"].append(name)
                 continue
-            driver = build_driver(spec, DriverContext(emit=self._emitter(name), token_key=token_key,
-                                                      clock=self.clock))
+            try:
+                built[name] = build_driver(spec, DriverContext(emit=self._emitter(name), token_key=token_key,
+                                                               clock=self.clock))
+            except Exception as exc:
+                raise CommandError("bad_config", f"devices.{name}: {exc}") from None
+        for name in sorted(old.keys() - fresh.keys()):
+            self.supervisor.remove(name)
+            changed["removed"].append(name)
+        for name, driver in built.items():
             if name in old:
                 self.supervisor.replace(name, driver)
                 changed["reopened"].append(name)
@@ -389,12 +394,20 @@ class Agent:
                 if unknown:
                     raise CommandError("bad_args", f"unknown devices: {', '.join(sorted(unknown))}")
 
+        def check_inspect(args: Mapping[str, Any]) -> None:
+            engineer = args.get("engineer", "remote")
+            if not isinstance(engineer, str) or not 0 < len(engineer) <= 64:
+                raise CommandError("bad_args", "engineer must be a string of 1-64 characters")
+            unknown = set(args) - {"engineer"}
+            if unknown:  # checklist items are confirmed on site, never remotely
+                raise CommandError("bad_args", f"unknown args: {', '.join(sorted(unknown))}")
+
         return {
             "health": Command(lambda args: self.health.document(), deadline_s=10),
             "queue": Command(lambda args: self.journal.stats(), deadline_s=10),
             "selftest": Command(selftest, deadline_s=120, check=check_selftest),
-            "inspect": Command(lambda args: self.inspection(str(args.get("engineer", "remote"))[:64],
-                                                             []), deadline_s=180),
+            "inspect": Command(lambda args: self.inspection(args.get("engineer", "remote"), []), deadline_s=180,
+                               check=check_inspect),
             "reload": Command(lambda args: self.reload(), deadline_s=60),
         }
 

@@ -45,10 +45,13 @@ def render(report: dict[str, Any]) -> str:
                       e(r.get("code", "")), e(r.get("action", "")), f"{r.get('duration_s', 0):.2f}s"]
                      for r in st.get("results", [])]
     av = report["availability"]
-    avail_rows = [["<b>终端 Terminal</b>", _pct(av["this_month"]["terminal"]), _pct(av["last_month"]["terminal"])]]
+    def avail_row(label: str, this: dict[str, Any], last: dict[str, Any]) -> list[str]:
+        return [label, _pct(this), _dur(this.get("down_s", 0)), _pct(last), _dur(last.get("down_s", 0))]
+    avail_rows = [avail_row("<b>终端 Terminal</b>", av["this_month"]["terminal"], av["last_month"]["terminal"])]
     for name, fig in av["this_month"]["devices"].items():
-        avail_rows.append([e(name), _pct(fig), _pct(av["last_month"]["devices"].get(name, {}))])
-    fault_rows = [[e(code), str(v["episodes"]), _dur(v["total_s"]), e(", ".join(v["devices"])), e(v["action"])]
+        avail_rows.append(avail_row(e(name), fig, av["last_month"]["devices"].get(name, {})))
+    fault_rows = [[e(code), str(v["episodes"]), _dur(v["total_s"]), _dur(v.get("longest_s", 0)),
+                   e(", ".join(v["devices"])), e(v["action"])]
                   for code, v in report["faults_30d"]["by_class"].items()]
     q = report["queue"]
     o = report["outages_30d"]
@@ -70,9 +73,10 @@ def render(report: dict[str, Any]) -> str:
 {_table(["设备 Device", "类别 Class", "结果 Result", "说明 Reason", "代码 Code", "处理 Action", "用时 Time"],
         selftest_rows)}
 <h2>2. 可用率 Availability (目标 target ≥ {av['target'] * 100:.0f}%)</h2>
-{_table(["", "本月 This month", "上月 Last month"], avail_rows)}
+{_table(["", "本月 This month", "本月停机 Down", "上月 Last month", "上月停机 Down"], avail_rows)}
 <h2>3. 近30天故障 Faults, last 30 days</h2>
-{_table(["故障 Fault", "次数 Episodes", "累计时长 Total", "设备 Devices", "处理 Action"], fault_rows)}
+{_table(["故障 Fault", "次数 Episodes", "累计时长 Total", "最长 Longest", "设备 Devices", "处理 Action"],
+        fault_rows)}
 <h2>4. 离线队列与断网 Offline queue and outages</h2>
 {_table(["待发送 Pending", "最早 Oldest", "死信 Dead", "断网次数 Outages (30d)", "断网时长 Outage time"],
         [[str(q['pending']), _dur(q['oldest_age_s']), str(q['dead']), str(o['count']), _dur(o['total_s'])]])}

@@ -154,8 +154,42 @@ def test_inspection_report_html_and_json(sims, kiosk, recorder, tmp_path, termin
     assert doc["availability"]["target"] == 0.98
     assert {c["item"]: c["confirmed"] for c in doc["checklist"]}["exterior"] is True
     assert {c["item"]: c["confirmed"] for c in doc["checklist"]}["note_path_cleaned"] is False
+    assert "签字" in html and "Site staff" in html and "<link" not in html and "<script" not in html
+    term = doc["availability"]["this_month"]["terminal"]
+    assert term["down_s"] > 0 and term["observed_s"] > term["down_s"] and term["value"] < 1.0
+    ep = [e for e in doc["faults_30d"]["episodes"] if e["code"] == "paper_out"]
+    assert len(ep) == 1 and ep[0]["device"] == "printer" and ep[0]["end"] and ep[0]["action"] == "replenish"
     published = rec.wait_for(lambda m: m.json().get("type") == "inspection", 15).json()
     assert published["data"]["engineer"] == "王工"
+    # the monthly figure in the health document and in `status`
+    health = api.get("/v1/health")[1]
+    assert health["availability_month"]["target"] == 0.98 and health["availability_month"]["terminal"] < 1.0
+    assert health["devices"]["printer"]["availability_month"] < 1.0
+    r = _cli(kiosk.config_path, "status")
+    assert "availability this month" in r.stdout and "target 98%" in r.stdout, r.stdout
+
+
+def test_inspect_with_the_daemon_stopped_reads_the_journal_and_publishes_later(sims, agent_factory, broker,
+                                                                              recorder, tmp_path, terminal_id):
+    from tests.integration.conftest import SIM_POLL_S
+
+    agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
+    agent.start()
+    api = agent.client()
+    wait_until(lambda: all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values()), 30)
+    assert agent.terminate() == 0
+    out = tmp_path / "offline.html"
+    r = _cli(agent.config_path, "inspect", "--engineer", "李工", "--check", "exterior", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "opened directly" in r.stderr
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["selftest"]["ok"] and {x["device"] for x in doc["selftest"]["results"]} == set(sims.peers)
+    # the time since the daemon stopped is not service the terminal can prove
+    assert doc["availability"]["this_month"]["terminal"]["unobserved_s"] > 0
+    rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/selftest")
+    agent.start()  # the report was journalled: the daemon publishes it
+    published = rec.wait_for(lambda m: m.json().get("type") == "inspection", 20).json()
+    assert published["data"]["engineer"] == "李工"
 
 
 def _command(port: int, root: str, payload: dict, timeout: float = 60) -> dict:
@@ -194,6 +228,21 @@ def test_remote_selftest_inspect_and_reload_over_mqtt(sims, kiosk, broker, termi
     assert not res["ok"] and res["error"]["code"] == "bad_args"
     res = _command(broker.port, root, {"id": "in-1", "cmd": "inspect", "args": {"engineer": "fleet"}})
     assert res["ok"] and res["result"]["report"] == "inspection"
+    assert res["result"]["availability"]["this_month"]["terminal"]["target"] == 0.98
+    res = _command(broker.port, root, {"id": "q-1", "cmd": "queue"})
+    assert res["ok"] and {"pending", "dead"} <= set(res["result"])
+    # malformed or refused commands: an error result with the id, nothing run
+    for cmd_id, payload, code in [
+        ("bad-1", {"cmd": "selftest", "args": {"level": "interactive"}}, "refused"),
+        ("bad-2", {"cmd": "selftest", "args": {"level": "thorough"}}, "bad_args"),
+        ("bad-3", {"cmd": "selftest", "args": {"devices": "printer"}}, "bad_args"),
+        ("bad-4", {"cmd": "inspect", "args": {"engineer": 7}}, "bad_args"),
+        ("bad-5", {"cmd": "inspect", "args": {"checks": ["exterior"]}}, "bad_args"),
+        ("bad-6", {"cmd": "format_disk"}, "unknown_command"),
+        ("bad-7", {"cmd": "health", "args": [], }, "bad_args"),
+    ]:
+        res = _command(broker.port, root, {"id": cmd_id, **payload})
+        assert not res["ok"] and res["error"]["code"] == code, (cmd_id, res)
     # reload: the scanner's poll interval changes in the file; only that device is reopened
     text = kiosk.config_path.read_text()
     kiosk.config_path.write_text(text.replace("poll_interval = 0.5", "poll_interval = 0.7", 1))
