@@ -10,7 +10,6 @@ recorded offline, so it falls as the backlog drains after the link returns.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from agent.config import OfflineLimit
@@ -35,14 +34,13 @@ class OfflineLimits:
     def exposure(self, method: str) -> tuple[int, int, float]:
         """(count, total amount, age in seconds of the oldest) of unsettled offline transactions."""
         with self.journal.lock:
-            n, total, oldest = self.journal.conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(amount), 0), MIN(ts) FROM outbox "
+            # the oldest is the lowest seq, its age on the journal clock (a wall-clock step neither
+            # ages nor rejuvenates it); SQLite takes the bare columns from the row holding MIN(seq)
+            n, total, first, jt, ts = self.journal.conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(amount), 0), MIN(seq), jt, ts FROM outbox "
                 "WHERE kind = 'txn' AND offline = 1 AND state IN ('queued', 'sent') AND method = ?",
                 (method,)).fetchone()
-        age = 0.0
-        if oldest:
-            then = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
-            age = max(0.0, (self.journal.clock.now() - then).total_seconds())
+        age = self.journal.age_of(jt, ts) if first is not None else 0.0
         return int(n), int(total), age
 
     def check(self, method: str, amount: int) -> None:

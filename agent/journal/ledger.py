@@ -36,7 +36,7 @@ class Ledger:
     def __init__(self, journal: Journal, health_samples_max: int) -> None:
         self.j = journal
         self.health_samples_max = health_samples_max
-        self.kboot = kernel_boot_id()
+        self.kboot = getattr(journal, "kboot", None) or kernel_boot_id()
 
     # -- meta --------------------------------------------------------------------------------
     def meta_get(self, key: str) -> str | None:
@@ -90,8 +90,9 @@ class Ledger:
         return str(self.j.conn.execute("SELECT start_ts FROM ledger WHERE id = ?", (row_id,)).fetchone()[0])
 
     def heartbeat(self) -> None:
-        """Remember that the agent was alive now (the end of intervals a crash leaves open)."""
-        self.meta_set("last_alive_ts", self.j.now())
+        """Remember that the agent was alive now (the end of intervals a crash leaves open), and
+        the journal clock's reading (where it resumes after a crash or a reboot), in one commit."""
+        self.j.save_clock({"last_alive_ts": self.j.now()})
 
     def recover_after_crash(self) -> int:
         """At start: close intervals left open by a previous run at its last heartbeat."""

@@ -31,7 +31,9 @@ import structlog
 
 from agent.crypto import Sealer
 from agent.journal.db import JournalError, StorageFull, open_db
-from agent.journal.ledger import Ledger
+from agent.journal.jclock import META_KEY as JCLOCK_KEY
+from agent.journal.jclock import JournalClock, Reading, age_s
+from agent.journal.ledger import Ledger, kernel_boot_id
 from drivers.base.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
@@ -86,7 +88,7 @@ class Journal:
     def __init__(self, path: str | Path, key: bytes, *, terminal_id: str, site: str, boot_id: str,
                  clock: Clock | None = None, max_pending: int = 1_000_000, min_free_mb: int = 64,
                  retention_days: float = 30.0, health_samples_max: int = 10_000,
-                 clock_synced: Any = None) -> None:
+                 clock_synced: Any = None, kboot: str | None = None) -> None:
         self.path = Path(path)
         self.terminal_id, self.site, self.boot_id = terminal_id, site, boot_id
         self.clock = clock or SystemClock()
@@ -98,7 +100,11 @@ class Journal:
         self.lock = threading.RLock()
         self.db = open_db(self.path)
         self.conn = self.db.conn
+        self.kboot = kboot or kernel_boot_id()
         self.ledger = Ledger(self, health_samples_max)
+        #: ages are measured on this, not on the wall clock (see agent/journal/jclock.py)
+        self.jclock = JournalClock(self.clock, self.kboot, Reading.loads(self.ledger.meta_get(JCLOCK_KEY)))
+        self.save_clock()
         self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
         self._closed = False
         self._free_mb, self._free_at = 0.0, -1e9
@@ -113,6 +119,10 @@ class Journal:
         with self.lock:
             if not self._closed:
                 self._closed = True
+                try:
+                    self.save_clock()
+                except (sqlite3.Error, JournalError):
+                    pass
                 try:
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except sqlite3.Error:
@@ -140,6 +150,23 @@ class Journal:
 
     def now(self) -> str:
         return iso(self.clock.now())
+
+    def save_clock(self, extra: Mapping[str, str] | None = None) -> None:
+        """Persist the journal clock's reading (and ``extra`` meta keys) in one relaxed commit:
+        where the journal clock resumes after a restart or a reboot."""
+        items = [(JCLOCK_KEY, self.jclock.reading().dumps()), *(extra or {}).items()]
+        with self.relaxed(), self.db.atomic():
+            self.conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?) "
+                                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", items)
+
+    def age_of(self, jt: float | None, ts: str | None) -> float:
+        """Seconds since a moment the journal recorded as (journal time, wall timestamp)."""
+        if jt is None and ts is None:
+            return 0.0
+        wall_age = 0.0
+        if ts:
+            wall_age = (self.clock.now() - datetime.fromisoformat(ts.replace("Z", "+00:00"))).total_seconds()
+        return age_s(self.jclock.now(), jt, wall_age_s=wall_age)
 
     def free_mb(self, max_age_s: float = 0.0) -> float:
         """Free space on the journal's filesystem; ``max_age_s`` allows a recent reading."""
@@ -172,10 +199,10 @@ class Journal:
             with self.db.atomic():
                 cur = self._write(
                     "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
-                    "body_hash, payload, secret, amount, method, size, crc) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "body_hash, payload, secret, amount, method, size, crc, jt) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
-                     int(offline), bhash, text, secret, amount, method, size, crc))
+                     int(offline), bhash, text, secret, amount, method, size, crc, self.jclock.now()))
         except sqlite3.OperationalError as exc:  # the COMMIT itself can find the disk full
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
@@ -277,10 +304,11 @@ class Journal:
     def lease_unacked(self, older_than_s: float, limit: int) -> list[OutboxRecord]:
         """Transactions PUBACKed but not acked by the fleet within ``older_than_s`` (fleet-ack mode)."""
         cutoff = iso(self.clock.now() - timedelta(seconds=older_than_s))
+        jcut = self.jclock.now() - older_than_s
         with self.lock:
             rows = self.conn.execute(
-                f"SELECT {self._COLS} FROM outbox WHERE state = 'sent' AND sent_at < ? ORDER BY seq LIMIT ?",
-                (cutoff, limit)).fetchall()
+                f"SELECT {self._COLS} FROM outbox WHERE state = 'sent' AND (sent_jt < ? OR "
+                "(sent_jt IS NULL AND sent_at < ?)) ORDER BY seq LIMIT ?", (jcut, cutoff, limit)).fetchall()
             return [self._record(r) for r in rows]
 
     def mark_delivered(self, seqs: Iterable[int], *, fleet_ack: bool) -> None:
@@ -288,19 +316,21 @@ class Journal:
         seqs = list(seqs)
         if not seqs:
             return
-        now = self.now()
+        now, jt = self.now(), self.jclock.now()
         with self.relaxed(), self.db.atomic():
             if fleet_ack:
                 self.conn.executemany(
                     "UPDATE outbox SET state = CASE WHEN kind = 'txn' THEN 'sent' ELSE 'settled' END, "
-                    "sent_at = ?, settled_at = CASE WHEN kind = 'txn' THEN NULL ELSE ? END, "
+                    "sent_at = ?, sent_jt = ?, settled_at = CASE WHEN kind = 'txn' THEN NULL ELSE ? END, "
+                    "settled_jt = CASE WHEN kind = 'txn' THEN NULL ELSE ? END, "
                     "last_error = NULL WHERE seq = ? AND state IN ('queued', 'sent')",
-                    [(now, now, s) for s in seqs])
+                    [(now, jt, now, jt, s) for s in seqs])
             else:
                 before = self._pending_in(seqs)
                 self.conn.executemany(
-                    "UPDATE outbox SET state = 'settled', sent_at = ?, settled_at = ?, last_error = NULL "
-                    "WHERE seq = ? AND state IN ('queued', 'sent')", [(now, now, s) for s in seqs])
+                    "UPDATE outbox SET state = 'settled', sent_at = ?, sent_jt = ?, settled_at = ?, settled_jt = ?, "
+                    "last_error = NULL WHERE seq = ? AND state IN ('queued', 'sent')",
+                    [(now, jt, now, jt, s) for s in seqs])
                 self._pending_txns -= before
 
     def _pending_in(self, seqs: list[int]) -> int:
@@ -312,13 +342,13 @@ class Journal:
         ids = [t for t in txn_ids if isinstance(t, str)]
         if not ids:
             return 0
-        now = self.now()
+        now, jt = self.now(), self.jclock.now()
         with self.relaxed(), self.db.atomic():
             moved = 0
             for txn_id in ids:
                 cur = self.conn.execute(
-                    "UPDATE outbox SET state = 'settled', settled_at = ? WHERE record_id = ? AND kind = 'txn' "
-                    "AND state IN ('queued', 'sent')", (now, txn_id))
+                    "UPDATE outbox SET state = 'settled', settled_at = ?, settled_jt = ? WHERE record_id = ? "
+                    "AND kind = 'txn' AND state IN ('queued', 'sent')", (now, jt, txn_id))
                 moved += cur.rowcount
             self._pending_txns -= moved
             return moved
@@ -408,8 +438,10 @@ class Journal:
         with self.lock:
             rows = self.conn.execute(
                 "SELECT state, kind, COUNT(*), COALESCE(SUM(size), 0) FROM outbox GROUP BY state, kind").fetchall()
+            # the oldest is the lowest seq (seq follows real time; ts may have jumped); SQLite takes
+            # the bare columns from the row holding MIN(seq)
             oldest = self.conn.execute(
-                "SELECT MIN(ts) FROM outbox WHERE state IN ('queued', 'sent')").fetchone()[0]
+                "SELECT MIN(seq), jt, ts FROM outbox WHERE state IN ('queued', 'sent')").fetchone()
             last_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
         by_state = {s: 0 for s in ("queued", "sent", "settled", "dead")}
         by_kind: dict[str, dict[str, int]] = {}
@@ -419,10 +451,7 @@ class Journal:
                 k = by_kind.setdefault(kind, {"count": 0, "bytes": 0})
                 k["count"] += n
                 k["bytes"] += size
-        age = 0.0
-        if oldest:
-            age = max(0.0, (self.clock.now() - datetime.fromisoformat(oldest.replace("Z", "+00:00")))
-                      .total_seconds())
+        age = self.age_of(oldest[1], oldest[2]) if oldest[0] is not None else 0.0
         return {"pending": by_state["queued"] + by_state["sent"], **by_state,
                 "pending_txns": self._pending_txns, "by_kind": by_kind, "oldest_age_s": round(age, 1),
                 "last_seq": last_seq}
@@ -431,14 +460,21 @@ class Journal:
         return self._pending_txns
 
     def prune(self, batch: int = 1000) -> int:
-        """Delete settled records older than the retention period. Returns how many went."""
+        """Delete settled records settled longer ago than the retention period, measured on the
+        journal clock (a wall-clock jump neither prunes nor keeps them). Rows settled before
+        migration 0003 have no journal time: their wall age counts, and they are at least as old
+        as the journal clock. Never anything unsettled. Returns how many went."""
+        now_jt = self.jclock.now()
+        keep_s = self.retention.total_seconds()
         cutoff = iso(self.clock.now() - self.retention)
+        old_rows = now_jt > keep_s  # rows without a journal time are older than now_jt
         with self.lock:
             try:
                 with self.db.atomic():
                     cur = self.conn.execute(
                         "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 'settled' "
-                        "AND settled_at < ? ORDER BY seq LIMIT ?)", (cutoff, batch))
+                        "AND (settled_jt < ? OR (settled_jt IS NULL AND (settled_at < ? OR ?))) "
+                        "ORDER BY seq LIMIT ?)", (now_jt - keep_s, cutoff, int(old_rows), batch))
             except sqlite3.Error as exc:
                 raise JournalError(f"prune failed: {exc}") from exc
             return cur.rowcount
