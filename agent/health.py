@@ -127,7 +127,7 @@ class HealthModel:
             pass
         return {"cpu_pct": psutil.cpu_percent(interval=None), "mem_pct": psutil.virtual_memory().percent,
                 "disk_free_mb": round(self.journal.free_mb(), 1), "temps_c": temps, "net_up": net_up,
-                "load_1m": round(os.getloadavg()[0], 2), "uptime_s": round(time.time() - psutil.boot_time())}
+                "load_1m": round(os.getloadavg()[0], 2), "uptime_s": round(system_uptime_s())}
 
     # -- the document -------------------------------------------------------------------------
     def document(self) -> dict[str, Any]:
@@ -167,6 +167,15 @@ class HealthModel:
     def _bytes_per_day(self) -> int:
         elapsed = max(1.0, time.monotonic() - self.started_mono)
         return int(self.journal.bytes_written * 86400 / elapsed)
+
+
+def system_uptime_s() -> float:
+    """Seconds since the kernel booted, suspend included, on a clock no wall-clock step moves
+    (``time.time() - psutil.boot_time()`` is off by every step since boot)."""
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return time.monotonic()
 
 
 def _round(v: float | None) -> float | None:

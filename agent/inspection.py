@@ -23,7 +23,7 @@ from agent.availability import (
     terminal_figure,
 )
 from agent.config import AgentConfig
-from agent.health import AVAILABILITY_TARGET
+from agent.health import AVAILABILITY_TARGET, system_uptime_s
 from agent.journal import Journal
 from agent.journal.store import iso
 
@@ -72,7 +72,7 @@ def system_figures(journal: Journal) -> dict[str, Any]:
     except (AttributeError, OSError):
         pass
     return {"disk_free_mb": round(journal.free_mb(), 1), "mem_pct": vm.percent, "mem_total_mb": vm.total // 2**20,
-            "temps_c": temps, "uptime_s": round(datetime.now().timestamp() - psutil.boot_time())}
+            "temps_c": temps, "uptime_s": round(system_uptime_s())}
 
 
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
