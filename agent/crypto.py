@@ -16,6 +16,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from agent.durable import create_exclusive
+
 KEY_BYTES = 32
 ALG = "AES-256-GCM"
 
@@ -38,14 +40,10 @@ def load_or_create_key(path: str | Path, *, create: bool = True) -> bytes:
         if not create:
             raise KeyFileError(f"key file {p} does not exist")
         p.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        # whole or not at all, and the name durable too: a key lost to a power cut would leave
+        # every sealed record unreadable and the terminal silently making a new key
+        if not create_exclusive(p, os.urandom(KEY_BYTES), 0o600):
             return load_or_create_key(p, create=False)
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(KEY_BYTES))
-            f.flush()
-            os.fsync(f.fileno())
     st = p.stat()
     in_credentials = str(p).startswith(os.environ.get("CREDENTIALS_DIRECTORY", "\0"))
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and not in_credentials:

@@ -2,6 +2,7 @@
 # Set up a development/demo checkout on a fresh Debian-like machine:
 #   - the Mosquitto broker (tests and the demo start their own on free loopback ports);
 #   - systemd-analyze (the unit tests score the service file with it), the sqlite3 CLI;
+#   - libfuse3 (power-loss tests) and libfaketime (clock-jump tests);
 #   - a virtual environment in .venv with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,10 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # the journal salvage uses the sqlite3 CLI's .recover when it is there
 command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
+# the power-loss tests mount a FUSE filesystem (libfuse3 through mfusepy); the clock-jump tests
+# run the daemon under libfaketime
+ls /usr/lib/*/libfuse3.so.3 >/dev/null 2>&1 || need_apt+=(fuse3 libfuse3-3)
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq

@@ -14,6 +14,8 @@ from pathlib import Path
 import sqlite_utils
 import structlog
 
+from agent.durable import fsync_dir
+
 log = structlog.get_logger(__name__)
 
 PRAGMAS = (
@@ -59,6 +61,7 @@ def open_db(path: str | Path, *, check: bool = True) -> sqlite_utils.Database:
         # create the file ourselves so it is 0600 from its first byte, whatever the umask
         fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
+        fsync_dir(p.parent)
     os.chmod(p, 0o600)
     try:
         conn = sqlite3.connect(str(p), timeout=5.0, isolation_level=None, check_same_thread=False)
