@@ -104,7 +104,10 @@ class Journal:
         self.ledger = Ledger(self, health_samples_max)
         #: ages are measured on this, not on the wall clock (see agent/journal/jclock.py)
         self.jclock = JournalClock(self.clock, self.kboot, Reading.loads(self.ledger.meta_get(JCLOCK_KEY)))
-        self.save_clock()
+        try:
+            self.save_clock()
+        except sqlite3.OperationalError as exc:  # a full disk must not stop the start; heartbeats retry
+            log.warning("journal_clock_not_saved", error=str(exc))
         self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
         self._closed = False
         self._free_mb, self._free_at = 0.0, -1e9
