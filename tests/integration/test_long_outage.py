@@ -42,7 +42,9 @@ class RssSampler(threading.Thread):
                 return
 
 
-@pytest.mark.parametrize("records", [SHORT, pytest.param(100_000, marks=pytest.mark.soak, id="100k")])
+@pytest.mark.parametrize("records", [
+    pytest.param(SHORT, marks=pytest.mark.timeout(max(300, SHORT // 40))),
+    pytest.param(100_000, marks=[pytest.mark.soak, pytest.mark.timeout(3600)], id="100k")])
 def test_a_days_backlog_drains_in_order_with_bounded_memory(records, agent_factory, mqtt_proxy, recorder,
                                                             terminal_id):
     root = f"kiosk/v1/TEST-SITE/{terminal_id}"

@@ -23,6 +23,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 from agent.crypto import Sealer, load_or_create_key
 from tests.support.waiting import wait_until
 
@@ -57,6 +59,7 @@ def test_the_cut_loses_commits_that_were_never_flushed(lossy_mount):
     assert kept == {"OFF": 0, "FULL": 100}, kept
 
 
+@pytest.mark.timeout(max(300, CUTS * 15))
 def test_power_cuts_keep_everything_acknowledged(lossy_mount, agent_factory, mqtt_proxy, recorder, terminal_id):
     root = f"kiosk/v1/TEST-SITE/{terminal_id}"
     rec = recorder(f"{root}/up/txn")
