@@ -104,6 +104,16 @@ def _migrate(db: sqlite_utils.Database) -> None:
 
 
 def _split(sql: str) -> list[str]:
-    """Statements of a migration file (no semicolons inside our statements' literals)."""
+    """Statements of a migration file; a trigger's body keeps its inner semicolons."""
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out, buf = [], ""
+    for piece in "\n".join(lines).split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    rest = "\n".join(ln.split("--", 1)[0] for ln in buf.splitlines())
+    if rest.strip(" \n;"):
+        raise ValueError(f"incomplete statement at the end of a migration: {buf.strip()[:80]}")
+    return out

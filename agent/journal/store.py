@@ -396,9 +396,13 @@ class Journal:
             rows = self.conn.execute(q + " GROUP BY kind", params).fetchall()
         return {k: int(n) for k, n in rows}
 
+    _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'"
+
     def last_seq(self) -> int:
+        """The highest seq ever given (AUTOINCREMENT's own record: still right when pruning has
+        removed the newest rows, so a seq is never reported, or reused, twice)."""
         with self.lock:
-            return int(self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0])
+            return int(self.conn.execute(self._LAST_SEQ).fetchone()[0])
 
     def retry_dead(self, seqs: Iterable[int] | None = None) -> int:
         """Engineer action: dead letters back to queued (all, or the given seqs)."""
@@ -439,13 +443,13 @@ class Journal:
     def stats(self) -> dict[str, Any]:
         """Counts and bytes by state and kind, the oldest pending record, dead letters."""
         with self.lock:
-            rows = self.conn.execute(
-                "SELECT state, kind, COUNT(*), COALESCE(SUM(size), 0) FROM outbox GROUP BY state, kind").fetchall()
+            # kept by triggers (migration 0004): a few rows, whatever the size of the journal
+            rows = self.conn.execute("SELECT state, kind, n, bytes FROM outbox_counts WHERE n > 0").fetchall()
             # the oldest is the lowest seq (seq follows real time; ts may have jumped); SQLite takes
             # the bare columns from the row holding MIN(seq)
             oldest = self.conn.execute(
                 "SELECT MIN(seq), jt, ts FROM outbox WHERE state IN ('queued', 'sent')").fetchone()
-            last_seq = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+            last_seq = self.conn.execute(self._LAST_SEQ).fetchone()[0]
         by_state = {s: 0 for s in ("queued", "sent", "settled", "dead")}
         by_kind: dict[str, dict[str, int]] = {}
         for state, kind, n, size in rows:
