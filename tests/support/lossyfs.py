@@ -48,7 +48,6 @@ class Volatile:
     """One file's unflushed state: dirty pages (full PAGE bytes each) and its logical size."""
 
     size: int
-    durable_size: int
     pages: dict[int, bytearray] = field(default_factory=dict)
     truncated_to: int | None = None   # the smallest size a truncate set since the last flush
 
@@ -81,8 +80,7 @@ class LossyState:
     def _vol(self, path: str) -> Volatile:
         v = self.files.get(path)
         if v is None:
-            size = self._media_size(path)
-            v = self.files[path] = Volatile(size=size, durable_size=size)
+            v = self.files[path] = Volatile(size=self._media_size(path))
         return v
 
     def _media_page(self, path: str, index: int) -> bytearray:
@@ -180,8 +178,7 @@ class LossyState:
     # -- names --------------------------------------------------------------------------------
     def created(self, path: str) -> None:
         self.new_names.add(path)
-        self.files.pop(path, None)
-        self.files[path] = Volatile(size=0, durable_size=0)
+        self.files[path] = Volatile(size=0)
 
     def unlink(self, path: str) -> None:
         self.files.pop(path, None)
