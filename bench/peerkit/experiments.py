@@ -153,11 +153,13 @@ def ingest_and_drain(bed: Bed, s: System, n: int) -> dict[str, Any]:
     missing = want - set(tally.counts)
     out.update(drain_complete=complete, drain_received=tally.distinct(want), drain_dups=tally.dups(want),
                drain_missing=len(missing), drain_missing_same_ms=len(missing & same_ms(stored)),
-               stored_same_ms=len(same_ms(stored)))
+               stored_same_ms=len(same_ms(stored)), stored_spurious=len(s.spurious),
+               spurious_sample=s.spurious[:3])
     if got:
         first, last = min(got), max(got)
         out.update(up_to_first_s=first - t_up, up_to_all_s=last - t_up, first_to_last_s=last - first,
-                   drain_rate=len(got) / (last - first) if last - first > 0.001 else None)
+                   drain_rate=len(got) / (last - first) if last - first > 0.001 else None,
+                   drain_rows_rate=len(want) / (last - first) if last - first > 0.001 else None)
     s.stop()
     return out
 
@@ -184,7 +186,8 @@ def kill_during_ingest(bed: Bed, s: System, after_s: float) -> dict[str, Any]:
     return {"fed": feeder.fed, "unread": feeder.fed - consumed, "consumed": consumed,
             "stored_at_kill": len(set(stored) & universe), "delivered": tally.distinct(universe),
             "lost": len(lost), "lost_not_stored": len(lost - set(stored)),
-            "lost_same_ms": len(lost & same_ms(stored)), "dups": tally.dups(universe)}
+            "lost_same_ms": len(lost & same_ms(stored)), "dups": tally.dups(universe),
+            "stored_spurious": len(s.spurious)}
 
 
 def kill_during_drain(bed: Bed, s: System, n: int, frac: float, rate: float) -> dict[str, Any]:
@@ -207,7 +210,8 @@ def kill_during_drain(bed: Bed, s: System, n: int, frac: float, rate: float) -> 
     lost = (set(stored) & universe) - set(tally.counts)
     s.stop()
     out.update(delivered_at_kill=at_kill, delivered=tally.distinct(universe), lost=len(lost),
-               lost_same_ms=len(lost & same_ms(stored)), dups=tally.dups(universe))
+               lost_same_ms=len(lost & same_ms(stored)), dups=tally.dups(universe),
+               stored_spurious=len(s.spurious))
     return out
 
 

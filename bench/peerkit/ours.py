@@ -92,9 +92,13 @@ class OurAgent(System):
     def snapshot(self, dest: Path) -> dict[int, object]:
         copy = copy_db(self.db, dest)
         out: dict[int, object] = {}
+        self.spurious = []
         for payload, ts in ro_query(copy, "SELECT payload, ts FROM outbox WHERE type = 'code_scanned'"):
-            code = json.loads(str(payload))["data"]["code"]
-            out[int(code)] = ts
+            code = str(json.loads(str(payload))["data"]["code"])
+            if code.isdigit():
+                out[int(code)] = ts
+            else:  # not a line we fed (e.g. a late scanner menu reply taken for a scan)
+                self.spurious.append(code)
         return out
 
     def received(self, msgs: list[Msg]) -> list[tuple[float, int]]:
@@ -103,8 +107,9 @@ class OurAgent(System):
             if not m.topic.endswith(f"/{TERMINAL}/up/events") or b"code_scanned" not in m.payload:
                 continue
             doc = json.loads(m.payload)
-            if doc.get("type") == "code_scanned":
-                out.append((m.t, int(doc["data"]["code"])))
+            code = str(doc.get("data", {}).get("code", ""))
+            if doc.get("type") == "code_scanned" and code.isdigit():
+                out.append((m.t, int(code)))
         return out
 
     def received_txns(self, msgs: list[Msg]) -> list[tuple[float, int]]:

@@ -55,6 +55,7 @@ class System(ABC):
         self.book = book
         self.proc: subprocess.Popen[bytes] | None = None
         self.t_spawn = 0.0
+        self.spurious: list[str] = []  # stored records that are not a fed line (set by snapshot)
         root.mkdir(parents=True, exist_ok=True)
 
     @property
