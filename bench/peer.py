@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 import traceback
@@ -97,6 +98,15 @@ def table(res: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _git_state() -> dict[str, str]:
+    """Which agent was measured: HEAD and any uncommitted change under agent/ drivers/ simulators/."""
+    def git(*argv: str) -> str:
+        r = subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, timeout=30)
+        return r.stdout.strip()
+    return {"git_head": git("rev-parse", "--short", "HEAD"),
+            "git_dirty": git("status", "--porcelain", "--", "agent", "drivers", "simulators") or "clean"}
+
+
 def _pair(a: Any, b: Any) -> str | None:
     return None if a is None or b is None else f"{a:,} / {b:,}"
 
@@ -130,13 +140,14 @@ def main() -> int:
     py = ensure_venv(a.peer_venv)
     work = Path(tempfile.mkdtemp(prefix="peerbench-", dir="/var/tmp"))
     print(f"work dir: {work}", flush=True)
+    print(f"agent under test: {_git_state()}", flush=True)
     book = ProcessBook(work / "pids.txt")
     broker = ex.BenchBroker(work / "broker", acl=ACL, persistence=True, log_type=("error", "warning", "notice"))
     res: dict[str, dict[str, Any]] = {"peer": {}, "ours": {}}
     res["_meta"] = {"warmup_s": warmup, "window_s": window, "records": records, "txns": txns,
                     "kill_after_s": kill_after, "kill_frac": a.kill_frac,
                     "paced_rate": a.paced_rate, "scanner_poll_s": a.scanner_poll,
-                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), **_git_state()}
     systems: list[System] = []
     sub = stub = None
     t_start = time.monotonic()
