@@ -51,6 +51,11 @@ class SerialScannerDriver(DeviceDriver):
         self._buf = b""
         self._last_rx = 0.0
         self._polls = 0
+        #: menu tags recently asked -> until when an answer may still come. An answer that
+        #: arrives while nobody waits for it (its request timed out) is recognised and dropped,
+        #: never taken for a scan. Answers to the same tag are interchangeable (REVINF is the
+        #: scanner's identity), so whichever arrives first serves the request that waits.
+        self._outstanding: dict[str, float] = {}
         self.last_code: str | None = None
         self.last_code_ts: str | None = None
         self.identity: dict[str, str] = {}
@@ -93,7 +98,9 @@ class SerialScannerDriver(DeviceDriver):
     def _pump(self, timeout_s: float, want_tag: str | None = None) -> MenuReply | None:
         """Read for up to ``timeout_s``; emit scans; return the awaited menu reply if it came."""
         deadline = time.monotonic() + timeout_s
-        tags = (want_tag,) if want_tag else ()
+        now = time.monotonic()
+        self._outstanding = {t: until for t, until in self._outstanding.items() if until > now}
+        tags = tuple(self._outstanding)
         while True:
             remaining = deadline - time.monotonic()
             chunk = self._t().read(4096, max(0.0, min(remaining, 0.05)))
@@ -112,7 +119,11 @@ class SerialScannerDriver(DeviceDriver):
                 if frame is None:
                     break
                 if isinstance(frame, MenuReply):
-                    return frame
+                    if frame.tag == want_tag:
+                        return frame
+                    self.count("late_replies")  # the answer to a request that already timed out
+                    self._log.info("late_menu_reply", tag=frame.tag)
+                    continue
                 self._on_scan(frame)
             if remaining <= 0:
                 return None
@@ -129,6 +140,9 @@ class SerialScannerDriver(DeviceDriver):
     def identify(self) -> dict[str, str]:
         """Ask the scanner for its revision. Raises DeviceTimeout / ProtocolError."""
         self._t().write(encode_menu(REVINF))
+        # a late answer is still recognised for a while after the timeout (then it would be
+        # hard to tell from a code that happens to begin with the tag)
+        self._outstanding[REVINF] = time.monotonic() + max(10.0, 10 * self.spec.timeout_s)
         reply = self._pump(self.spec.timeout_s, want_tag=REVINF)
         if reply is None:
             self.count("communication_errors")

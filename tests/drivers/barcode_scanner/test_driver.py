@@ -83,6 +83,24 @@ def test_corrupt_or_late_replies_are_a_clear_error_then_recover(rig: Rig, fault:
     wait_until(lambda: _ok(rig), 5)
 
 
+def test_a_late_menu_reply_is_never_taken_for_a_scan(rig: Rig) -> None:
+    """A REVINF answer that comes after the poll gave up must not reach the kiosk as a barcode."""
+    rig.peer.slow_delay_s = 0.8
+    rig.peer.set_fault("slow", True)
+    with pytest.raises(DeviceTimeout):
+        rig.driver.poll()
+    rig.peer.set_fault("slow", False)
+    wait_until(lambda: rig.peer.replies >= 1, 5)   # the late answer is on the line now
+    rig.peer.act("scan", ["REAL-1"])
+    wait_until(lambda: rig.driver.poll() and rig.events, 5)
+    # answers now run one request behind; whichever answer a poll gets (the late one or its
+    # own) serves it, and the other is recognised and dropped (counted in late_replies when it
+    # arrives while no request waits), never emitted as a scan
+    for _ in range(5):
+        assert rig.driver.poll().detail["firmware"] == "SIM-1.0"
+    assert [d["code"] for k, d in rig.events if k == "code_scanned"] == ["REAL-1"]
+
+
 def test_garbage_never_gives_a_wrong_status(rig: Rig) -> None:
     rig.peer.set_fault("garbage", True)
     for _ in range(5):
