@@ -3,11 +3,12 @@ starts and stops them in order, and runs the watchdog loop. Wiring, not logic.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,10 @@ class Agent:
         if closed:
             log.warning("ledger_recovered_after_unclean_stop", intervals=closed)
         self.supervisor = Supervisor(self.clock, self._on_device_change)
-        token_key = derive(self.key, "pan-token")
         for spec in cfg.devices:
             if not spec.enabled:
                 continue
-            ctx = DriverContext(emit=self._emitter(spec.name), token_key=token_key, clock=self.clock)
-            self.supervisor.add(build_driver(spec, ctx))
+            self.supervisor.add(build_driver(spec, self._driver_context(spec.name)))
         self.uplink = Uplink(cfg, self.journal, boot_id=self.boot_id, version=__version__,
                              health_provider=self._health_document)
         self.limits = OfflineLimits(cfg.offline_limits, self.journal)
@@ -303,7 +302,6 @@ class Agent:
                                                    "terminal, storage, mqtt and api changes need a restart")
         old = {d.name: d for d in self.cfg.devices if d.enabled}
         fresh = {d.name: d for d in new.devices if d.enabled}
-        token_key = derive(self.key, "pan-token")
         changed: dict[str, list[str]] = {"added": [], "removed": [], "reopened": [], "unchanged": []}
         built = {}
         for name, spec in fresh.items():  # every new driver is built before anything is touched
@@ -311,8 +309,7 @@ class Agent:
                 changed["unchanged"].append(name)
                 continue
             try:
-                built[name] = build_driver(spec, DriverContext(emit=self._emitter(name), token_key=token_key,
-                                                               clock=self.clock))
+                built[name] = build_driver(spec, self._driver_context(name))
             except Exception as exc:
                 raise CommandError("bad_config", f"devices.{name}: {exc}") from None
         for name in sorted(old.keys() - fresh.keys()):
@@ -361,12 +358,18 @@ class Agent:
     def _health_document(self) -> dict[str, Any]:
         return self.health.document()
 
-    def _emitter(self, device: str) -> Any:
+    def _driver_context(self, device: str) -> DriverContext:
         def emit(kind: str, data: dict[str, Any]) -> int:
             seq = self.journal.append_event(kind, data, device=device)
             self.uplink.notify_journal()
             return seq
-        return emit
+
+        @contextlib.contextmanager
+        def batch() -> Iterator[None]:
+            with self.journal.batch():
+                yield
+            self.uplink.notify_journal()
+        return DriverContext(emit=emit, batch=batch, token_key=derive(self.key, "pan-token"), clock=self.clock)
 
     def _on_device_change(self, new: DeviceSnapshot, old: DeviceSnapshot | None) -> None:
         faults = sorted(new.fault_codes)

@@ -261,6 +261,13 @@ class Journal:
             self._pending_txns += 1
             return SubmitOutcome("created", seq, txn_id, "queued")
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction around several appends: one durable commit when the block ends
+        (the appends inside become savepoints). Nothing inside is durable before that."""
+        with self.lock, self.db.atomic():
+            yield
+
     def append_event(self, type_: str, data: Mapping[str, Any], *, device: str | None = None,
                      kind: str = "event") -> int:
         """Journal a device/terminal event (or, with kind="report", a self-test report).

@@ -109,6 +109,18 @@ class SerialScannerDriver(DeviceDriver):
                 self._buf += chunk
                 self._last_rx = now
             idle = bool(self._buf) and now - self._last_rx >= self.idle_timeout_s
+            if self._buf:
+                reply = self._decode(tags, want_tag, idle)
+                if reply is not None:
+                    return reply
+            if remaining <= 0:
+                return None
+
+    def _decode(self, tags: tuple[str, ...], want_tag: str | None, idle: bool) -> MenuReply | None:
+        """Emit the scans in the buffer; return the awaited menu reply if it is there. The codes
+        of one read are journalled in one commit: a burst (a flood of codes, a scanner's stored
+        batch) is durable in milliseconds, not one fsync per code."""
+        with self.ctx.batch():
             while self._buf:
                 try:
                     frame, self._buf = decode_frame(self._buf, menu_tags=tags, suffix=self.suffix, idle=idle)
@@ -117,7 +129,7 @@ class SerialScannerDriver(DeviceDriver):
                     self._buf = self._buf[1:]
                     continue
                 if frame is None:
-                    break
+                    return None
                 if isinstance(frame, MenuReply):
                     if frame.tag == want_tag:
                         return frame
@@ -125,8 +137,7 @@ class SerialScannerDriver(DeviceDriver):
                     self._log.info("late_menu_reply", tag=frame.tag)
                     continue
                 self._on_scan(frame)
-            if remaining <= 0:
-                return None
+        return None
 
     def _on_scan(self, scan: ScanData) -> None:
         if not scan.code:

@@ -18,6 +18,7 @@ touches the transport holds ``self.lock``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -32,6 +33,12 @@ from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 #: inserted, code scanned...). It returns only after the event is durably journalled, so a
 #: driver that acknowledges to the device after emit() never loses a money event.
 EmitFn = Callable[[str, dict[str, Any]], int]
+
+#: batch() groups the emits made inside it into one durable commit when the block ends: for
+#: bursts of events nothing is acknowledged to the device for (a scanner's codes arriving
+#: faster than one commit each). Never acknowledge a device inside a batch: its events are
+#: durable only when the block has ended.
+BatchFn = Callable[[], contextlib.AbstractContextManager[Any]]
 
 #: prompt(message) shows an instruction to the engineer at the terminal (interactive self-test)
 #: and returns the engineer's answer where one is asked for (True/"yes"/a check code), else None.
@@ -63,11 +70,16 @@ def _no_prompt(message: str) -> Any:
     return None
 
 
+def _no_batch() -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 @dataclass(slots=True)
 class DriverContext:
     """What the agent gives a driver: where events go, the tokenising key, time, prompts."""
 
     emit: EmitFn = _no_emit
+    batch: BatchFn = _no_batch
     #: key for keyed tokens (PAN HMAC); the journal key in the agent
     token_key: bytes = b"\x00" * 32
     clock: Clock = field(default_factory=SystemClock)

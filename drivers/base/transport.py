@@ -113,7 +113,12 @@ class SerialTransport:
             while True:
                 waiting = port.in_waiting
                 if waiting:
-                    return bytes(port.read(min(n, waiting)))
+                    data = bytearray(port.read(min(n, waiting)))
+                    # socket:// reports only "something" (1) as in_waiting: take what has arrived,
+                    # so one read returns a burst whole, not a byte per call
+                    while len(data) < n and (more := port.in_waiting):
+                        data += port.read(min(n - len(data), more))
+                    return bytes(data)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return b""

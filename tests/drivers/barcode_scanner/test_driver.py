@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,23 @@ class Rig:
         self.link, self.peer = link, peer
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.prompts: list[str] = []
-        ctx = DriverContext(emit=lambda k, d: self.events.append((k, d)) or len(self.events),
-                            prompt=self.prompts.append)
+        self.batches: list[int] = []   # the batch each event was emitted in (0: none)
+        self._batch, self._depth = 0, 0
+
+        def emit(kind: str, data: dict[str, Any]) -> int:
+            self.events.append((kind, data))
+            self.batches.append(self._batch if self._depth else 0)
+            return len(self.events)
+
+        @contextlib.contextmanager
+        def batch() -> Iterator[None]:
+            self._depth += 1
+            self._batch += self._depth == 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+        ctx = DriverContext(emit=emit, batch=batch, prompt=self.prompts.append)
         self.driver = SerialScannerDriver(DeviceSpec("scanner", "barcode_scanner", "serial", link.url,
                                                      timeout_s=0.5, options=options), ctx)
         self.driver.open()
@@ -81,6 +97,16 @@ def test_corrupt_or_late_replies_are_a_clear_error_then_recover(rig: Rig, fault:
         rig.driver.poll()
     rig.peer.set_fault(fault, False)
     wait_until(lambda: _ok(rig), 5)
+
+
+def test_a_burst_of_codes_is_journalled_in_one_commit(rig: Rig) -> None:
+    rig.driver.poll()
+    codes = [f"BURST-{i:03d}" for i in range(60)]
+    rig.peer.reply(b"".join(c.encode() + b"\r" for c in codes))   # one write: a scanner's stored batch
+    wait_until(lambda: rig.driver.poll() and len(rig.events) >= len(codes), 5)
+    assert [d["code"] for _, d in rig.events] == codes
+    assert 0 not in rig.batches, "a code was emitted outside a batch"
+    assert len(set(rig.batches)) <= 3, f"{len(set(rig.batches))} commits for one burst"
 
 
 def test_a_late_menu_reply_is_never_taken_for_a_scan(rig: Rig) -> None:
