@@ -31,6 +31,11 @@ from drivers.base.transport import Transport, open_transport
 
 log = structlog.get_logger(__name__)
 
+#: bytes taken from the port per read. What is read but not yet journalled is lost to a kill
+#: (the kernel no longer holds it): 512 bytes bound that to ~100 codes in a flood of short
+#: codes, still one commit per read, thousands of codes a second.
+READ_CHUNK = 512
+
 _OPTIONS: dict[str, type | tuple[type, ...]] = {"suffix": str, "idle_timeout_s": (int, float),
                                                  "supports_commands": bool, "identify_every": int,
                                                  "interactive_timeout_s": (int, float)}
@@ -103,7 +108,7 @@ class SerialScannerDriver(DeviceDriver):
         tags = tuple(self._outstanding)
         while True:
             remaining = deadline - time.monotonic()
-            chunk = self._t().read(4096, max(0.0, min(remaining, 0.05)))
+            chunk = self._t().read(READ_CHUNK, max(0.0, min(remaining, 0.05)))
             now = time.monotonic()
             if chunk:
                 self._buf += chunk
