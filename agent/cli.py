@@ -16,35 +16,47 @@ from agent.config import AgentConfig, ConfigError, all_problems, load_config, re
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 
 
+def _global_options(default_suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (``kiosk-agent run -c X``, as the unit
+    writes it, and ``kiosk-agent -c X run`` alike). Behind the subcommand they are parsed with SUPPRESS
+    defaults so an option given before the subcommand is not reset by the subparser's default."""
+    g = argparse.ArgumentParser(add_help=False)
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if default_suppress else {}
+    g.add_argument("-c", "--config", help="config file (default $KIOSK_AGENT_CONFIG or /etc/kiosk-agent/agent.toml)",
+                   **kw)
+    g.add_argument("--json", action="store_true", help="machine-readable output (reporting commands)", **kw)
+    g.add_argument("--log-level", choices=LOG_LEVELS, help="log level (default: the config's log.level)", **kw)
+    return g
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kiosk-agent", description="Kiosk terminal agent")
-    p.add_argument("-c", "--config", help="config file (default $KIOSK_AGENT_CONFIG or /etc/kiosk-agent/agent.toml)")
+    after = [_global_options(default_suppress=True)]
+    p = argparse.ArgumentParser(prog="kiosk-agent", description="Kiosk terminal agent",
+                                parents=[_global_options(default_suppress=False)])
     p.add_argument("--version", action="version", version=f"kiosk-agent {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="the daemon, in the foreground")
-    st = sub.add_parser("status", help="the current health document")
-    st.add_argument("--json", action="store_true")
-    q = sub.add_parser("queue", help="the offline queue")
+    sub.add_parser("run", help="the daemon, in the foreground", parents=after)
+    sub.add_parser("status", help="the current health document", parents=after)
+    q = sub.add_parser("queue", help="the offline queue", parents=after)
     q.add_argument("action", choices=["stats", "list", "retry", "dead", "ack-recovery"])
     q.add_argument("--state", choices=["queued", "sent", "settled", "dead"])
     q.add_argument("--limit", type=int, default=50)
     q.add_argument("--seq", type=int, action="append", help="with retry: only these dead letters")
-    q.add_argument("--json", action="store_true")
-    cc = sub.add_parser("config", help="configuration")
+    cc = sub.add_parser("config", help="configuration", parents=after)
     cc.add_argument("action", choices=["check"])
-    cc.add_argument("--json", action="store_true")
-    s = sub.add_parser("selftest", help="run device self-tests")
+    s = sub.add_parser("selftest", help="run device self-tests", parents=after)
     s.add_argument("devices", nargs="*")
     s.add_argument("--level", choices=["internal", "external", "interactive"], default="internal")
-    s.add_argument("--json", action="store_true")
     s.add_argument("--step-timeout", type=float, default=60.0, help="seconds per interactive step")
-    i = sub.add_parser("inspect", help="the inspection report")
+    i = sub.add_parser("inspect", help="the inspection report", parents=after)
     i.add_argument("--engineer", default="")
     i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")
-    i.add_argument("--json", action="store_true")
     i.add_argument("--check", action="append", default=[], metavar="ITEM",
                    help="checklist item the engineer confirms (repeatable)")
-    d = sub.add_parser("demo", help="the whole story on one machine")
+    d = sub.add_parser("demo", help="the whole story on one machine", parents=after)
     d.add_argument("--state-dir", default="demo-state")
     d.add_argument("--transactions", type=int, default=5)
     return p
@@ -67,10 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {problem}", file=sys.stderr)
             return EXIT_USAGE
         if args.command == "run":
-            return _run(cfg)
+            return _run(cfg, args.log_level)
         # reporting commands: stdout carries the report; driver logs go to stderr, warnings only
         from agent import logsetup
-        logsetup.configure(level="warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id, stream=sys.stderr)
+        logsetup.configure(level=args.log_level or "warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id,
+                           stream=sys.stderr)
         if args.command == "status":
             return _status(cfg, args.json)
         if args.command == "queue":
@@ -99,13 +112,13 @@ def _config_check(path: str, as_json: bool) -> int:
     return EXIT_USAGE if problems else EXIT_OK
 
 
-def _run(cfg: AgentConfig) -> int:
+def _run(cfg: AgentConfig, log_level: str | None = None) -> int:
     from agent import logsetup
     from agent.app import Agent
     from agent.crypto import KeyFileError
     from agent.journal import JournalError
 
-    logsetup.configure(level=cfg.log.level, fmt=cfg.log.format, terminal_id=cfg.terminal.id)
+    logsetup.configure(level=log_level or cfg.log.level, fmt=cfg.log.format, terminal_id=cfg.terminal.id)
     try:
         agent = Agent(cfg)
     except KeyFileError as exc:

@@ -3,6 +3,10 @@
 #   - the Mosquitto broker (tests and the demo start their own on free loopback ports);
 #   - systemd-analyze (the unit tests score the service file with it), the sqlite3 CLI;
 #   - libfuse3 (power-loss tests) and libfaketime (clock-jump tests);
+#   - nats-server (its MQTT listener is the 3.1.1-only broker of the broker matrix);
+#   - systemd-container + debootstrap (the installed unit under a real systemd in systemd-nspawn);
+#   - PostgreSQL (the fleet service's scale store; tests run a private cluster with initdb + pg_ctl);
+#   - Chromium and its WebDriver (the fleet dashboard is tested in headless Chromium);
 #   - a virtual environment in .venv with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +20,12 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 # run the daemon under libfaketime
 ls /usr/lib/*/libfuse3.so.3 >/dev/null 2>&1 || need_apt+=(fuse3 libfuse3-3)
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
+command -v systemd-nspawn >/dev/null 2>&1 || need_apt+=(systemd-container)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
@@ -25,7 +35,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
         sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
     fi
 fi
-# the Debian package enables a broker on 1883 under systemd; we never use it (nor stop it)
+# the Debian packages enable a broker on 1883 (and PostgreSQL on 5432, NATS on 4222) under systemd;
+# we never use them (nor stop them): every test starts its own on free loopback ports
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

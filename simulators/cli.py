@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from simulators.runner import SimulatorService, request
 
 
+def _global_options(default_suppress: bool) -> argparse.ArgumentParser:
+    """Options every command takes before or after its name (``kiosk-sim --state-dir D status`` and
+    ``kiosk-sim status --state-dir D``); behind the subcommand with SUPPRESS defaults, so a value given
+    before it is not reset."""
+    g = argparse.ArgumentParser(add_help=False)
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if default_suppress else {}
+    g.add_argument("--state-dir", help="the simulators' state directory (default $KIOSK_SIM_STATE or ./sim-state)",
+                   **kw)
+    g.add_argument("--json", action="store_true", help="JSON output (the default for status/fault/act)", **kw)
+    g.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="log level", **kw)
+    return g
+
+
 def _parser() -> argparse.ArgumentParser:
-    default_dir = os.environ.get("KIOSK_SIM_STATE", "sim-state")
-    p = argparse.ArgumentParser(prog="kiosk-sim", description="Simulated kiosk peripherals")
+    after = [_global_options(default_suppress=True)]
+    p = argparse.ArgumentParser(prog="kiosk-sim", description="Simulated kiosk peripherals",
+                                parents=[_global_options(default_suppress=False)])
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="start all simulators and serve until SIGTERM")
-    r.add_argument("--state-dir", default=default_dir)
+    r = sub.add_parser("run", help="start all simulators and serve until SIGTERM", parents=after)
     r.add_argument("--config-out", help="write an agent config pointing at the simulators here")
     r.add_argument("--mqtt-host", default="127.0.0.1")
     r.add_argument("--mqtt-port", type=int, default=1883)
@@ -25,24 +40,24 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--base-port", type=int, default=0, help="with --tcp: first port (default: free ports)")
     r.add_argument("--terminal-id", default="T-SIM-0001")
     r.add_argument("--site", default="SIM-LAB")
-    f = sub.add_parser("fault", help="inject (or --clear) a fault")
-    f.add_argument("--state-dir", default=default_dir)
+    f = sub.add_parser("fault", help="inject (or --clear) a fault", parents=after)
     f.add_argument("device")
     f.add_argument("fault")
     f.add_argument("--clear", action="store_true")
-    a = sub.add_parser("act", help="a customer action")
-    a.add_argument("--state-dir", default=default_dir)
+    a = sub.add_parser("act", help="a customer action", parents=after)
     a.add_argument("device")
     a.add_argument("action")
     a.add_argument("args", nargs="*")
-    s = sub.add_parser("status", help="every simulator's state")
-    s.add_argument("--state-dir", default=default_dir)
+    sub.add_parser("status", help="every simulator's state", parents=after)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    state = Path(args.state_dir)
+    state = Path(args.state_dir or os.environ.get("KIOSK_SIM_STATE", "sim-state"))
+    if args.log_level:
+        logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port)
         if service.kit.missing:
