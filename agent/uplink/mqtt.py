@@ -30,6 +30,12 @@ class LinkEvent:
     reason: str = ""
     topic: str = ""
     payload: bytes = b""
+    #: the socket error behind a "disconnected" event, for naming it
+    error: BaseException | None = None
+
+
+class SetupError(OSError):
+    """mqtt.tls_ca/tls_cert/tls_key or mqtt.password_file cannot be used."""
 
 
 class MqttSession:
@@ -46,15 +52,6 @@ class MqttSession:
         c.max_queued_messages_set(0)
         # we run our own backoff with jitter; paho's would climb to 2 minutes in lock-step
         c.reconnect_delay_set(1, 1)
-        if cfg.tls_ca or cfg.tls_cert:
-            c.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key,
-                      cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        if cfg.username:
-            password = None
-            if cfg.password_file:
-                with open(cfg.password_file, encoding="utf-8") as f:
-                    password = f.read().strip()
-            c.username_pw_set(cfg.username, password)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
@@ -64,6 +61,29 @@ class MqttSession:
         self.client = c
         self.will_topic = will_topic
         self._started = False
+        self._prepared = False
+
+    def _prepare(self) -> None:
+        """Load the TLS files and the password, once, at the first connect attempt: a missing or
+        unreadable file is then a named connection failure in health, not a daemon that cannot
+        start (the journal keeps taking records either way)."""
+        cfg = self.cfg
+        try:
+            password = None
+            if cfg.username and cfg.password_file:
+                with open(cfg.password_file, encoding="utf-8") as f:
+                    password = f.read().strip()
+            if cfg.tls_ca or cfg.tls_cert:
+                # a fresh context each try: paho's tls_set() may be called only once per client
+                ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cfg.tls_ca)
+                if cfg.tls_cert:
+                    ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+                self.client.tls_set_context(ctx)
+            if cfg.username:
+                self.client.username_pw_set(cfg.username, password)
+        except (OSError, ValueError) as exc:
+            raise SetupError(f"{type(exc).__name__}: {exc}") from exc
+        self._prepared = True
 
     # -- callbacks (on our own thread, inside loop_once) -------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -112,17 +132,24 @@ class MqttSession:
         """Start a (re)connection attempt: TCP/TLS connect now, CONNACK later via loop_once.
 
         The Last Will (retained, QoS 1, on the status topic) is set anew before every attempt.
-        Raises OSError (refused, unreachable, TLS failure) — the caller backs off.
+        Raises OSError (DNS, refused, unreachable, TLS failure; SetupError: the TLS files or the
+        password file cannot be used) — the caller names it (agent.uplink.failures) and backs off.
         """
+        if not self._prepared:
+            self._prepare()
         self.client.will_set(self.will_topic, will_payload, qos=1, retain=True)
-        props = None
-        if self.v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
         if not self._started:
-            self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
-                                clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.v5 else True,
-                                properties=props)
+            if self.v5:
+                # MQTT 5: a clean start and a session that ends with the connection (expiry 0);
+                # the journal, not the broker, is what survives an outage
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 0
+                self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
+                                    clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+            else:
+                # MQTT 3.1.1: the same semantics come from clean_session=True (set on the Client);
+                # paho refuses clean_start and CONNECT properties under 3.1.1 (ValueError)
+                self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
             self._started = True
         else:
             self.client.reconnect()
@@ -131,8 +158,8 @@ class MqttSession:
         """Run paho's network loop once; returns paho's rc (non-zero: the link is down)."""
         try:
             return int(self.client.loop(timeout=timeout_s))
-        except (OSError, ssl.SSLError) as exc:
-            self.events.append(LinkEvent("disconnected", reason=f"socket error: {exc}"))
+        except OSError as exc:
+            self.events.append(LinkEvent("disconnected", reason=f"socket error: {exc}", error=exc))
             return int(mqtt.MQTT_ERR_CONN_LOST)
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -348,6 +349,13 @@ class MosquittoBroker:
             interval_s=0.05,
             message=lambda: f"{needle!r} not in broker log: {self.log_tail()}",
         )
+
+    def client_protocols(self, client_id: str) -> set[str]:
+        """The MQTT versions ("3.1", "3.1.1", "5") ``client_id`` connected with, from the log's
+        ``New client connected ... as ID (p2, c1, k5)`` lines (p2 is 3.1.1, p5 is 5)."""
+        names = {"1": "3.1", "2": "3.1.1", "5": "5"}
+        found = re.findall(rf" as {re.escape(client_id)} \(p(\d)", self.log_text())
+        return {names.get(p, p) for p in found}
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
