@@ -92,11 +92,29 @@ def no_connack(cfg: MqttConfig, waited_s: float) -> LinkFailure:
 
 
 def closed_before_connack(cfg: MqttConfig, detail: str) -> LinkFailure:
-    """The broker closed the connection after CONNECT without sending a CONNACK."""
+    """The broker closed the connection after CONNECT without sending a CONNACK.
+
+    Under TLS 1.3 the broker checks our client certificate after the handshake, so its alert
+    ("sslv3 alert certificate expired", "tlsv1 alert unknown ca") arrives here, as paho's
+    error line for the failed read, rather than from the connect.
+    """
+    if _is_cert_alert(detail):
+        return _client_cert_rejected(cfg, detail)
     tls = "" if (cfg.tls_ca or cfg.tls_cert) else ", a TLS-only port reached without TLS (set mqtt.tls_ca)"
     return LinkFailure("broker_no_connack", f"broker {_where(cfg)} closed the connection without answering CONNECT "
                        f"({detail}): {_version(cfg)} not accepted{tls}, or a client certificate it refused?",
                        MAINTENANCE)
+
+
+def _is_cert_alert(text: str) -> bool:
+    low = text.lower()
+    return "alert" in low and any(w in low for w in ("certificate", "unknown ca", "handshake"))
+
+
+def _client_cert_rejected(cfg: MqttConfig, seen: str) -> LinkFailure:
+    return LinkFailure("tls_client_cert_rejected", f"TLS to {_where(cfg)}: the broker rejected this terminal's client "
+                       f"certificate ({seen}); mqtt.tls_cert ({cfg.tls_cert}) is expired, revoked, or not signed by "
+                       "the CA the broker trusts", MAINTENANCE)
 
 
 def _tls(cfg: MqttConfig, exc: ssl.SSLError) -> LinkFailure:
@@ -114,10 +132,8 @@ def _tls(cfg: MqttConfig, exc: ssl.SSLError) -> LinkFailure:
         return LinkFailure("tls_untrusted", f"TLS to {where}: the broker's certificate is not trusted ({msg}); "
                            f"mqtt.tls_ca ({cfg.tls_ca}) is not the CA that signed it, or another server answers "
                            "on that address", MAINTENANCE)
-    if "alert" in low and any(w in low for w in ("certificate", "unknown ca", "handshake")):
-        return LinkFailure("tls_client_cert_rejected", f"TLS to {where}: the broker rejected this terminal's client "
-                           f"certificate ({msg}); mqtt.tls_cert ({cfg.tls_cert}) is expired, revoked, or not signed "
-                           "by the CA the broker trusts", MAINTENANCE)
+    if _is_cert_alert(low):
+        return _client_cert_rejected(cfg, msg)
     if any(w in low for w in ("wrong version number", "record layer", "packet length too long",
                               "unexpected eof", "eof occurred", "http request", "unknown protocol")):
         return LinkFailure("tls_not_tls", f"TLS to {where}: the port did not answer TLS ({msg}); is it a plaintext "
@@ -147,6 +163,11 @@ def from_exception(cfg: MqttConfig, exc: BaseException) -> LinkFailure:
     if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN):
         return LinkFailure("network_unreachable", f"no route to {where} ({exc.strerror}): is this kiosk's network "
                            "up?", CHECK_CONNECTION)
+    if isinstance(exc, ConnectionError) and (cfg.tls_ca or cfg.tls_cert):
+        # a plain MQTT listener reads the ClientHello as a garbage packet and resets the connection
+        return LinkFailure("tls_not_tls", f"TLS to {where}: the port dropped the connection during the TLS "
+                           f"handshake ({exc}); is it a plaintext MQTT port? (1883 is plain, 8883 TLS; drop "
+                           "mqtt.tls_ca or fix mqtt.port)", MAINTENANCE)
     if isinstance(exc, ConnectionError):
         return LinkFailure("connection_reset", f"{where} dropped the connection while connecting ({exc}): "
                            "a TLS port reached without TLS, or a proxy/firewall in between?", CHECK_CONNECTION)

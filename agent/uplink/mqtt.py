@@ -32,6 +32,8 @@ class LinkEvent:
     payload: bytes = b""
     #: the socket error behind a "disconnected" event, for naming it
     error: BaseException | None = None
+    #: paho's own error line for it (paho swallows the exception of a failed read and logs it)
+    detail: str = ""
 
 
 class SetupError(OSError):
@@ -58,6 +60,8 @@ class MqttSession:
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
+        c.on_log = self._on_log
+        self._last_paho_error = ""
         self.client = c
         self.will_topic = will_topic
         self._started = False
@@ -100,10 +104,17 @@ class MqttSession:
         except Exception:
             log.exception("mqtt_callback_failed", callback="on_connect_fail")
 
+    def _on_log(self, client: Any, userdata: Any, level: int, buf: str) -> None:
+        # e.g. "failed to receive on socket: [SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] ...": a TLS 1.3
+        # broker's verdict on our client certificate arrives only on the first read
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_paho_error = buf[:300]
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         try:
+            detail, self._last_paho_error = self._last_paho_error, ""
             self.events.append(LinkEvent("disconnected", code=int(getattr(reason_code, "value", 0) or 0),
-                                         reason=str(reason_code)))
+                                         reason=str(reason_code), detail=detail))
         except Exception:
             log.exception("mqtt_callback_failed", callback="on_disconnect")
 

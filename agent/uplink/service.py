@@ -262,7 +262,7 @@ class Uplink:
         if "keep alive" in ev.reason.lower():
             # paho gives up on a silent broker after `keepalive` s, maybe before connack_timeout
             return failures.no_connack(self.cfg.mqtt, now - self._connecting_since)
-        return failures.closed_before_connack(self.cfg.mqtt, ev.reason)
+        return failures.closed_before_connack(self.cfg.mqtt, ev.detail or ev.reason)
 
     def _connect_failed(self, failure: LinkFailure, now: float) -> None:
         """A connection attempt failed before CONNACK: name it in health, log it once, back off."""

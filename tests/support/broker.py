@@ -28,7 +28,7 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -46,6 +46,7 @@ __all__ = [
     "Recorder",
     "free_port",
     "mosquitto_path",
+    "mqtt_connack",
     "mqtt_probe",
 ]
 
@@ -77,8 +78,9 @@ def free_port() -> int:
             return port
 
 
-def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    """True when an MQTT 3.1.1 CONNECT to host:port is answered with an accepting CONNACK."""
+def mqtt_connack(host: str, port: int, timeout_s: float = 0.5) -> int | None:
+    """The return code of the CONNACK an anonymous MQTT 3.1.1 CONNECT gets at host:port (0:
+    accepted, 5: not authorised, ...), or None when there is no MQTT answer."""
     client_id = f"probe-{os.getpid()}".encode()
     body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
     try:
@@ -88,12 +90,20 @@ def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
             while len(reply) < 4:
                 chunk = sock.recv(4 - len(reply))
                 if not chunk:
-                    return False
+                    return None
                 reply += chunk
-            sock.sendall(b"\xe0\x00")  # DISCONNECT
-            return reply == b"\x20\x02\x00\x00"
+            if reply[:3] != b"\x20\x02\x00":
+                return None
+            if reply[3] == 0:
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+            return reply[3]
     except OSError:
-        return False
+        return None
+
+
+def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when an MQTT 3.1.1 CONNECT to host:port is answered with an accepting CONNACK."""
+    return mqtt_connack(host, port, timeout_s) == 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,8 @@ class MosquittoBroker:
         acl: ACL file lines, written verbatim (e.g. ``KIOSK_ACL``); None means no ACL file.
         persistence: keep sessions/retained messages across graceful restarts.
         log_type: mosquitto ``log_type`` values.
+        users: user name -> password; when given, a password file (mosquitto_passwd) is written
+            and anonymous clients are refused on every listener (CONNACK "not authorised").
     """
 
     def __init__(
@@ -132,6 +144,7 @@ class MosquittoBroker:
         *,
         persistence: bool = False,
         log_type: Sequence[str] = ("all",),
+        users: Mapping[str, str] | None = None,
     ) -> None:
         exe = mosquitto_path()
         if exe is None:
@@ -148,6 +161,8 @@ class MosquittoBroker:
         self.acl = list(acl) if acl is not None else None
         self.persistence = persistence
         self.log_type = tuple(log_type)
+        self.users = dict(users) if users is not None else None
+        self.passwd_path = self.workdir / "passwd"
         self.conf_path = self.workdir / "mosquitto.conf"
         self.acl_path = self.workdir / "acl"
         self.log_path = self.workdir / "mosquitto.log"
@@ -165,7 +180,7 @@ class MosquittoBroker:
             # as root, mosquitto would switch to user 'mosquitto', who cannot read our 0600 files
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "per_listener_settings false",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.users is not None else 'true'}",
             f"persistence {'true' if self.persistence else 'false'}",
             "log_dest stderr",
             *(f"log_type {t}" for t in self.log_type),
@@ -176,6 +191,8 @@ class MosquittoBroker:
             lines += [f"persistence_location {self.data_dir}/", "autosave_interval 1"]
         if self.acl is not None:
             lines.append(f"acl_file {self.acl_path}")
+        if self.users is not None:
+            lines.append(f"password_file {self.passwd_path}")
         lines.append(f"listener {self.port} {LOOPBACK}")
         if self.tls is not None:
             lines += [
@@ -190,6 +207,13 @@ class MosquittoBroker:
         return "\n".join(lines) + "\n"
 
     def _write_files(self) -> None:
+        if self.users is not None:
+            self.passwd_path.write_text("")
+            self.passwd_path.chmod(0o600)
+            passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in self.users.items():
+                subprocess.run([passwd, "-b", str(self.passwd_path), user, password], check=True,
+                               capture_output=True, timeout=30)
         if self.acl is not None:
             self.acl_path.write_text("\n".join(self.acl) + "\n")
             self.acl_path.chmod(0o600)
@@ -256,7 +280,9 @@ class MosquittoBroker:
                 if "Address already in use" in tail:
                     raise _BindRace
                 raise RuntimeError(f"mosquitto exited with {proc.returncode}: {tail}")
-            return mqtt_probe(self.host, self.port)
+            code = mqtt_connack(self.host, self.port)
+            # with users, anonymous probes are refused (5): any CONNACK means it is serving
+            return code == 0 or (self.users is not None and code is not None)
 
         wait_until(ready, timeout_s, message=lambda: f"mosquitto not ready: {self.log_tail()}")
 
