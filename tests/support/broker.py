@@ -31,8 +31,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
+from tests.support.process import ServerProcess
 from tests.support.recorder import Received, Recorder
 from tests.support.waiting import wait_until
 
@@ -121,7 +121,7 @@ class _BindRace(Exception):
     """mosquitto could not bind a port picked a moment earlier; pick again."""
 
 
-class MosquittoBroker:
+class MosquittoBroker(ServerProcess):
     """One mosquitto process on loopback, restartable on the same ports.
 
     Args:
@@ -165,13 +165,10 @@ class MosquittoBroker:
         self.passwd_path = self.workdir / "passwd"
         self.conf_path = self.workdir / "mosquitto.conf"
         self.acl_path = self.workdir / "acl"
-        self.log_path = self.workdir / "mosquitto.log"
+        super().__init__(self.workdir / "mosquitto.log")
         self.data_dir = self.workdir / "data"
         self.starts = 0
         self._ports_fixed = port is not None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
-        self._log_offset = 0
 
     # ---------------------------------------------------------------- config
     def _config_text(self) -> str:
@@ -220,14 +217,6 @@ class MosquittoBroker:
         self.conf_path.write_text(self._config_text())
 
     # ------------------------------------------------------------- lifecycle
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
     def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
         """Start mosquitto and return once it answers an MQTT CONNECT."""
         if self.running:
@@ -242,7 +231,7 @@ class MosquittoBroker:
             elif self.tls is not None and not self.tls_port:
                 self.tls_port = free_port()
             self._write_files()
-            self._spawn()
+            self._spawn([self.exe, "-c", str(self.conf_path)], self.workdir)
             try:
                 self._await_ready(timeout_s)
             except _BindRace:
@@ -259,17 +248,6 @@ class MosquittoBroker:
             return self
         raise RuntimeError(f"could not bind free ports for mosquitto: {self.log_tail()}")
 
-    def _spawn(self) -> None:
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap()
-        self._log_offset = self._log_file.tell()
-        self._proc = subprocess.Popen(
-            [self.exe, "-c", str(self.conf_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=self._log_file,
-            cwd=self.workdir,
-        )
-
     def _await_ready(self, timeout_s: float) -> None:
         proc = self._proc
         assert proc is not None
@@ -285,28 +263,6 @@ class MosquittoBroker:
             return code == 0 or (self.users is not None and code is not None)
 
         wait_until(ready, timeout_s, message=lambda: f"mosquitto not ready: {self.log_tail()}")
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Graceful exit (SIGTERM), SIGKILL if it does not exit within ``timeout_s``."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
-            proc.terminate()
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self._reap()
 
     def kill(self) -> None:
         """Crash the broker (SIGKILL): no persistence save, clients see the sockets reset."""
@@ -350,23 +306,6 @@ class MosquittoBroker:
         self.stop()
 
     # ------------------------------------------------------------------- log
-    def log_text(self) -> str:
-        """The whole broker log (all starts of this instance)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, max_chars: int = 2000) -> str:
-        """The log since the latest start, trimmed to its last ``max_chars``."""
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(self._log_offset)
-                text = fh.read().decode(errors="replace")
-        except FileNotFoundError:
-            return "<no log>"
-        return text[-max_chars:]
-
     def wait_for_log(self, needle: str, timeout_s: float) -> str:
         """Wait until ``needle`` appears in the log; return the whole log."""
         return wait_until(
