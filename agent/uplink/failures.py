@@ -119,7 +119,7 @@ def _client_cert_rejected(cfg: MqttConfig, seen: str) -> LinkFailure:
 
 def _tls(cfg: MqttConfig, exc: ssl.SSLError) -> LinkFailure:
     where = _where(cfg)
-    msg = str(getattr(exc, "verify_message", "") or exc.reason or exc)
+    msg = str(getattr(exc, "verify_message", "") or getattr(exc, "reason", "") or exc)
     low = f"{msg} {exc}".lower()
     if isinstance(exc, ssl.SSLCertVerificationError):
         if "hostname mismatch" in low or "ip address mismatch" in low:

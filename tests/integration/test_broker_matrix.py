@@ -18,12 +18,15 @@ What NATS does differently (nats-server 2.9.10), seen here and handled:
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from tests.support.agent_proc import REPO
 from tests.support.waiting import wait_until
 
 
@@ -105,3 +108,16 @@ def test_mqtt5_against_nats_is_named_with_its_fix(nats_broker, agent_factory, te
     fault = wait_until(named, 15, message=lambda: str(api.get("/v1/health")[1]["connectivity"]))
     assert "CONNACK 0x84 'Unsupported protocol version'" in fault["text"]
     assert 'set mqtt.protocol = "3.1.1"' in fault["text"] and fault["action"] == "maintenance"
+
+
+def test_nats_closes_the_connection_on_a_dot_in_the_topic_which_config_check_warns_about(
+        nats_broker, agent_factory):
+    agent = agent_factory(nats_broker.mqtt_port, terminal_id="T.DOT.1",
+                          mqtt={"protocol": "3.1.1", "settle": "fleet-ack"})
+    check = subprocess.run([sys.executable, "-m", "agent", "-c", str(agent.config_path), "config", "check"],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0 and "NATS's MQTT listener" in check.stderr
+    agent.start()
+    # the agent connects, its first publish (the retained status) makes NATS drop the connection
+    wait_until(lambda: "characters ' ' and '.' not supported for MQTT topics" in nats_broker.log_text(), 15)
+    assert agent.proc is not None and agent.proc.poll() is None  # the daemon keeps running and retrying
