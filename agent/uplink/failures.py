@@ -27,6 +27,15 @@ from agent.uplink.mqtt import SetupError
 CHECK_CONNECTION = "check_connection"
 MAINTENANCE = "maintenance"
 
+#: every code a LinkFailure can carry: the terminal fault codes the uplink adds to health
+FAULT_CODES = frozenset({
+    "broker_auth_failed", "broker_client_id_rejected", "broker_moved", "broker_no_connack",
+    "broker_protocol_unsupported", "broker_refused", "broker_unavailable", "connect_failed", "connect_stalled",
+    "connect_timeout", "connection_refused", "connection_reset", "dns_failed", "mqtt_files_unusable",
+    "network_unreachable", "tls_cert_expired", "tls_client_cert_rejected", "tls_failed", "tls_handshake_timeout",
+    "tls_hostname_mismatch", "tls_not_tls", "tls_untrusted",
+})
+
 #: MQTT 3.1.1 CONNACK return codes (section 3.2.2.3) by the name paho gives them
 _V311_CODES = {"Unsupported protocol version": 1, "Client identifier not valid": 2, "Server unavailable": 3,
                "Bad user name or password": 4, "Not authorized": 5}
@@ -42,8 +51,14 @@ class LinkFailure:
     text: str
     action: str
 
+    @property
+    def severity(self) -> str:
+        """``warning`` for the network being away (offline is not a fault: the journal keeps
+        taking records and drains when it is back), ``error`` for what never heals by itself."""
+        return "warning" if self.action == CHECK_CONNECTION else "error"
+
     def fault(self) -> dict[str, str]:
-        return {"code": self.code, "action": self.action, "text": self.text}
+        return {"code": self.code, "action": self.action, "severity": self.severity, "text": self.text}
 
 
 def _where(cfg: MqttConfig) -> str:
@@ -106,6 +121,13 @@ def closed_before_connack(cfg: MqttConfig, detail: str) -> LinkFailure:
                        MAINTENANCE)
 
 
+def stalled(cfg: MqttConfig, waited_s: float) -> LinkFailure:
+    """DNS, TCP connect and TLS handshake together have not finished after ``waited_s``."""
+    return LinkFailure("connect_stalled", f"connecting to {_where(cfg)} has not finished after {waited_s:.0f} s "
+                       "(DNS lookup, TCP connect, TLS handshake): the DNS server does not answer, or the network "
+                       "drops packets", CHECK_CONNECTION)
+
+
 def _is_cert_alert(text: str) -> bool:
     low = text.lower()
     return "alert" in low and any(w in low for w in ("certificate", "unknown ca", "handshake"))
@@ -157,6 +179,10 @@ def from_exception(cfg: MqttConfig, exc: BaseException) -> LinkFailure:
     if isinstance(exc, ConnectionRefusedError):
         return LinkFailure("connection_refused", f"nothing accepts connections on {where} (connection refused): the "
                            "broker is down, or mqtt.port is wrong", CHECK_CONNECTION)
+    if isinstance(exc, TimeoutError) and "handshake" in str(exc).lower():
+        return LinkFailure("tls_handshake_timeout", f"TLS to {where}: TCP was accepted but the TLS handshake got no "
+                           f"answer ({exc}): a listener that is not TLS and waits, or a middlebox holding the "
+                           "connection; check mqtt.port", MAINTENANCE)
     if isinstance(exc, TimeoutError):
         return LinkFailure("connect_timeout", f"no answer from {where} within the connect timeout: a firewall drops "
                            "the packets, the address is wrong, or the network is down", CHECK_CONNECTION)

@@ -9,6 +9,7 @@ our code (the lock-order deadlocks of paho #226/#354 cannot happen). Callbacks o
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,36 @@ class LinkEvent:
 
 class SetupError(OSError):
     """mqtt.tls_ca/tls_cert/tls_key or mqtt.password_file cannot be used."""
+
+
+class ConnectAttempt:
+    """One DNS lookup + TCP connect + TLS handshake + CONNECT, on its own short-lived thread.
+
+    Those steps block (paho bounds TCP and TLS by its 5 s ``connect_timeout``, but nothing bounds
+    ``getaddrinfo``: a DNS server that drops packets costs resolver timeout x attempts x servers),
+    and the uplink thread must keep turning meanwhile, or its stale heartbeat starves the systemd
+    watchdog and a kiosk whose DNS is down would be restarted in a loop. The uplink thread leaves
+    the paho client alone until ``done`` is set, so paho is still driven by one thread at a time.
+    """
+
+    def __init__(self, session: MqttSession, will_payload: bytes, started: float) -> None:
+        self.started = started
+        self.error: OSError | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(session, will_payload), name="mqtt-connect",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, session: MqttSession, will_payload: bytes) -> None:
+        try:
+            session.connect(will_payload)
+        except OSError as exc:
+            self.error = exc
+        except Exception as exc:  # a paho ValueError and the like: a bug, but named, never fatal
+            log.exception("mqtt_connect_crashed")
+            self.error = OSError(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
 
 
 class MqttSession:
@@ -164,6 +195,10 @@ class MqttSession:
             self._started = True
         else:
             self.client.reconnect()
+
+    def start_connect(self, will_payload: bytes, now: float) -> ConnectAttempt:
+        """``connect()`` on a thread of its own; poll the returned attempt's ``done``."""
+        return ConnectAttempt(self, will_payload, now)
 
     def loop_once(self, timeout_s: float) -> int:
         """Run paho's network loop once; returns paho's rc (non-zero: the link is down)."""

@@ -26,10 +26,13 @@ from agent.journal.store import iso
 from agent.uplink import failures
 from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
-from agent.uplink.mqtt import LinkEvent, MqttSession
+from agent.uplink.mqtt import ConnectAttempt, LinkEvent, MqttSession
 from agent.uplink.topics import Topics
 
 log = structlog.get_logger(__name__)
+
+#: a connection attempt (DNS, TCP, TLS) still running after this long is named in health
+SLOW_CONNECT_S = 15.0
 
 
 def _json(doc: dict[str, Any]) -> bytes:
@@ -76,6 +79,7 @@ class Uplink:
         self.last_error: str | None = None
         #: why the latest connection attempt failed (a terminal fault until the next CONNACK)
         self.link_failure: LinkFailure | None = None
+        self._attempt: ConnectAttempt | None = None
         self.heartbeat_mono = time.monotonic()
         for warning in config_warnings(cfg):
             log.warning("config_warning", warning=warning)
@@ -146,19 +150,25 @@ class Uplink:
 
     def _step(self, now: float) -> None:
         if not self.connected and self._connecting_since is None:
-            if now < self._next_attempt:
-                self._wake.wait(min(0.25, self._next_attempt - now))
-                self._wake.clear()
-                return
-            try:
+            attempt = self._attempt
+            if attempt is None:
+                if now < self._next_attempt:
+                    self._wake.wait(min(0.25, self._next_attempt - now))
+                    self._wake.clear()
+                    return
                 # the will names the session it belongs to, so a consumer can discard a stale one
                 will = self._status("offline", "lwt")
                 will["session"] = self.session_no + 1
-                self.session.connect(_json(will))
-                self._connecting_since = now
-            except OSError as exc:
-                self._connect_failed(failures.from_exception(self.cfg.mqtt, exc), now)
+                self._attempt = self.session.start_connect(_json(will), now)
                 return
+            if not attempt.done.wait(0.1):
+                self._connect_pending(attempt.started, now)
+                return
+            self._attempt = None
+            if attempt.error is not None:
+                self._connect_failed(failures.from_exception(self.cfg.mqtt, attempt.error), now)
+                return
+            self._connecting_since = now  # CONNECT is out: the CONNACK deadline starts
         # busy (records in flight): turn fast; idle: a slower turn keeps an idle terminal's CPU
         # near zero, at the cost of up to 0.1 s before a new record leaves
         busy = bool(self.forwarder.inflight) or self._wake.is_set()
@@ -263,6 +273,15 @@ class Uplink:
             # paho gives up on a silent broker after `keepalive` s, maybe before connack_timeout
             return failures.no_connack(self.cfg.mqtt, now - self._connecting_since)
         return failures.closed_before_connack(self.cfg.mqtt, ev.detail or ev.reason)
+
+    def _connect_pending(self, started: float, now: float) -> None:
+        """DNS/TCP/TLS still running on the connect thread: name it once it is unusually slow."""
+        if now - started < SLOW_CONNECT_S or (self.link_failure and self.link_failure.code == "connect_stalled"):
+            return
+        failure = failures.stalled(self.cfg.mqtt, now - started)
+        log.warning("uplink_connect_stalled", error=failure.text)
+        self.link_failure = failure
+        self.last_error = failure.text
 
     def _connect_failed(self, failure: LinkFailure, now: float) -> None:
         """A connection attempt failed before CONNACK: name it in health, log it once, back off."""

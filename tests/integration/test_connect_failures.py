@@ -11,11 +11,14 @@ the code and an action, and the text says what to check.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.app import Agent
+from agent.config import parse_config
 from tests.support.broker import BrokerTls, MosquittoBroker, free_port
 from tests.support.pki import Pki, make_pki
 from tests.support.waiting import wait_until
@@ -32,7 +35,11 @@ def _named(api: Any, code: str, timeout_s: float = 20) -> dict[str, Any]:
         return None
     fault = wait_until(seen, timeout_s, message=lambda: str(api.get("/v1/health")[1]["connectivity"]))
     assert fault["action"] in ("maintenance", "check_connection") and fault["text"]
-    assert api.get("/v1/health")[1]["state"] != "ok"
+    # the network being away (check_connection) leaves the state alone: offline is not a fault;
+    # what never heals by itself (maintenance) degrades the terminal
+    warning = fault["action"] == "check_connection"
+    assert fault["severity"] == ("warning" if warning else "error")
+    assert (api.get("/v1/health")[1]["state"] == "ok") is warning
     return fault
 
 
@@ -149,3 +156,32 @@ def test_tls_failures_each_have_their_own_name(tmp_path, agent_factory, tls_brok
         fault = _named(agent.client(), code)
         assert words in fault["text"], (code, fault["text"])
         assert fault["action"] == "maintenance"
+
+
+def test_a_hanging_tls_handshake_is_named_and_the_uplink_thread_keeps_turning(tmp_path, tcp_proxy, broker, pki):
+    """TCP accepted, then silence during the TLS handshake (paho waits its 5 s connect timeout).
+    The connect runs on its own thread: the uplink heartbeat (what feeds the systemd watchdog)
+    never goes stale meanwhile, which is what keeps a kiosk whose DNS hangs from being restarted."""
+    silent = tcp_proxy(broker.host, broker.port)
+    silent.blackhole()
+    cfg = parse_config({"terminal": {"id": "T-HANG-1", "site": "TEST-SITE"},
+                        "storage": {"path": str(tmp_path / "j.db")},
+                        "mqtt": {"host": "localhost", "port": silent.port, "reconnect_min": 0.1,
+                                 "reconnect_max": 0.5, **_tls_cfg(pki)},
+                        "api": {"socket": str(tmp_path / "api.sock")}})
+    agent = Agent(cfg)
+    agent.start()
+    try:
+        stalest = 0.0
+
+        def named() -> bool:
+            nonlocal stalest
+            stalest = max(stalest, time.monotonic() - agent.uplink.heartbeat_mono)
+            return any(f["code"] == "tls_handshake_timeout" for f in agent.uplink.faults())
+        wait_until(named, 20, message=lambda: str(agent.uplink.connectivity()))
+        text = agent.uplink.connectivity()["last_error"]
+        assert "TCP was accepted but the TLS handshake got no answer" in text
+        assert stalest < 2.0, f"the uplink thread stood still for {stalest:.1f} s"
+    finally:
+        agent.request_stop()
+        agent.stop()

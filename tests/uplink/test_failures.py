@@ -90,6 +90,7 @@ def _verify_error(message: str) -> ssl.SSLCertVerificationError:
     (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "dns_failed"),
     (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "connection_refused"),
     (TimeoutError("timed out"), "connect_timeout"),
+    (TimeoutError("_ssl.c:990: The handshake operation timed out"), "tls_handshake_timeout"),
     (OSError(errno.ENETUNREACH, "Network is unreachable"), "network_unreachable"),
     (OSError(errno.EHOSTUNREACH, "No route to host"), "network_unreachable"),
     (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "connection_reset"),
@@ -106,8 +107,24 @@ def test_connect_exceptions_are_named(exc, code):
     f = failures.from_exception(_cfg(tls_ca="/ca.pem") if "tls" in code else _cfg(), exc)
     assert f.code == code, f
     assert f.action in ACTIONS and ("mq.example" in f.text or code == "mqtt_files_unusable")
+    assert f.fault() == {"code": code, "action": f.action, "text": f.text,
+                         "severity": "warning" if f.action == "check_connection" else "error"}
 
 
 def test_a_reset_during_a_tls_handshake_means_a_plain_port():
     f = failures.from_exception(_cfg(tls_ca="/ca.pem"), ConnectionResetError(errno.ECONNRESET, "reset"))
     assert f.code == "tls_not_tls" and "plaintext MQTT port" in f.text
+
+
+def test_a_connect_still_running_is_named_stalled():
+    f = failures.stalled(_cfg(), 15.3)
+    assert f.code == "connect_stalled" and "has not finished after 15 s" in f.text and "DNS" in f.text
+
+
+def test_fault_codes_lists_exactly_the_codes_the_module_makes():
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(failures))
+    made = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "")
+            == "LinkFailure" and n.args and isinstance(n.args[0], ast.Constant)}
+    assert made == failures.FAULT_CODES
