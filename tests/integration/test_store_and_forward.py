@@ -1,7 +1,8 @@
 """Store-and-forward end to end: the real daemon, a real Mosquitto, a TCP proxy that cuts the link.
 
 The uplink tests run under both MQTT versions (the ``protocol`` fixture); the minute-long flapping
-test runs a shorter 3.1.1 form, since the drain code is shared and only the session differs.
+test runs a shorter 3.1.1 form, since the drain code is shared and only the session differs, and
+the blackholed will runs under 3.1.1 in test_broker_matrix.py (against Mosquitto and NATS).
 """
 
 from __future__ import annotations
@@ -133,10 +134,10 @@ def test_507_when_max_pending_reached_and_nothing_accepted_is_dropped(agent_fact
 
 
 def test_blackholed_link_is_noticed_by_keepalive_and_the_will_says_offline(
-        agent_factory, mqtt_proxy, recorder, terminal_id, protocol):
+        agent_factory, mqtt_proxy, recorder, terminal_id):
+    # MQTT 5 here; the same blackholed will under 3.1.1 (Mosquitto and NATS) is in test_broker_matrix.py
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/status")
-    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id,
-                          mqtt={"keepalive": 5, "protocol": protocol}).start()
+    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"keepalive": 5}).start()
     api = agent.client()
     wait_until(lambda: api.get("/v1/health")[1]["connectivity"]["online"], 15)
     mqtt_proxy.blackhole()
