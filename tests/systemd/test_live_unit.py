@@ -270,3 +270,22 @@ def test_stop_is_clean_and_leaves_the_shutdown_presence(live: Live) -> None:
     assert st == {"ActiveState": "inactive", "Result": "success", "ExecMainCode": "1", "ExecMainStatus": "0"}, st
     doc = _retained_status(ct)
     assert doc is not None and (doc["state"], doc.get("reason")) == ("offline", "shutdown"), doc
+
+
+def test_uninstall_under_systemd(live: Live) -> None:
+    """Last: uninstall.sh on the live system, then --purge; each leaves exactly what it promises."""
+    ct = live.ct
+    ct.run(["systemctl", "start", UNIT], timeout=120)  # uninstall must also stop a running agent
+    ct.run(["bash", "/usr/src/kiosk-agent/scripts/uninstall.sh"], timeout=120)
+    st = ct.show(UNIT, "LoadState", "ActiveState")
+    assert st == {"LoadState": "not-found", "ActiveState": "inactive"}, st
+    gone = ct.sh("for p in /opt/kiosk-agent /etc/systemd/system/kiosk-agent.service /usr/local/bin/kiosk-agent "
+                 "/etc/udev/rules.d/99-kiosk.rules /etc/systemd/system/multi-user.target.wants/kiosk-agent.service; "
+                 "do [ -e $p ] || [ -L $p ] && echo $p; done; true").stdout.split()
+    assert gone == [], gone
+    kept = ["/etc/kiosk-agent/journal.key", "/etc/kiosk-agent/agent.toml", "/var/lib/kiosk-agent/journal.db"]
+    assert ct.run(["ls", *kept], check=False).returncode == 0
+    assert ct.run(["id", "kiosk-agent"], check=False).returncode == 0
+    ct.run(["bash", "/usr/src/kiosk-agent/scripts/uninstall.sh", "--purge"], timeout=120)
+    assert ct.run(["ls", "-d", "/etc/kiosk-agent", "/var/lib/kiosk-agent"], check=False).stdout == ""
+    assert ct.run(["id", "kiosk-agent"], check=False).returncode != 0
