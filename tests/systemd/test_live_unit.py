@@ -3,7 +3,8 @@
 The container (tests/systemd/conftest.py) was installed and cold-booted once; the tests run in file
 order against that one live system: start at boot, the credential, the watchdog pings, the device
 allow-list, what the sandbox denies, the exposure score, then the failure paths (kill -9, SIGSTOP ->
-watchdog) and the clean stop last.
+watchdog), the clean stop, and uninstall.sh last. About 75 s after the ~20 s setup; the SIGSTOP case
+alone takes WatchdogSec (30 s) + RestartSec (5 s), by design of the shipped unit.
 
 Device allow-list: the node numbers are those of linux Documentation/admin-guide/devices.txt
 (https://www.kernel.org/doc/Documentation/admin-guide/devices.txt): 188 ttyUSB (USB serial
