@@ -50,6 +50,21 @@ from drivers.receipt_printer.constants import (
     RecoverRequest,
     StatusType,
 )
+from drivers.receipt_printer.graphics import (
+    BARCODE_FORMAT_A,
+    BARCODE_FORMAT_B,
+    BARCODE_MODULES,
+    FORMAT_A_OFFSET,
+    HRI_FONTS,
+    BarcodeCommand,
+    BarcodeHeightCommand,
+    BarcodeWidthCommand,
+    CharacterSizeCommand,
+    HriFontCommand,
+    HriPositionCommand,
+    PrintModeCommand,
+    RasterImageCommand,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +242,8 @@ class Text:
 Command = (InitializeCommand | EmphasizeCommand | JustifyCommand | FeedLinesCommand | CodeTableCommand
            | KanjiModeCommand | CutCommand | QrModelCommand | QrModuleSizeCommand | QrErrorCorrectionCommand
            | QrStoreCommand | QrPrintCommand | PaperSensorRequest | StatusRequest | RecoverCommand | LineFeed
-           | CarriageReturn | Text)
+           | CarriageReturn | Text | PrintModeCommand | CharacterSizeCommand | BarcodeHeightCommand
+           | BarcodeWidthCommand | HriPositionCommand | HriFontCommand | BarcodeCommand | RasterImageCommand)
 
 
 def _gs_k(body: bytes) -> bytes:
@@ -252,11 +268,13 @@ def _decode_esc(buf: bytes) -> tuple[Command | None, bytes]:
     op = buf[1]
     if op == 0x40:
         return InitializeCommand(), buf[2:]
-    if op not in (0x45, 0x61, 0x64, 0x74):
+    if op not in (0x21, 0x45, 0x61, 0x64, 0x74):
         raise FrameError(f"unknown command ESC 0x{op:02X}")
     if len(buf) < 3:
         return None, buf
     n, rest = buf[2], buf[3:]
+    if op == 0x21:
+        return PrintModeCommand(n), rest
     if op == 0x45:
         return EmphasizeCommand(bool(n & 0x01)), rest
     if op == 0x61:
@@ -319,7 +337,74 @@ def _decode_gs(buf: bytes) -> tuple[Command | None, bytes]:
         if buf[2] != 0x6B:
             raise FrameError(f"unknown command GS ( 0x{buf[2]:02X}")
         return _decode_gs_k(buf)
+    if op == 0x6B:
+        return _decode_gs_barcode(buf)
+    if op == 0x76:
+        return _decode_gs_raster(buf)
+    if op in (0x21, 0x48, 0x66, 0x68, 0x77):
+        if len(buf) < 3:
+            return None, buf
+        return _gs_setting(op, buf[2]), buf[3:]
     raise FrameError(f"unknown command GS 0x{op:02X}")
+
+
+def _gs_setting(op: int, n: int) -> Command:
+    if op == 0x21:
+        if n & 0x88:
+            raise FrameError(f"GS !: bad size 0x{n:02X}")
+        return CharacterSizeCommand((n >> 4) + 1, (n & 0x0F) + 1)
+    if op == 0x48:
+        if n not in (0, 1, 2, 3, 48, 49, 50, 51):
+            raise FrameError(f"GS H: bad position 0x{n:02X}")
+        return HriPositionCommand(n & 0x03)
+    if op == 0x66:
+        font = n - 48 if 48 <= n <= 52 else n
+        if font not in HRI_FONTS:
+            raise FrameError(f"GS f: bad font 0x{n:02X}")
+        return HriFontCommand(font)
+    if op == 0x68:
+        if n == 0:
+            raise FrameError("GS h: height 0")
+        return BarcodeHeightCommand(n)
+    if n not in BARCODE_MODULES:
+        raise FrameError(f"GS w: bad module 0x{n:02X}")
+    return BarcodeWidthCommand(n)
+
+
+def _decode_gs_barcode(buf: bytes) -> tuple[Command | None, bytes]:
+    if len(buf) < 3:
+        return None, buf
+    m = buf[2]
+    if m in BARCODE_FORMAT_A:
+        end = buf.find(0x00, 3)
+        if end < 0:
+            return None, buf
+        if end == 3:
+            raise FrameError("GS k: empty format A data")
+        return BarcodeCommand(m + FORMAT_A_OFFSET, bytes(buf[3:end])), buf[end + 1:]
+    if m in BARCODE_FORMAT_B:
+        if len(buf) < 4 or len(buf) < 4 + buf[3]:
+            return None, buf
+        if buf[3] == 0:
+            raise FrameError("GS k: empty format B data")
+        return BarcodeCommand(m, bytes(buf[4:4 + buf[3]])), buf[4 + buf[3]:]
+    raise FrameError(f"GS k: bad system 0x{m:02X}")
+
+
+def _decode_gs_raster(buf: bytes) -> tuple[Command | None, bytes]:
+    if len(buf) < 8:
+        if len(buf) >= 3 and buf[2] != 0x30:
+            raise FrameError(f"unknown command GS v 0x{buf[2]:02X}")
+        return None, buf
+    if buf[2] != 0x30:
+        raise FrameError(f"unknown command GS v 0x{buf[2]:02X}")
+    mode, x, y = buf[3], buf[4] | buf[5] << 8, buf[6] | buf[7] << 8
+    end = 8 + x * y
+    if len(buf) < end:
+        return None, buf
+    if mode not in (0, 1, 2, 3, 48, 49, 50, 51) or not x or not y:
+        raise FrameError(f"GS v 0: bad mode 0x{mode:02X} or size {x}x{y}")
+    return RasterImageCommand(mode & 0x03, x, y, bytes(buf[8:end])), buf[end:]
 
 
 def _decode_dle(buf: bytes) -> tuple[Command | None, bytes]:
@@ -375,3 +460,13 @@ def decode_commands(buf: bytes) -> tuple[list[Command], bytes]:
         out.append(cmd)
         buf = rest
     return out, buf
+
+
+__all__ = [
+    "BarcodeCommand", "BarcodeHeightCommand", "BarcodeWidthCommand", "CarriageReturn", "CharacterSizeCommand",
+    "CodeTableCommand", "Command", "CutCommand", "EmphasizeCommand", "FeedLinesCommand", "HriFontCommand",
+    "HriPositionCommand", "InitializeCommand", "JustifyCommand", "KanjiModeCommand", "LineFeed",
+    "PaperSensorRequest", "PrintModeCommand", "QrErrorCorrectionCommand", "QrModelCommand", "QrModuleSizeCommand",
+    "QrPrintCommand", "QrStoreCommand", "RasterImageCommand", "RecoverCommand", "StatusRequest", "Text",
+    "decode_command", "decode_commands",
+]
