@@ -227,7 +227,7 @@ def decode_command(buf: bytes) -> tuple[Command | None, bytes]:
         return OtherCommand(raw, command_name(raw)), buf[length:]
     try:
         return build(raw), buf[length:]
-    except ValueError as exc:
+    except (ValueError, IndexError) as exc:
         raise CommandError(f"{command_name(raw)}: bad parameter ({exc})", length) from None
 
 
