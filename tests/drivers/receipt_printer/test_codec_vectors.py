@@ -168,6 +168,7 @@ def test_every_proper_prefix_waits_for_more(hexstr: str, cmd: Command, canonical
     ("1d 76 30 00 ff ff ff ff", 8, False),  # 4 GB raster: the header goes, no waiting
     ("1b 5e", 2, True),  # unknown ESC ^
     ("1b 1d", 1, True),  # ESC then GS: the GS may start the next command
+    ("10 41", 1, True),  # a stray DLE: "A" is text
     ("1d 28 58", 3, True),  # unknown GS ( X
     ("1b 63 39 00", 3, False),  # unknown ESC c sub-command
     ("07", 1, False),  # BEL is no ESC/POS command
