@@ -77,7 +77,8 @@ def test_print_receipt(driver: EscposDriver, peer: ReceiptPrinterPeer, events: E
     assert receipt.qr == ["https://bank.example.cn/r/0001"]
     assert receipt.cut == "partial"
     assert driver.counters() == {"paper_cuts": 1, "receipts_printed": 1, "lines_printed": 3}
-    assert events.items == [("receipt_printed", {"device": "printer", "lines": 3, "qr": True, "cut_requested": True,
+    assert events.items == [("receipt_printed", {"device": "printer", "lines": 3, "qr": True, "barcodes": 0,
+                                                 "images": 0, "cut_requested": True,
                                                  "cut": True, "faults": []})]
 
 
@@ -328,8 +329,9 @@ def test_printer_goes_silent_after_the_data(tmp_path: Path, make_driver: DriverF
         drv.open()
         with pytest.raises(DeviceTimeout):
             drv.operation("print", {"lines": ["a", "b"]})
-        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False,
-                                                        "cut_requested": True, "error": "DeviceTimeout"})]
+        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False, "barcodes": 0,
+                                                        "images": 0, "cut_requested": True,
+                                                        "error": "DeviceTimeout"})]
         assert "receipts_printed" not in drv.counters()
     finally:
         link.stop()
