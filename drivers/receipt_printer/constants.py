@@ -10,11 +10,15 @@ from __future__ import annotations
 from enum import IntEnum, IntFlag
 
 #: ESC/POS control bytes (ASCII names, as the Epson reference writes them)
+HT = 0x09  #: Horizontal tab
 LF = 0x0A  #: Print and line feed
+FF = 0x0C  #: Print and return to standard mode (in page mode)
 CR = 0x0D  #: Print and carriage return (ignored by most thermal printers when auto-LF is off)
 DLE = 0x10  #: Real-time command prefix
 EOT = 0x04  #: DLE EOT n: transmit real-time status
 ENQ = 0x05  #: DLE ENQ n: real-time request to printer (recover from error)
+DC4 = 0x14  #: DLE DC4 fn ...: real-time pulse / power-off / buzzer / status / clear buffers
+CAN = 0x18  #: Cancel print data in page mode
 ESC = 0x1B
 FS = 0x1C
 GS = 0x1D
@@ -179,6 +183,10 @@ class CharacterCodeTable(IntEnum):
     PC437 = 0
     PC850 = 2
     WPC1252 = 16
+
+
+#: ESC t n pages a printer may document (Epson: 0..5, 6..8, 11..53 and 254, 255 vary by model)
+CODE_TABLES = frozenset((*range(54), 254, 255))
 
 
 #: GS r 1: transmit paper sensor status. NOT real-time: the printer answers only after the

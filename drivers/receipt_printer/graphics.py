@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from drivers.receipt_printer.constants import ESC, GS
+from drivers.receipt_printer.constants import ESC, FS, GS
 
 
 class BarcodeSystem(IntEnum):
@@ -219,3 +219,103 @@ class RasterImageCommand:
     def encode(self) -> bytes:
         x, y = self.width_bytes, self.height
         return bytes([GS, 0x76, 0x30, self.mode, x & 0xFF, x >> 8, y & 0xFF, y >> 8]) + self.data
+
+
+@dataclass(frozen=True, slots=True)
+class BitImageCommand:
+    """ESC * m nL nH d1..dk: one column-format stripe, ``width`` dots wide.
+
+    m = 0, 1: 8 dots high (k = width); m = 32, 33: 24 dots high (k = 3 * width).
+    """
+
+    mode: int
+    width: int
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if self.mode not in BIT_IMAGE_MODES:
+            raise ValueError(f"ESC * m must be 0, 1, 32 or 33, got {self.mode}")
+        _byte(self.width, "ESC * width (dots)", 1, 0xFFFF)
+        if len(self.data) != self.width * self.bytes_per_column:
+            raise ValueError(f"ESC *: {self.width} columns need {self.width * self.bytes_per_column} bytes")
+
+    @property
+    def bytes_per_column(self) -> int:
+        return 3 if self.mode >= 32 else 1
+
+    @property
+    def height(self) -> int:
+        return 8 * self.bytes_per_column
+
+    def encode(self) -> bytes:
+        return bytes([ESC, 0x2A, self.mode, self.width & 0xFF, self.width >> 8]) + self.data
+
+
+#: ESC * m: 8-dot single / double density, 24-dot single / double density
+BIT_IMAGE_MODES = frozenset((0, 1, 32, 33))
+
+
+@dataclass(frozen=True, slots=True)
+class GraphicsCommand:
+    """GS ( L pL pH m fn [params] (or GS 8 L p1..p4 m fn [params] when ``extended``): graphics / NV logos.
+
+    fn 112 stores a raster graphic (a bx by c xL xH yL yH d1..dk, k = ceil(x/8) * y), fn 50 prints
+    it; fn 69 prints an NV graphic (kc1 kc2 x y); the other functions define, erase and list them.
+    """
+
+    fn: int
+    params: bytes = b""
+    m: int = 0x30
+    extended: bool = False
+
+    def encode(self) -> bytes:
+        length = len(self.params) + 2
+        if self.extended:
+            head = bytes([GS, 0x38, 0x4C]) + length.to_bytes(4, "little")
+        else:
+            if length > 0xFFFF:
+                raise ValueError("GS ( L: more than 65535 bytes, use extended (GS 8 L)")
+            head = bytes([GS, 0x28, 0x4C, length & 0xFF, length >> 8])
+        return head + bytes([self.m, self.fn]) + self.params
+
+    def raster_size(self) -> tuple[int, int] | None:
+        """(width, height) in dots of a fn 112 raster graphic, None otherwise or when malformed."""
+        p = self.params
+        if self.fn != 112 or len(p) < 8:
+            return None
+        x, y = p[4] | p[5] << 8, p[6] | p[7] << 8
+        return (x, y) if len(p) >= 8 + (x + 7) // 8 * y else None
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolCommand:
+    """GS ( k pL pH cn fn [params] for a 2D symbol function with no class of its own.
+
+    cn: 48 PDF417, 49 QR Code, 50 MaxiCode, 51 GS1 DataBar, 52 composite, 53 Aztec, 54 DataMatrix.
+    fn 80 (cn 48..54: 65 + 15) stores data ("m" = 48 first), fn 81 prints the stored symbol.
+    """
+
+    cn: int
+    fn: int
+    params: bytes = b""
+
+    def encode(self) -> bytes:
+        length = len(self.params) + 2
+        if length > 0xFFFF:
+            raise ValueError("GS ( k: more than 65535 bytes")
+        return bytes([GS, 0x28, 0x6B, length & 0xFF, length >> 8, self.cn, self.fn]) + self.params
+
+
+@dataclass(frozen=True, slots=True)
+class NvImagePrintCommand:
+    """FS p n m: print NV bit image n (1..255) in mode m (0..3, 48..51)."""
+
+    number: int
+    mode: int = 0
+
+    def __post_init__(self) -> None:
+        _byte(self.number, "FS p n", 1)
+        _byte(self.mode, "FS p m", 0, 3)
+
+    def encode(self) -> bytes:
+        return bytes([FS, 0x70, self.number, self.mode])
