@@ -3,7 +3,7 @@
 Per block (Epson ESC/POS Command Reference, https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/,
 the pages named after each command)::
 
-    text     [ESC a n] [ESC ! n] [ESC E n] [GS ! n]  piece LF ...   only the modes that change
+    text     [ESC a n] [ESC E n] [ESC - n] [GS ! n]  piece LF ...   only the modes that change
     barcode  <reset> ESC a n  GS H n  GS h n  GS w n  GS k m n d1..dn
     qr       <reset> ESC a n  GS ( k: model 2, module size, error correction, store, print  LF
     image    <reset> ESC a n  GS v 0 0 xL xH yL yH d1..dk
@@ -11,13 +11,10 @@ the pages named after each command)::
     cut      <reset> [ESC a 0]  GS V 65|66 0
     (end)    <reset> [ESC a 0]
 
-<reset> turns off the text modes still on (ESC ! 0 when underline is on, else ESC E 0 and GS ! 0
-as needed), so a style never leaks into a barcode's HRI line or the next receipt.
-
-Underline is ESC ! bit 7 (the reference's ESC ! n: bit 3 emphasized, bits 4/5 double height/width,
-bit 7 underline). ESC ! sets all of those at once, so it carries the emphasized bit and is
-followed by GS ! when the size is not 1x1 (the last of ESC ! / GS ! sets the size).
-Barcodes and raster images honour ESC a (GS k / GS v 0: "justification is effective"). GS k
+<reset> turns off the text modes still on (ESC E 0, ESC - 0, GS ! 0 as needed), so a style never
+leaks into a barcode's HRI line or the next receipt. Each mode has its own command (ESC E
+emphasized, ESC - underline 1 dot, GS ! size), so one changes without touching the others; ESC !
+would set them all at once. Barcodes and raster images honour ESC a (GS k / GS v 0: "justification is effective"). GS k
 leaves the print position at the start of the line, so no LF follows it; the QR print does
 need one (the shorthand has always sent it).
 """
@@ -25,7 +22,7 @@ need one (the shorthand has always sent it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from drivers.receipt_printer.blocks import (
     BarcodeBlock,
@@ -49,7 +46,6 @@ from drivers.receipt_printer.commands import (
     HriPositionCommand,
     JustifyCommand,
     LineFeed,
-    PrintModeCommand,
     QrErrorCorrectionCommand,
     QrModelCommand,
     QrModuleSizeCommand,
@@ -57,12 +53,10 @@ from drivers.receipt_printer.commands import (
     QrStoreCommand,
     RasterImageCommand,
     Text,
+    UnderlineCommand,
 )
 from drivers.receipt_printer.constants import Justification, QrModel
 from drivers.receipt_printer.receipt import PrinterOptions, ReceiptLine
-
-#: ESC ! n bits (reference, ESC !)
-_EMPHASIZED, _UNDERLINE = 0x08, 0x80
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +98,10 @@ class _Printer:
 
     def restyle(self, want: _Style) -> None:
         have = self.style
-        if want.underline != have.underline:
-            self.cmds.append(PrintModeCommand((_UNDERLINE if want.underline else 0)
-                                              | (_EMPHASIZED if want.bold else 0)))
-            have = replace(_PLAIN, bold=want.bold, underline=want.underline)
         if want.bold != have.bold:
             self.cmds.append(EmphasizeCommand(want.bold))
+        if want.underline != have.underline:
+            self.cmds.append(UnderlineCommand(1 if want.underline else 0))
         if (want.width, want.height) != (have.width, have.height):
             self.cmds.append(CharacterSizeCommand(want.width, want.height))
         self.style = want

@@ -2,7 +2,7 @@
 
 The expected bytes are written out by hand from the Epson ESC/POS Command Reference
 (https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/: ESC a "select justification",
-ESC E "emphasized", ESC ! "select print mode(s)" (bit 3 emphasized, bit 7 underline), GS ! "select
+ESC E "emphasized", ESC - "underline mode" (n = 1: one dot), GS ! "select
 character size" (n = (w-1)*16 + (h-1)), GS H "HRI position", GS h "bar code height", GS w "bar
 code width", GS k "print bar code" function B (m = 67 JAN13, 69 CODE39, 70 ITF, 73 CODE128, then
 n, then the data), GS ( k QR <Functions 165/167/169/180/181>, GS v 0 "print raster bit image",
@@ -35,11 +35,12 @@ def test_text_styles() -> None:
     assert wire([{"type": "text", "text": "Hi", "bold": True, "underline": True, "size": [2, 2], "align": "right"},
                  {"type": "text", "text": "ok"}]) == h(
         "1B 61 02"      # ESC a 2: right
-        "1B 21 88"      # ESC ! 0x88: underline + emphasized
+        "1B 45 01"      # ESC E 1: emphasized
+        "1B 2D 01"      # ESC - 1: underline, 1 dot
         "1D 21 11"      # GS ! 0x11: double width, double height
         "48 69 0A"      # Hi LF
         "1B 61 00"      # ESC a 0: left
-        "1B 21 00"      # ESC ! 0: underline and emphasized off, size 1x1
+        "1B 45 00 1B 2D 00 1D 21 00"  # each mode off again
         "6F 6B 0A")     # ok LF
 
 
@@ -114,8 +115,8 @@ def test_styles_are_reset_before_a_graphic_and_a_cut() -> None:
         "1B 61 01 1B 45 01 1D 21 10 54 0A"        # centre, bold, double width, T LF
         "1B 45 00 1D 21 00"                       # reset before the barcode
         "1B 61 01 1D 48 00 1D 68 32 1D 77 03 1D 6B 46 02 31 32"
-        "1B 61 02 1B 21 80 55 0A"                 # right, ESC ! underline, U LF
-        "1B 21 00 1B 61 00"                       # reset and left before the cut
+        "1B 61 02 1B 2D 01 55 0A"                 # right, ESC - 1 underline, U LF
+        "1B 2D 00 1B 61 00"                       # reset and left before the cut
         "1D 56 42 00")
 
 

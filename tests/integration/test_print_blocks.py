@@ -1,0 +1,137 @@
+"""A receipt with a logo, styled text, a barcode and a QR code, printed through the running daemon's
+API (the unix socket) onto the simulated printer on a pty, and what came out of it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.receipt_printer.commands import (
+    BarcodeCommand,
+    CutCommand,
+    QrStoreCommand,
+    RasterImageCommand,
+    decode_commands,
+)
+from simulators.base.link import PtyLink
+from simulators.receipt_printer import ReceiptPrinterPeer
+from tests.support.agent_proc import AgentProcess
+from tests.support.png import b64, bitmap_png, png
+from tests.support.waiting import wait_until
+
+#: a 58 mm printer: 32 columns, 384 dots
+OPTIONS = {"width_chars": 32, "dot_width": 384}
+
+
+class TappedPrinter(ReceiptPrinterPeer):
+    """The simulated printer, keeping every byte it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=7)
+        self.wire = bytearray()
+
+    def on_bytes(self, data: bytes) -> list[bytes]:
+        self.wire += data
+        return super().on_bytes(data)
+
+
+@pytest.fixture
+def printer() -> TappedPrinter:
+    return TappedPrinter()
+
+
+@pytest.fixture
+def printer_kiosk(printer: TappedPrinter, tmp_path: Path, agent_factory: Callable[..., AgentProcess],
+          broker: Any) -> Iterator[AgentProcess]:
+    link = PtyLink(printer, tmp_path / "printer").start()
+    devices = {"printer": {"class": "receipt_printer", "driver": "escpos", "port": link.url, "baudrate": 115200,
+                           "poll_interval": 0.5, "timeout": 1.0, "required": True, "options": OPTIONS}}
+    agent = agent_factory(broker.port, sections={"devices": devices})
+    agent.start()
+    api = agent.client()
+    wait_until(lambda: api.get("/v1/health")[1]["devices"]["printer"]["state"] == "online", 30,
+               message=lambda: api.get("/v1/health")[1]["devices"])
+    yield agent
+    agent.terminate()
+    link.stop()
+
+
+def logo_png() -> bytes:
+    """600 x 120: a black frame with a checkerboard inside (scaled to 384 x 77 on 58 mm paper)."""
+    art = []
+    for y in range(120):
+        row = "".join("#" if y < 6 or y >= 114 or x < 6 or x >= 594 or (x // 20 + y // 20) % 2 else "."
+                      for x in range(600))
+        art.append(row)
+    return bitmap_png(art)
+
+
+RECEIPT = [
+    {"type": "image", "png": b64(logo_png())},
+    {"type": "text", "text": "UTILITY OFFICE", "bold": True, "size": [2, 2], "align": "center"},
+    {"type": "text", "text": "收据 Receipt 0001", "underline": True},
+    {"type": "text", "text": "Total 12.00", "align": "right"},
+    {"type": "feed", "lines": 1},
+    {"type": "barcode", "symbology": "EAN13", "data": "400638133393", "hri": "below", "height": 60},
+    {"type": "qr", "data": "https://pay.example.cn/r/0001", "module_size": 4, "error_correction": "Q"},
+    {"type": "cut"},
+]
+
+
+def test_a_receipt_with_logo_barcode_and_qr_comes_out_exactly(printer_kiosk: AgentProcess,
+                                                             printer: TappedPrinter) -> None:
+    api = printer_kiosk.client()
+    code, doc = api.post("/v1/devices/printer/print", {"blocks": RECEIPT})
+    assert (code, doc) == (200, {"printed": True, "lines": 3, "cut": True, "faults": []}), doc
+    assert printer.decode_errors == 0
+    receipt = printer.receipts[-1]
+    assert [(line.text, line.bold, line.align) for line in receipt.lines] == [
+        ("UTILITY OFFICE", True, "center"), ("收据 Receipt 0001", False, "left"), ("Total 12.00", False, "right"),
+        ("", False, "center")]  # the line feed after the QR code
+    assert receipt.qr == ["https://pay.example.cn/r/0001"]
+    assert receipt.cut == "partial"
+    # the wire, read back with the printer's own codec
+    cmds, rest = decode_commands(bytes(printer.wire))
+    assert rest == b""
+    images = [c for c in cmds if isinstance(c, RasterImageCommand)]
+    assert [(i.width_bytes * 8, i.height) for i in images] == [(384, 77)]
+    assert [(c.symbology, c.data) for c in cmds if isinstance(c, BarcodeCommand)] == [("EAN13", b"4006381333931")]
+    assert [c.data for c in cmds if isinstance(c, QrStoreCommand)] == [b"https://pay.example.cn/r/0001"]
+    assert [c.partial for c in cmds if isinstance(c, CutCommand)] == [True]
+    events = api.get("/v1/devices/printer/events")[1]["events"]
+    printed = [e["data"] for e in events if e["type"] == "receipt_printed"]
+    assert printed and printed[-1]["barcodes"] == 1 and printed[-1]["images"] == 1 and printed[-1]["qr"] is True
+
+
+def test_bad_blocks_get_422_with_every_path_and_nothing_is_printed(printer_kiosk: AgentProcess,
+                                                                   printer: TappedPrinter) -> None:
+    api = printer_kiosk.client()
+    before = len(printer.wire)
+    code, doc = api.post("/v1/devices/printer/print", {"blocks": [
+        {"type": "text", "text": "ok"},
+        {"type": "barcode", "symbology": "EAN13", "data": "4006381333932"},
+        {"type": "image", "png": b64(b"GIF89a")},
+        {"type": "qr", "data": ""},
+    ]})
+    assert code == 422, doc
+    assert doc["error"]["code"] == "invalid_body"
+    assert doc["error"]["problems"] == [
+        "blocks[1].data: EAN13 check digit of 400638133393 is 1, got 2",
+        "blocks[2].png: not a PNG image (the data does not start with the PNG signature)",
+        "blocks[3].data: must be 1..7089 bytes in UTF-8, got 0",
+    ]
+    # a logo too big for the API's 64 KiB body is refused before it reaches the driver
+    noise = random.Random(1).randbytes(250 * 250)
+    code, doc = api.post("/v1/devices/printer/print", {"blocks": [{"type": "image", "png": b64(png(250, 250, noise))}]})
+    assert code == 413 and doc["error"]["code"] == "too_large"
+    # the shorthand still works and nothing of the refused requests reached the printer
+    code, doc = api.post("/v1/devices/printer/print", {"lines": ["after"], "cut": True})
+    assert code == 200 and doc["printed"] is True
+    sent, _ = decode_commands(bytes(printer.wire[before:]))
+    assert not [c for c in sent if isinstance(c, BarcodeCommand | RasterImageCommand)]
+    assert printer.receipts[-1].text == ["after"]
+
