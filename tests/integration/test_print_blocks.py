@@ -3,6 +3,7 @@ API (the unix socket) onto the simulated printer on a pty, and what came out of 
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from drivers.receipt_printer.commands import (
 )
 from simulators.base.link import PtyLink
 from simulators.receipt_printer import ReceiptPrinterPeer
-from tests.support.agent_proc import AgentProcess
+from tests.support.agent_proc import REPO, AgentProcess
 from tests.support.png import b64, bitmap_png, png
 from tests.support.waiting import wait_until
 
@@ -135,3 +136,18 @@ def test_bad_blocks_get_422_with_every_path_and_nothing_is_printed(printer_kiosk
     assert not [c for c in sent if isinstance(c, BarcodeCommand | RasterImageCommand)]
     assert printer.receipts[-1].text == ["after"]
 
+
+
+def test_the_docs_example_prints(printer_kiosk: AgentProcess, printer: TappedPrinter) -> None:
+    """docs/api.md's example body, exactly as written there, on a 58 mm printer."""
+    doc = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    example = doc.split("### Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    code, out = printer_kiosk.client().post("/v1/devices/printer/print", json.loads(example))
+    assert (code, out) == (200, {"printed": True, "lines": 3, "cut": True, "faults": []}), out
+    receipt = printer.receipts[-1]
+    assert receipt.text[:3] == ["CITY UTILITY OFFICE", "Water bill 2026-11", "Total 128.50"]
+    assert receipt.qr == ["https://pay.example.cn/r/0042"]
+    assert printer.decode_errors == 0
+    cmds, _ = decode_commands(bytes(printer.wire))
+    assert [(c.symbology, c.data) for c in cmds if isinstance(c, BarcodeCommand)] == [("CODE128", b"{BWB2611-0042")]
+    assert [(c.width_bytes, c.height) for c in cmds if isinstance(c, RasterImageCommand)] == [(2, 8)]
