@@ -185,8 +185,18 @@ class CharacterCodeTable(IntEnum):
     WPC1252 = 16
 
 
-#: ESC t n pages a printer may document (Epson: 0..5, 6..8, 11..53 and 254, 255 vary by model)
-CODE_TABLES = frozenset((*range(54), 254, 255))
+#: ESC t n pages a printer may document (Epson: 0..8, 11..53, 66..75, 82, 254, 255 vary by model)
+CODE_TABLES = frozenset((*range(54), *range(66, 76), 82, 254, 255))
+
+#: ESC t n -> Python codec for the pages Python has (the Epson page table, as python-escpos 3.1
+#: ``capabilities.json`` profile "default" lists it with each page's ``python_encode``)
+CODE_TABLE_CODECS: dict[int, str] = {
+    0: "cp437", 1: "cp932", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 13: "cp857", 14: "cp737",
+    15: "iso8859_7", 16: "cp1252", 17: "cp866", 18: "cp852", 19: "cp858", 21: "cp874", 32: "cp720",
+    33: "cp775", 34: "cp855", 35: "cp861", 36: "cp862", 37: "cp864", 38: "cp869", 39: "iso8859_2",
+    40: "iso8859_15", 44: "cp1125", 45: "cp1250", 46: "cp1251", 47: "cp1253", 48: "cp1254", 49: "cp1255",
+    50: "cp1256", 51: "cp1257", 52: "cp1258",
+}
 
 
 #: GS r 1: transmit paper sensor status. NOT real-time: the printer answers only after the
