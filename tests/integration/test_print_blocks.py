@@ -13,8 +13,6 @@ import pytest
 
 from drivers.receipt_printer.commands import (
     BarcodeCommand,
-    CutCommand,
-    QrStoreCommand,
     RasterImageCommand,
     decode_commands,
 )
@@ -83,26 +81,35 @@ RECEIPT = [
 ]
 
 
+def line(text: str, *, bold: bool = False, align: str = "left", width: int = 1, height: int = 1,
+         underline: int = 0) -> dict[str, Any]:
+    return {"type": "text", "text": text, "bold": bold, "align": align, "width": width, "height": height,
+            "underline": underline, "reverse": False}
+
+
 def test_a_receipt_with_logo_barcode_and_qr_comes_out_exactly(printer_kiosk: AgentProcess,
                                                              printer: TappedPrinter) -> None:
     api = printer_kiosk.client()
     code, doc = api.post("/v1/devices/printer/print", {"blocks": RECEIPT})
     assert (code, doc) == (200, {"printed": True, "lines": 3, "cut": True, "faults": []}), doc
-    assert printer.decode_errors == 0
-    receipt = printer.receipts[-1]
-    assert [(line.text, line.bold, line.align) for line in receipt.lines] == [
-        ("UTILITY OFFICE", True, "center"), ("收据 Receipt 0001", False, "left"), ("Total 12.00", False, "right"),
-        ("", False, "center")]  # the line feed after the QR code
-    assert receipt.qr == ["https://pay.example.cn/r/0001"]
-    assert receipt.cut == "partial"
-    # the wire, read back with the printer's own codec
+    # what the simulator's status (kiosk-sim status) shows for the receipt, whole
+    status = printer.snapshot()
+    assert status["decode_errors"] == 0, status["last_decode_errors"]
+    assert status["recent_receipts"][-1] == {"cut": "partial", "items": [
+        {"type": "image", "width": 384, "height": 77, "source": "raster", "align": "center", "key": ""},
+        line("UTILITY OFFICE", bold=True, align="center", width=2, height=2),
+        line("收据 Receipt 0001", underline=1),
+        line("Total 12.00", align="right"),
+        {"type": "barcode", "symbology": "EAN13", "data": "4006381333931", "hri": "below", "height": 60,
+         "module": 2, "align": "center"},
+        {"type": "symbol", "kind": "qr", "data": "https://pay.example.cn/r/0001", "align": "center"},
+        line("", align="center"),  # the line feed after the QR code
+    ]}
+    # and the bytes on the wire, read back with the printer's codec
     cmds, rest = decode_commands(bytes(printer.wire))
     assert rest == b""
-    images = [c for c in cmds if isinstance(c, RasterImageCommand)]
-    assert [(i.width_bytes * 8, i.height) for i in images] == [(384, 77)]
+    assert [(c.width_bytes * 8, c.height) for c in cmds if isinstance(c, RasterImageCommand)] == [(384, 77)]
     assert [(c.symbology, c.data) for c in cmds if isinstance(c, BarcodeCommand)] == [("EAN13", b"4006381333931")]
-    assert [c.data for c in cmds if isinstance(c, QrStoreCommand)] == [b"https://pay.example.cn/r/0001"]
-    assert [c.partial for c in cmds if isinstance(c, CutCommand)] == [True]
     events = api.get("/v1/devices/printer/events")[1]["events"]
     printed = [e["data"] for e in events if e["type"] == "receipt_printed"]
     assert printed and printed[-1]["barcodes"] == 1 and printed[-1]["images"] == 1 and printed[-1]["qr"] is True
@@ -144,10 +151,15 @@ def test_the_docs_example_prints(printer_kiosk: AgentProcess, printer: TappedPri
     example = doc.split("### Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
     code, out = printer_kiosk.client().post("/v1/devices/printer/print", json.loads(example))
     assert (code, out) == (200, {"printed": True, "lines": 3, "cut": True, "faults": []}), out
-    receipt = printer.receipts[-1]
-    assert receipt.text[:3] == ["CITY UTILITY OFFICE", "Water bill 2026-11", "Total 128.50"]
-    assert receipt.qr == ["https://pay.example.cn/r/0042"]
-    assert printer.decode_errors == 0
-    cmds, _ = decode_commands(bytes(printer.wire))
-    assert [(c.symbology, c.data) for c in cmds if isinstance(c, BarcodeCommand)] == [("CODE128", b"{BWB2611-0042")]
-    assert [(c.width_bytes, c.height) for c in cmds if isinstance(c, RasterImageCommand)] == [(2, 8)]
+    status = printer.snapshot()
+    assert status["decode_errors"] == 0, status["last_decode_errors"]
+    assert status["recent_receipts"][-1] == {"cut": "partial", "items": [
+        {"type": "image", "width": 16, "height": 8, "source": "raster", "align": "center", "key": ""},
+        line("CITY UTILITY OFFICE", bold=True, align="center", height=2),
+        line("Water bill 2026-11", underline=1),
+        line("Total 128.50", align="right"),
+        {"type": "barcode", "symbology": "CODE128", "data": "{BWB2611-0042", "hri": "below", "height": 80,
+         "module": 2, "align": "center"},
+        {"type": "symbol", "kind": "qr", "data": "https://pay.example.cn/r/0042", "align": "center"},
+        line("", align="center"),
+    ]}

@@ -1,5 +1,6 @@
-"""Any receipt made of blocks is a clean ESC/POS stream: the printer's decoder drops nothing, and the
-commands it reads back re-encode to the very same bytes (property-based)."""
+"""Any receipt made of blocks is a clean ESC/POS stream: the printer's decoder drops nothing, the
+commands it reads back re-encode to the very same bytes, and the simulated paper shows every text
+line with the style its block asked for (property-based)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.receipt_printer.barcodes import ean13_check_digit
-from drivers.receipt_printer.blocks import TextBlock, parse_blocks
+from drivers.receipt_printer.blocks import QrBlock, TextBlock, parse_blocks
 from drivers.receipt_printer.commands import StreamDecoder, Text
 from drivers.receipt_printer.layout import layout
 from drivers.receipt_printer.receipt import PrinterOptions, encode_all, setup_commands
+from simulators.receipt_paper import Paper
 from tests.support.png import b64, bitmap_png
 
 OPTS = PrinterOptions()
@@ -62,3 +64,16 @@ def test_every_receipt_decodes_cleanly_and_round_trips(raw: list[dict[str, Any]]
     # the text comes out in order, nothing else printed as text
     printed = b"".join(c.data for c in cmds if isinstance(c, Text))
     assert printed == b"".join(p for b in parsed if isinstance(b, TextBlock) for p in b.pieces)
+    # on paper: each text line in its block's style; a QR code's line feed prints a plain empty line
+    paper = Paper()
+    for cmd in cmds:
+        paper.execute(cmd)
+    expected = []
+    for b in parsed:
+        if isinstance(b, TextBlock):
+            expected += [(p.decode("gb18030"), b.bold, int(b.underline), b.width, b.height, b.align.name.lower())
+                         for p in b.pieces]
+        elif isinstance(b, QrBlock):
+            expected.append(("", False, 0, 1, 1, b.align.name.lower()))
+    lines = [ln for r in [*paper.receipts, paper.current] for ln in r.lines]
+    assert [(ln.text, ln.bold, ln.underline, ln.width, ln.height, ln.align) for ln in lines] == expected
