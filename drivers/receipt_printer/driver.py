@@ -340,7 +340,8 @@ class EscposDriver(DeviceDriver):
         "yes"/"no" or the check code read off the slip) decides; ``None`` means no answer."""
         answer: Any = self.ctx.prompt(
             f"{self.name}: a test slip was printed. Does it show check code {check_code}, "
-            "with clean text, a readable QR code and a clean cut? Answer with the check code.")
+            "with clean text, a solid black bar without white streaks, a barcode and a QR code that scan, "
+            "and a clean cut? Answer with the check code.")
         if answer is None:
             return None
         if isinstance(answer, bool):
