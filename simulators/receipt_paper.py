@@ -36,6 +36,7 @@ from drivers.receipt_printer.commands import (
     KanjiModeCommand,
     LineFeed,
     NvImagePrintCommand,
+    OtherCommand,
     PrintMode,
     PrintModeCommand,
     QrPrintCommand,
@@ -180,6 +181,9 @@ class Paper:
         self._column: PrintedImage | None = None
 
     def execute(self, cmd: Command) -> None:
+        if is_cut(cmd):
+            self.cut(cmd)  # type: ignore[arg-type]
+            return
         handler = _HANDLERS.get(type(cmd))
         if handler is not None:
             handler(self, cmd)
@@ -209,9 +213,9 @@ class Paper:
         self.current.items.append(style)
         self.clear_line()
 
-    def cut(self, cmd: CutCommand) -> None:
+    def cut(self, cmd: CutCommand | OtherCommand) -> None:
         self.print_line(force=False)
-        self.current.cut = "partial" if cmd.partial else "full"
+        self.current.cut = "partial" if is_cut(cmd) == "partial" else "full"
         self.receipts.append(self.current)
         self.current = Receipt()
 
@@ -259,6 +263,15 @@ class Paper:
         self.current.items.append(self._column)
 
 
+def is_cut(cmd: Command) -> str | None:
+    """"full" / "partial" for GS V and the obsolete ESC i / ESC m partial cuts, None otherwise."""
+    if isinstance(cmd, CutCommand):
+        return "partial" if cmd.partial else "full"
+    if isinstance(cmd, OtherCommand) and cmd.data in (b"\x1bi", b"\x1bm"):
+        return "partial"
+    return None
+
+
 def _set(attr: str, value: Any) -> Any:
     return lambda paper, cmd: setattr(paper, attr, value(cmd))
 
@@ -269,7 +282,6 @@ _HANDLERS: dict[type, Any] = {
     LineFeed: lambda p, c: p.print_line(),
     FeedLinesCommand: lambda p, c: p.print_line(force=False),
     FeedDotsCommand: lambda p, c: p.print_line(force=False),
-    CutCommand: Paper.cut,
     InitializeCommand: lambda p, c: p.initialize(),
     EmphasizeCommand: _set("bold", lambda c: c.on),
     PrintModeCommand: Paper._print_mode,

@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 
 from drivers.receipt_printer.commands import (
     Command,
-    CutCommand,
     OtherCommand,
     PaperSensorRequest,
     RecoverCommand,
@@ -50,6 +49,7 @@ from simulators.receipt_paper import (
     PrintedLine,
     PrintedSymbol,
     Receipt,
+    is_cut,
 )
 
 __all__ = ["PrintedBarcode", "PrintedImage", "PrintedLine", "PrintedSymbol", "Receipt", "ReceiptPrinterPeer"]
@@ -173,7 +173,7 @@ class ReceiptPrinterPeer(DevicePeer):
         return replies
 
     def _execute(self, cmd: Command) -> list[bytes]:
-        if isinstance(cmd, CutCommand):
+        if is_cut(cmd):
             if self.cutter_jammed:
                 self.paper_out.print_line(force=False)
                 self.cutter_error = True
