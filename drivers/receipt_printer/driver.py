@@ -39,7 +39,7 @@ from drivers.base.errors import (
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 from drivers.base.transport import Transport, open_transport
 from drivers.receipt_printer import selftest as _selftest
-from drivers.receipt_printer.blocks import Block, print_request, shorthand_blocks
+from drivers.receipt_printer.blocks import Block, print_request
 from drivers.receipt_printer.commands import PaperSensorRequest, RecoverCommand, StatusRequest
 from drivers.receipt_printer.constants import (
     BAUDRATE,
@@ -52,7 +52,7 @@ from drivers.receipt_printer.constants import (
 )
 from drivers.receipt_printer.health import BLOCKING_FAULTS, FAULT_COVER_OPEN, FAULTS, RECOVERABLE_FAULTS, health_of
 from drivers.receipt_printer.layout import layout
-from drivers.receipt_printer.receipt import PrinterOptions, encode_all, parse_lines, setup_commands
+from drivers.receipt_printer.receipt import PrinterOptions, encode_all, setup_commands
 from drivers.receipt_printer.status import (
     AsbStatus,
     RealTimeStatus,
@@ -265,10 +265,6 @@ class EscposDriver(DeviceDriver):
             # FrameError is also a ValueError; to the API it is a device failure, not a bad body
             raise ProtocolError(f"corrupt status reply: {exc}") from exc
         return super().operation(op, args)
-
-    def print_receipt(self, lines: Any, qr: str | None, cut: bool) -> dict[str, Any]:
-        """The shorthand: text lines, an optional QR code, an optional cut (see :meth:`print_blocks`)."""
-        return self.print_blocks(shorthand_blocks(parse_lines(lines), qr, cut, self.options))
 
     def print_blocks(self, blocks: list[Block]) -> dict[str, Any]:
         """Check, print, cut, verify. Raises DeviceRefused before sending anything when a fault
