@@ -268,11 +268,12 @@ def parse_blocks(raw: Any, options: PrinterOptions) -> list[Block]:
     out: list[Block] = []
     for i, item in enumerate(raw):
         path = f"blocks[{i}]"
-        if not isinstance(item, Mapping) or item.get("type") not in _PARSERS:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if not isinstance(kind, str) or kind not in _PARSERS:
             got = item.get("type") if isinstance(item, Mapping) else item
             problems.append(f"{path}.type: must be one of {', '.join(_PARSERS)}, got {got!r}")
             continue
-        allowed, parse = _PARSERS[item["type"]]
+        allowed, parse = _PARSERS[kind]
         block = parse(_Fields(path, item, allowed, problems), options)
         if block is not None:
             out.append(block)

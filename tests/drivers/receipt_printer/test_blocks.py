@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.receipt_printer.blocks import InvalidBlocks, parse_blocks, print_request
 from drivers.receipt_printer.layout import layout
@@ -161,6 +163,7 @@ def test_every_problem_is_listed_with_its_path() -> None:
         {"type": "cut", "mode": "tear"},
         {"type": "nope"},
         "text",
+        {"type": ["text"]},
         {"type": "text", "text": "x", "colour": "red", "size": [9, 1], "bold": "yes"},
         {"type": "text", "text": "ok"},
     ])
@@ -180,9 +183,10 @@ def test_every_problem_is_listed_with_its_path() -> None:
         "blocks[8].mode: must be one of partial, full, got 'tear'",
         "blocks[9].type: must be one of text, barcode, qr, image, feed, cut, got 'nope'",
         "blocks[10].type: must be one of text, barcode, qr, image, feed, cut, got 'text'",
-        "blocks[11]: unknown keys ['colour']; a text block takes ['align', 'bold', 'size', 'text', 'underline']",
-        "blocks[11].bold: must be true or false, got 'yes'",
-        "blocks[11].size: must be [width, height], each 1..8, got [9, 1]",
+        "blocks[11].type: must be one of text, barcode, qr, image, feed, cut, got ['text']",
+        "blocks[12]: unknown keys ['colour']; a text block takes ['align', 'bold', 'size', 'text', 'underline']",
+        "blocks[12].bold: must be true or false, got 'yes'",
+        "blocks[12].size: must be [width, height], each 1..8, got [9, 1]",
     ]
 
 
@@ -234,3 +238,24 @@ def test_dot_width_option() -> None:
     wide = b64(grey_png([[0] * 1000] * 10))
     (block,) = parse_blocks([{"type": "image", "png": wide}], PrinterOptions(dot_width=384))
     assert (block.raster.width, block.raster.height) == (384, 4)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10, 300) | st.floats(allow_nan=False)
+                           | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=4)
+KEYS = ["text", "bold", "underline", "size", "align", "symbology", "data", "hri", "height", "module_width",
+        "module_size", "error_correction", "png", "lines", "mode"]
+any_block = st.one_of(json_values, st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "barcode", "qr", "image", "feed", "cut", "nope"])},
+    optional={k: json_values for k in KEYS}))
+
+
+@settings(max_examples=100)
+@given(st.lists(any_block, min_size=1, max_size=6))
+def test_any_json_is_blocks_or_a_list_of_problems(raw: list[Any]) -> None:
+    """Whatever the body holds, the answer is the blocks or InvalidBlocks naming each problem by its
+    path, never another exception (whose message would not say which block is wrong)."""
+    try:
+        parse_blocks(raw, OPTS)
+    except InvalidBlocks as exc:
+        assert exc.problems and all(p.startswith("blocks") for p in exc.problems)
