@@ -14,9 +14,9 @@ the pages named after each command)::
 <reset> turns off the text modes still on (ESC E 0, ESC - 0, GS ! 0 as needed), so a style never
 leaks into a barcode's HRI line or the next receipt. Each mode has its own command (ESC E
 emphasized, ESC - underline 1 dot, GS ! size), so one changes without touching the others; ESC !
-would set them all at once. Barcodes and raster images honour ESC a (GS k / GS v 0: "justification is effective"). GS k
-leaves the print position at the start of the line, so no LF follows it; the QR print does
-need one (the shorthand has always sent it).
+would set them all at once. Barcodes and raster images honour ESC a (GS k / GS v 0:
+"justification is effective"). GS k leaves the print position at the start of the line, so no LF
+follows it; the QR print does need one (the shorthand has always sent it).
 """
 
 from __future__ import annotations
