@@ -47,6 +47,7 @@ from drivers.receipt_printer.basic import (
 )
 from drivers.receipt_printer.constants import (
     CR,
+    DLE,
     HT,
     LF,
     QR_CN,
@@ -216,8 +217,10 @@ def decode_command(buf: bytes) -> tuple[Command | None, bytes]:
     code = bytes(buf[:2])
     rule = RULES.get(code)
     if rule is None:
-        # an opcode that is itself a control byte may start the next command: keep it
-        raise CommandError(f"unknown command {command_name(code)}", 2 if buf[1] >= 0x20 else 1, unknown=True)
+        # an opcode that is itself a control byte may start the next command: keep it; DLE only ever
+        # prefixes real-time commands (EOT, ENQ, DC4), so a stray DLE goes alone
+        skip = 2 if buf[1] >= 0x20 and head != DLE else 1
+        raise CommandError(f"unknown command {command_name(code)}", skip, unknown=True)
     length = rule(buf)
     if length is None or len(buf) < length:
         return None, buf
@@ -227,7 +230,7 @@ def decode_command(buf: bytes) -> tuple[Command | None, bytes]:
         return OtherCommand(raw, command_name(raw)), buf[length:]
     try:
         return build(raw), buf[length:]
-    except ValueError as exc:
+    except (ValueError, IndexError) as exc:
         raise CommandError(f"{command_name(raw)}: bad parameter ({exc})", length) from None
 
 

@@ -80,24 +80,28 @@ _PAREN = {ESC: b"AY", GS: b"ACDEHKLMNPQkz", FS: b"ACELe"}
 def _p_length(buf: bytes) -> int | None:
     """ESC ( / GS ( / FS ( x pL pH d1..dk: k = pL + 256 pH [E]."""
     if len(buf) >= 3 and buf[2] not in _PAREN[buf[0]]:
-        raise CommandError(f"unknown command {command_name(buf[:3])}", 2, unknown=True)
+        raise CommandError(f"unknown command {command_name(buf[:3])}", 3 if buf[2] >= 0x20 else 2, unknown=True)
     k = _word(buf, 3)
     if k is None:
         return None
     if buf[1] == 0x28 and buf[0] == GS and buf[2] in (0x6B, 0x4C) and k < 2:
-        raise CommandError(f"GS ( {chr(buf[2])}: length {k} leaves no cn/fn", 5)
+        if len(buf) < 5 + k:
+            return None
+        raise CommandError(f"GS ( {chr(buf[2])}: length {k} leaves no cn/fn", 5 + k)
     return 5 + k
 
 
 def _gs_8(buf: bytes) -> int | None:
     """GS 8 L p1 p2 p3 p4 m fn ...: k = p1 + p2*256 + p3*65536 + p4*16777216 [E]."""
     if len(buf) >= 3 and buf[2] != 0x4C:
-        raise CommandError(f"unknown command GS 8 0x{buf[2]:02X}", 2, unknown=True)
+        raise CommandError(f"unknown command GS 8 0x{buf[2]:02X}", 3 if buf[2] >= 0x20 else 2, unknown=True)
     k = _word(buf, 3, 4)
     if k is None:
         return None
     if k < 2:
-        raise CommandError(f"GS 8 L: length {k} leaves no m/fn", 7)
+        if len(buf) < 7 + k:
+            return None
+        raise CommandError(f"GS 8 L: length {k} leaves no m/fn", 7 + k)
     return _bounded(7 + k, 7, "GS 8 L")
 
 
@@ -164,7 +168,7 @@ def _gs_k(buf: bytes) -> int | None:
 def _gs_v(buf: bytes) -> int | None:
     """GS v 0 m xL xH yL yH d1..dk: k = (xL + 256 xH) * (yL + 256 yH) [E]; [P] S_RASTER_N."""
     if len(buf) >= 3 and buf[2] != 0x30:
-        raise CommandError(f"unknown command GS v 0x{buf[2]:02X}", 2, unknown=True)
+        raise CommandError(f"unknown command GS v 0x{buf[2]:02X}", 3 if buf[2] >= 0x20 else 2, unknown=True)
     x, y = _word(buf, 4), _word(buf, 6)
     if x is None or y is None:
         return None

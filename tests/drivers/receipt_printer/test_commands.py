@@ -25,6 +25,7 @@ from drivers.receipt_printer.commands import (
     QrStoreCommand,
     RecoverCommand,
     StatusRequest,
+    StreamDecoder,
     Text,
     decode_command,
     decode_commands,
@@ -194,25 +195,12 @@ def test_round_trip_byte_by_byte() -> None:
     assert _feed([bytes([b]) for b in SAMPLE_BYTES]) == SAMPLE
 
 
-def test_garbage_around_a_stream_is_skipped_by_resync() -> None:
-    """Control-byte garbage raises FrameError at its position; dropping one byte resyncs."""
-    data = b"\x07\x08\x1bZ" + SAMPLE_BYTES + b"\x01\x02"
-    out: list[Command] = []
-    errors = 0
-    while data:
-        try:
-            cmd, rest = decode_command(data)
-        except FrameError:
-            errors += 1
-            data = data[1:]
-            continue
-        if cmd is None:
-            break
-        out.append(cmd)
-        data = rest
-    # "Z" after the bad ESC is printable: it comes out as text before the stream
-    assert _merge_text(out) == [Text(b"Z"), *SAMPLE]
-    assert errors == 5
+def test_garbage_around_a_stream_is_dropped_and_counted() -> None:
+    """BEL, BS and an unknown ESC Z (with its printable opcode) are dropped, never printed."""
+    decoder = StreamDecoder()
+    out = decoder.feed(b"\x07\x08\x1bZ" + SAMPLE_BYTES + b"\x01\x02")
+    assert _merge_text(out) == SAMPLE
+    assert decoder.errors == 5 and decoder.dropped == 6 and decoder.pending == 0
 
 
 @settings(max_examples=3000)
