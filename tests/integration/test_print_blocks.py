@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -145,15 +148,46 @@ def test_bad_blocks_get_422_with_every_path_and_nothing_is_printed(printer_kiosk
 
 
 
-def test_the_docs_example_prints(printer_kiosk: AgentProcess, printer: TappedPrinter) -> None:
-    """docs/api.md's example body, exactly as written there, on a 58 mm printer."""
-    doc = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
-    example = doc.split("### Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
-    code, out = printer_kiosk.client().post("/v1/devices/printer/print", json.loads(example))
-    assert (code, out) == (200, {"printed": True, "lines": 3, "cut": True, "faults": []}), out
-    status = printer.snapshot()
-    assert status["decode_errors"] == 0, status["last_decode_errors"]
-    assert status["recent_receipts"][-1] == {"cut": "partial", "items": [
+def docs_example() -> tuple[str, str]:
+    """docs/api.md's example body and the curl command under it, exactly as written there."""
+    doc = (REPO / "docs" / "api.md").read_text(encoding="utf-8").split("### Example", 1)[1]
+    body, after = doc.split("```json", 1)[1].split("```", 1)
+    return body, after.split("```sh", 1)[1].split("```", 1)[0]
+
+
+def test_the_docs_example_prints_with_the_docs_curl_on_kiosk_sim(tmp_path: Path, broker: Any) -> None:
+    """As a person does it: `kiosk-sim run` in its own process, the daemon on the config it wrote, the
+    docs' curl command (only the socket path swapped) posting the docs' receipt.json, and `kiosk-sim
+    status` showing the receipt that came out."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    body, command = docs_example()
+    state, cfg = tmp_path / "sim", tmp_path / "agent.toml"
+    sim = subprocess.Popen([sys.executable, "-m", "simulators", "run", "--state-dir", str(state), "--config-out",
+                            str(cfg), "--mqtt-port", str(broker.port)], cwd=REPO,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    agent = AgentProcess(cfg, tmp_path)
+    try:
+        wait_until(lambda: ((state / "sim.sock").exists() and cfg.exists()) or sim.poll() is not None, 20)
+        assert sim.poll() is None, sim.stderr.read() if sim.stderr else ""
+        agent.start()
+        api = agent.client()
+        wait_until(lambda: api.get("/v1/health")[1]["devices"]["printer"]["state"] == "online", 30,
+                   message=lambda: api.get("/v1/health")[1]["devices"])
+        (tmp_path / "receipt.json").write_text(body, encoding="utf-8")
+        command = command.replace("/run/kiosk-agent/api.sock", str(agent.socket_path))
+        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == {"printed": True, "lines": 3, "cut": True, "faults": []}
+        status = subprocess.run([sys.executable, "-m", "simulators", "status", "--state-dir", str(state)], cwd=REPO,
+                                capture_output=True, text=True, timeout=30, check=True)
+        printer = json.loads(status.stdout)["printer"]
+    finally:
+        agent.close()
+        sim.terminate()
+        sim.wait(15)
+    assert printer["decode_errors"] == 0, printer["last_decode_errors"]
+    assert printer["recent_receipts"][-1] == {"cut": "partial", "items": [
         {"type": "image", "width": 16, "height": 8, "source": "raster", "align": "center", "key": ""},
         line("CITY UTILITY OFFICE", bold=True, align="center", height=2),
         line("Water bill 2026-11", underline=1),
