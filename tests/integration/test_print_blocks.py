@@ -7,7 +7,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from simulators.base.link import PtyLink
 from simulators.receipt_printer import ReceiptPrinterPeer
 from tests.support.agent_proc import REPO, AgentProcess
 from tests.support.png import b64, bitmap_png, png
+from tests.support.sims import kiosk_sim, kiosk_sim_run
 from tests.support.waiting import wait_until
 
 #: a 58 mm printer: 32 columns, 384 dots
@@ -163,29 +163,23 @@ def test_the_docs_example_prints_with_the_docs_curl_on_kiosk_sim(tmp_path: Path,
         pytest.skip("curl is not installed")
     body, command = docs_example()
     state, cfg = tmp_path / "sim", tmp_path / "agent.toml"
-    sim = subprocess.Popen([sys.executable, "-m", "simulators", "run", "--state-dir", str(state), "--config-out",
-                            str(cfg), "--mqtt-port", str(broker.port)], cwd=REPO,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     agent = AgentProcess(cfg, tmp_path)
-    try:
-        wait_until(lambda: ((state / "sim.sock").exists() and cfg.exists()) or sim.poll() is not None, 20)
-        assert sim.poll() is None, sim.stderr.read() if sim.stderr else ""
-        agent.start()
-        api = agent.client()
-        wait_until(lambda: api.get("/v1/health")[1]["devices"]["printer"]["state"] == "online", 30,
-                   message=lambda: api.get("/v1/health")[1]["devices"])
-        (tmp_path / "receipt.json").write_text(body, encoding="utf-8")
-        command = command.replace("/run/kiosk-agent/api.sock", str(agent.socket_path))
-        out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30)
-        assert out.returncode == 0, out.stderr
-        assert json.loads(out.stdout) == {"printed": True, "lines": 3, "cut": True, "faults": []}
-        status = subprocess.run([sys.executable, "-m", "simulators", "status", "--state-dir", str(state)], cwd=REPO,
-                                capture_output=True, text=True, timeout=30, check=True)
-        printer = json.loads(status.stdout)["printer"]
-    finally:
-        agent.close()
-        sim.terminate()
-        sim.wait(15)
+    with kiosk_sim_run(state, cfg, broker.port):
+        try:
+            agent.start()
+            api = agent.client()
+            wait_until(lambda: api.get("/v1/health")[1]["devices"]["printer"]["state"] == "online", 30,
+                       message=lambda: api.get("/v1/health")[1]["devices"])
+            (tmp_path / "receipt.json").write_text(body, encoding="utf-8")
+            command = command.replace("/run/kiosk-agent/api.sock", str(agent.socket_path))
+            out = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            assert json.loads(out.stdout) == {"printed": True, "lines": 3, "cut": True, "faults": []}
+            status = kiosk_sim(state, "status")
+            assert status.returncode == 0, status.stderr
+            printer = json.loads(status.stdout)["printer"]
+        finally:
+            agent.close()
     assert printer["decode_errors"] == 0, printer["last_decode_errors"]
     assert printer["recent_receipts"][-1] == {"cut": "partial", "items": [
         {"type": "image", "width": 16, "height": 8, "source": "raster", "align": "center", "key": ""},
