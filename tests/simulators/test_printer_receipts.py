@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.receipt_printer.commands import (
     BarcodeCommand,
@@ -26,6 +30,7 @@ from drivers.receipt_printer.commands import (
     UnderlineCommand,
 )
 from drivers.receipt_printer.constants import CutFunction, Justification
+from simulators.receipt_paper import Printed
 from simulators.receipt_printer import (
     PrintedBarcode,
     PrintedImage,
@@ -125,3 +130,17 @@ def test_a_jammed_cutter_fails_the_obsolete_partial_cut_too(peer: ReceiptPrinter
     peer.act("clear_jam", [])
     peer.feed(b"\x10\x05\x01")  # DLE ENQ 1: recover and go on
     assert [(r.text, r.cut) for r in peer.receipts] == [(["a", "b"], "partial")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.binary(max_size=60), max_size=8))
+def test_any_bytes_never_break_the_printer(chunks: list[bytes]) -> None:
+    peer = ReceiptPrinterPeer(kanji_default=False)
+    for chunk in chunks:
+        peer.feed(chunk)
+    json.dumps(peer.snapshot(), ensure_ascii=False)  # kiosk-sim status can always show it
+    for receipt in [*peer.receipts, peer.current]:
+        assert all(isinstance(item, Printed) for item in receipt.items)
+    for receipt in peer.receipts:
+        for line in receipt.lines:
+            assert not any(ord(ch) < 0x20 and ch != "\t" for ch in line.text)
