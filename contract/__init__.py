@@ -26,6 +26,7 @@ __all__ = [
     "asyncapi_text",
     "leaf_of",
     "load_schema",
+    "schema_files",
     "schema_path",
     "validate",
     "validator",
@@ -63,9 +64,30 @@ def load_schema(leaf: str) -> dict[str, Any]:
     return schema
 
 
+def schema_files() -> list[str]:
+    """Every file under ``schemas/``: one per topic leaf plus ``common.schema.json`` (shared ``$defs``)."""
+    folder = resources.files(__package__).joinpath("schemas")
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".schema.json"))
+
+
 def asyncapi_text() -> str:
     """The AsyncAPI 3.0 document (YAML text)."""
     return resources.files(__package__).joinpath("asyncapi.yaml").read_text(encoding="utf-8")
+
+
+@cache
+def _registry() -> Any:
+    """Every schema file as a resource named by its file name, so the relative references between
+    them (``common.schema.json#/$defs/ts``) resolve offline, as they do for files on disk."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    folder = resources.files(__package__).joinpath("schemas")
+    return Registry().with_resources(
+        (name, Resource.from_contents(json.loads(folder.joinpath(name).read_text(encoding="utf-8")),
+                                      default_specification=DRAFT202012))
+        for name in schema_files()
+    ).crawl()
 
 
 @cache
@@ -79,7 +101,10 @@ def validator(leaf: str) -> Validator:
         ) from exc
     schema = load_schema(leaf)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # the root is looked up through the registry too, so its own relative references resolve from
+    # its file name (the schemas carry no $id: no network location is claimed for them)
+    resolver_root = {"$ref": f"{leaf}.schema.json"}
+    return Draft202012Validator(resolver_root, registry=_registry())
 
 
 def _path(error: Any) -> str:
