@@ -10,13 +10,17 @@ is stopped) validate too.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import contract
 from agent.app import Agent
@@ -133,4 +137,16 @@ def test_journal_records_published_from_every_path_validate(agent: Agent, tmp_pa
     assert kinds == [("events", "journal_recovered"), ("selftest", "inspection"), ("selftest", "inspection"),
                      ("selftest", "selftest"), ("selftest", "selftest"), ("txn", "payment")]
     sealed = next(doc for leaf, doc in records if leaf == "txn")
-    assert set(sealed["data_enc"]) == {"alg", "kid", "blob"}
+    assert _open_as_documented(sealed, Path(agent.cfg.storage.path).with_name("journal.key").read_bytes()) == {
+        "id_number": "11010519491231002X", "items": [1, 2]}
+
+
+def _open_as_documented(txn: dict[str, Any], terminal_key: bytes) -> Any:
+    """Open ``data_enc`` by the recipe in the txn schema and contract/README.md, nothing from agent/."""
+    env = txn["data_enc"]
+    assert env["alg"] == "AES-256-GCM"
+    assert env["kid"] == hashlib.sha256(b"kiosk-agent key id:" + terminal_key).hexdigest()[:16]
+    blob = base64.b64decode(env["blob"])
+    key = hashlib.sha256(b"kiosk-agent:seal:" + terminal_key).digest()
+    plain = AESGCM(key).decrypt(blob[:12], blob[12:], txn["txn_id"].encode())
+    return json.loads(plain)

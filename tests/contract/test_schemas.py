@@ -3,6 +3,7 @@ schema files and topic leaves, and the Python interface behaves as documented.""
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import subprocess
@@ -262,3 +263,15 @@ def test_pyproject_ships_the_contract_files() -> None:
     extras = pyproject["project"]["optional-dependencies"]
     assert any(d.startswith("jsonschema") for d in extras["fleet"])
     assert not any(d.startswith("jsonschema") for d in pyproject["project"]["dependencies"])
+
+
+def test_the_terminal_side_never_imports_the_contract() -> None:
+    """One-way dependencies: fleet -> contract; agent, drivers and simulators never need it."""
+    offenders = []
+    for pkg in ("agent", "drivers", "simulators"):
+        for path in (REPO / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] == "contract"]
+    assert offenders == []
