@@ -237,3 +237,22 @@ def command_names() -> set[str]:
     if len(returns) != 1:
         raise LookupError("agent/app.py _command_table: expected one `return {...}`")
     return {k.value for k in returns[0].keys if isinstance(k, ast.Constant)}
+
+
+#: the code that builds the health document: (file, function or None for the whole module)
+HEALTH_SOURCES = (("agent/health.py", None), ("agent/uplink/service.py", "connectivity"),
+                  ("agent/limits.py", "status"), ("agent/app.py", "_health_extra"))
+
+
+def health_keys() -> dict[str, str]:
+    """Every string key of a dict literal in the code that builds the health document -> where."""
+    keys: dict[str, str] = {}
+    for rel, func in HEALTH_SOURCES:
+        path = REPO / rel
+        tree: ast.AST = _function(path, func) if func else ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                for k in node.keys:
+                    if isinstance(k, ast.Constant) and isinstance(k.value, str):
+                        keys.setdefault(k.value, f"{rel}:{k.lineno}")
+    return keys

@@ -2,8 +2,8 @@
 
 A path is dotted: ``queue.by_kind.*.count``; ``*`` stands for any key of a map (an object whose
 ``additionalProperties`` is a schema) and ``[]`` for the items of an array. Objects the schema
-leaves open (no ``properties``, no ``additionalProperties`` schema: a device's ``detail``) are
-opaque: their keys are driver-specific and not part of the contract.
+leaves open (``additionalProperties`` not false: a device's ``detail``) contribute only the keys
+they declare: the others are driver-specific and not part of the contract.
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ def _parts(schema: Any, resolver: Any) -> list[tuple[dict[str, Any], Any]]:
 
 
 def _shape(schema: Any, resolver: Any) -> tuple[dict[str, tuple[Any, Any]], tuple[Any, Any] | None,
-                                                tuple[Any, Any] | None]:
+                                                tuple[Any, Any] | None, bool]:
+    """(declared properties, the schema of a map's values, the schema of array items, closed)."""
     props: dict[str, tuple[Any, Any]] = {}
     extra = items = None
+    closed = False
     for part, res in _parts(schema, resolver):
+        closed = closed or part.get("additionalProperties") is False
         for k, sub in part.get("properties", {}).items():
             if sub is not True:  # ``true`` only admits a key another part describes
                 props.setdefault(k, (sub, res))
@@ -53,11 +56,11 @@ def _shape(schema: Any, resolver: Any) -> tuple[dict[str, tuple[Any, Any]], tupl
             extra = (ap, res)
         if isinstance(part.get("items"), dict):
             items = (part["items"], res)
-    return props, extra, items
+    return props, extra, items, closed
 
 
 def declared(schema: Any, resolver: Any, prefix: str = "") -> set[str]:
-    props, extra, items = _shape(schema, resolver)
+    props, extra, items, _ = _shape(schema, resolver)
     out: set[str] = set()
     for k, (sub, res) in props.items():
         path = f"{prefix}.{k}" if prefix else k
@@ -71,7 +74,7 @@ def declared(schema: Any, resolver: Any, prefix: str = "") -> set[str]:
 
 
 def present(doc: Any, schema: Any, resolver: Any, prefix: str = "") -> set[str]:
-    props, extra, items = _shape(schema, resolver)
+    props, extra, items, closed = _shape(schema, resolver)
     out: set[str] = set()
     if isinstance(doc, dict) and (props or extra):
         for k, v in doc.items():
@@ -81,8 +84,8 @@ def present(doc: Any, schema: Any, resolver: Any, prefix: str = "") -> set[str]:
                 out |= present(v, *props[k], path)
             elif extra is not None:
                 out |= present(v, *extra, f"{prefix}.*")
-            else:
-                out.add(f"{prefix}.{k}" if prefix else k)  # undeclared
+            elif closed:
+                out.add(f"{prefix}.{k}" if prefix else k)  # undeclared: the validation reports it too
     elif isinstance(doc, list) and items is not None:
         for v in doc:
             out |= present(v, *items, f"{prefix}[]")

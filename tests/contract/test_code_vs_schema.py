@@ -14,7 +14,7 @@ import pytest
 
 import contract
 from drivers.base.health import Action, DeviceState, SelftestLevel, SelftestOutcome, Severity
-from tests.contract import code_scan
+from tests.contract import code_scan, schema_walk
 
 
 def _defs() -> dict[str, Any]:
@@ -96,3 +96,12 @@ def test_the_scan_sees_a_new_event_type_and_refuses_one_it_cannot_read(tmp_path:
     emitted = code_scan.emitted_records()
     assert set(emitted.events) == {"beamed", "beam_failed", "teleported"}
     assert emitted.unresolved == ["drivers/teleporter/driver.py:6: name.upper()"]
+
+
+def test_every_key_the_health_code_writes_is_declared_in_the_health_schema() -> None:
+    """Beside the generated document (test_generated_documents): a key added behind a condition that
+    document does not meet is still caught here, by name."""
+    schema, resolver = schema_walk.root("health")
+    names = {p.rsplit(".", 1)[-1].removesuffix("[]") for p in schema_walk.declared(schema, resolver)}
+    undeclared = {k: where for k, where in code_scan.health_keys().items() if k not in names}
+    assert undeclared == {}
