@@ -110,10 +110,9 @@ def validator(leaf: str) -> Validator:
         ) from exc
     schema = load_schema(leaf)
     Draft202012Validator.check_schema(schema)
-    # the root is looked up through the registry too, so its own relative references resolve from
-    # its file name (the schemas carry no $id: no network location is claimed for them)
-    resolver_root = {"$ref": f"{leaf}.schema.json"}
-    return Draft202012Validator(resolver_root, registry=_registry())
+    # no $id (no network location is claimed for the files): the root's base URI is empty, so
+    # "common.schema.json#/..." resolves to the registry entry of that name
+    return Draft202012Validator(schema, registry=_registry())
 
 
 def _path(error: Any) -> str:
