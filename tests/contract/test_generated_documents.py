@@ -126,7 +126,7 @@ def test_journal_records_published_from_every_path_validate(agent: Agent, tmp_pa
     agent.selftest(None, SelftestLevel.INTERNAL, remote=False)
     agent.inspection("Li Na", ["exterior", "screen protector replaced"])
     agent.journal.close()
-    inspect_direct(agent.cfg, "Zhao Lei", ["print_head_cleaned"])  # the daemon stopped: ports opened directly
+    inspect_direct(agent.cfg, "", ["print_head_cleaned"])  # the daemon stopped, no --engineer given
     journal = Journal(agent.cfg.storage.path, agent.key, terminal_id=agent.cfg.terminal.id,
                       site=agent.cfg.terminal.site, boot_id="0123456789abcdef")
     agent.journal = journal  # closed by the fixture
