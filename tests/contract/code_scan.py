@@ -25,6 +25,8 @@ class Emitted:
     reports: dict[str, str] = field(default_factory=dict)
     #: places whose event type could not be read
     unresolved: list[str] = field(default_factory=list)
+    #: event or report type -> [(place, the keys of its data)] where the data is a readable dict literal
+    data_keys: dict[str, list[tuple[str, set[str]]]] = field(default_factory=dict)
 
 
 def python_files(*packages: str) -> Iterator[Path]:
@@ -74,6 +76,21 @@ def _choices(node: ast.expr) -> list[str] | None:
     return None
 
 
+def _assigned(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> list[ast.expr]:
+    """The values assigned to local ``name`` in ``func`` (``x = ...`` and ``x: T = ...``)."""
+    out: list[ast.expr] = []
+    for node in _own_nodes(func):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            out.append(value)
+    return out
+
+
 def _resolve_name(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> list[str] | None:
     """The strings a local variable can hold (from its assignments in ``func``); ``[]`` when one of
     them cannot be read. None when it is a parameter of ``func`` (a pass-through: the callers of
@@ -82,13 +99,42 @@ def _resolve_name(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> li
     if name in params:
         return None
     values: list[str] = []
-    for node in _own_nodes(func):
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            choices = _choices(node.value)
-            if choices is None:
-                return []
-            values += choices
+    for value in _assigned(func, name):
+        choices = _choices(value)
+        if choices is None:
+            return []
+        values += choices
     return values
+
+
+def _literal_keys(node: ast.expr, func: ast.FunctionDef | ast.AsyncFunctionDef | None) -> set[str] | None:
+    """The keys of a dict literal, following ``**name`` into the local dict literal it was assigned;
+    None when any part cannot be read (a call, a parameter, a computed key)."""
+    if isinstance(node, ast.Name) and func is not None:
+        assigned = _assigned(func, node.id)
+        if not assigned:
+            return None
+        found: set[str] = set()
+        for value in assigned:
+            keys = _literal_keys(value, func)
+            if keys is None:
+                return None
+            found |= keys
+        return found
+    if not isinstance(node, ast.Dict):
+        return None
+    found = set()
+    for k, v in zip(node.keys, node.values, strict=True):
+        if k is None:
+            inner = _literal_keys(v, func)
+            if inner is None:
+                return None
+            found |= inner
+        elif isinstance(k, ast.Constant) and isinstance(k.value, str):
+            found.add(k.value)
+        else:
+            return None
+    return found
 
 
 def _emit_call(node: ast.AST) -> bool:
@@ -111,8 +157,11 @@ def _read_emit(out: Emitted, node: ast.Call, where: str,
     if names is None:
         out.unresolved.append(f"{where}: {ast.unparse(first)}")
         return
+    keys = _literal_keys(node.args[1], func) if len(node.args) > 1 else None
     for name in names:
         (out.reports if is_report else out.events).setdefault(name, where)
+        if keys is not None:
+            out.data_keys.setdefault(name, []).append((where, keys))
 
 
 def emitted_records() -> Emitted:

@@ -38,6 +38,21 @@ def test_every_event_type_the_code_emits_has_a_branch_and_no_other() -> None:
     assert branches == listed == data_defs
 
 
+def test_the_data_each_emit_site_writes_matches_its_event_schema() -> None:
+    """Where an event's data is a dict literal in the code, its keys are the schema's: none
+    undeclared, none required missing (data built elsewhere is checked by the live session)."""
+    defs = contract.load_schema("events")["$defs"]
+    sites = code_scan.emitted_records().data_keys
+    assert {"device_state", "outage", "receipt_printed", "card_read_failed"} <= set(sites)  # the scan reads them
+    for kind, found in sites.items():
+        if kind in ("selftest", "inspection"):
+            continue
+        declared, required = set(defs[f"data.{kind}"]["properties"]), set(defs[f"data.{kind}"]["required"])
+        for where, keys in found:
+            assert keys <= declared, f"{where}: {kind} data has undeclared {sorted(keys - declared)}"
+            assert required <= keys, f"{where}: {kind} data lacks required {sorted(required - keys)}"
+
+
 def test_every_report_type_the_code_journals_is_described() -> None:
     reports = set(code_scan.emitted_records().reports)
     schema = contract.load_schema("selftest")
