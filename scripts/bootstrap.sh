@@ -7,6 +7,7 @@
 #   - systemd-container + debootstrap (the installed unit under a real systemd in systemd-nspawn);
 #   - PostgreSQL (the fleet service's scale store; tests run a private cluster with initdb + pg_ctl);
 #   - Chromium and its WebDriver (the fleet dashboard is tested in headless Chromium);
+#   - curl (docs/api.md's example is run with the docs' own curl command);
 #   - a virtual environment in .venv with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need_a
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
