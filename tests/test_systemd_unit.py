@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.systemd_exec import unit_directives
+from tests.cli.unit_check import UNIT_CONFIG, WATCHDOG_USEC, UnitRun, run_unit
+
 REPO = Path(__file__).resolve().parents[1]
 UNIT_SRC = REPO / "systemd" / "kiosk-agent.service"
 RULES_SRC = REPO / "systemd" / "99-kiosk.rules"
@@ -49,26 +52,11 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Com
 # --- the unit -------------------------------------------------------------------------------------
 
 
-def unit_directives(text: str) -> list[tuple[str, str, str]]:
-    """(section, key, value) for every assignment, repeated keys kept, like systemd reads them."""
-    out, section = [], ""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        out.append((section, key.strip(), value.strip()))
-    return out
-
-
 def test_unit_states_the_agent_contract() -> None:
     d = unit_directives(UNIT_SRC.read_text())
     one = {(s, k): v for s, k, v in d}
     assert one[("Service", "Type")] == "notify" and one[("Service", "NotifyAccess")] == "main"
-    assert one[("Service", "ExecStart")] == "/opt/kiosk-agent/venv/bin/kiosk-agent run -c /etc/kiosk-agent/agent.toml"
+    # ExecStart= is not compared as a string: test_shipped_unit_runs_under_an_emulated_systemd runs it.
     assert one[("Service", "WatchdogSec")] == "30s" and one[("Service", "Restart")] == "on-failure"
     assert one[("Service", "LoadCredential")] == "journal.key:/etc/kiosk-agent/journal.key"
     assert one[("Service", "StateDirectory")] == "kiosk-agent"
@@ -95,7 +83,7 @@ def test_agent_defaults_live_where_the_unit_lets_it_write() -> None:
     one = {(s, k): v for s, k, v in unit_directives(UNIT_SRC.read_text())}
     state = "/var/lib/" + one[("Service", "StateDirectory")] + "/"
     runtime = "/run/" + one[("Service", "RuntimeDirectory")] + "/"
-    assert one[("Service", "ExecStart")].endswith(" -c " + config.DEFAULT_PATH)
+    assert UNIT_CONFIG == config.DEFAULT_PATH  # the path the run tests find in ExecStart= and swap
     assert config.DEFAULT_PATH.startswith("/etc/" + one[("Service", "ConfigurationDirectory")] + "/")
     assert config.StorageConfig().path.startswith(state) and config.StorageConfig().key_file is None
     assert config.ApiConfig().socket.startswith(runtime)
@@ -554,3 +542,109 @@ def test_install_refuses_a_broken_source_or_a_hidden_interpreter(tmp_path: Path)
     res = _run("bash", script, "--root", tmp_path / "root", "--source", source, "--python", link)
     assert res.returncode != 0 and "ProtectHome" in res.stderr, res.stderr
     assert not (tmp_path / "root" / "etc").exists()  # refused before touching the tree
+
+
+# --- the command lines the unit runs, run ------------------------------------------------------------
+
+UNIT_BINARY = "/opt/kiosk-agent/venv/bin/kiosk-agent"
+CHECKOUT_BINARY = str(REPO / ".venv" / "bin" / "kiosk-agent")
+
+
+def rule_symlinks() -> set[str]:
+    return {v for r in parse_rules(RULES_SRC.read_text()) for k, _, _, v in r if k == "SYMLINK"}
+
+
+def assert_served_like_systemd_wants(run: UnitRun) -> None:
+    """What systemd checks of a Type=notify service with WatchdogSec=, and what it does on stop."""
+    # exactly the unit's argv; the kernel puts the script's "#!" interpreter in front of it
+    assert run.proc_cmdline[-len(run.argv):] == run.argv, run.proc_cmdline
+    assert len(run.proc_cmdline) == len(run.argv) + 1 and Path(run.proc_cmdline[0]).name.startswith("python")
+    # NotifyAccess=main: READY=1 comes from the main process itself, and names it
+    assert run.ready_sender == run.pid and run.ready.get("MAINPID") == str(run.pid), run.ready
+    interval_s = WATCHDOG_USEC / 1e6
+    # systemd kills the service when a gap reaches WATCHDOG_USEC; the agent pings every half of it
+    assert max(run.watchdog_gaps_s) < interval_s, run.watchdog_gaps_s
+    assert run.median_gap_s <= interval_s / 2 + 0.25, run.watchdog_gaps_s
+    assert run.devices and set(run.devices.values()) == {"online"}, run.devices
+    assert not run.key_beside_journal, "the journal key must come from $CREDENTIALS_DIRECTORY (LoadCredential=)"
+    assert run.stopping and run.exit_code == 0, run.log[-3000:]
+
+
+def _key(tmp_path: Path) -> Path:
+    key = tmp_path / "journal.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    return key
+
+
+def test_shipped_unit_runs_under_an_emulated_systemd(tmp_path: Path, broker) -> None:  # type: ignore[no-untyped-def]
+    """systemd/kiosk-agent.service's own Exec*= lines, only the executable (this checkout's) and the
+    config path swapped: READY=1, watchdog pings, every device of config/agent.toml online through the
+    udev rules' names, STOPPING=1 and exit 0 on SIGTERM."""
+    key = _key(tmp_path)
+    run = run_unit(UNIT_SRC.read_text(), tmp_path / "root", binary=(UNIT_BINARY, CHECKOUT_BINARY),
+                   broker_port=broker.port, credentials=lambda source: key, dev_names=rule_symlinks())
+    assert_served_like_systemd_wants(run)
+    assert run.argv[0] == CHECKOUT_BINARY and run.argv[1:-1] == ["run", "-c"]
+
+
+def test_other_exec_lines_run_in_systemds_order(tmp_path: Path, broker) -> None:  # type: ignore[no-untyped-def]
+    """The emulation runs ExecStartPre/Post, ExecReload and ExecStopPost with the service's environment
+    (and honours "-"), so one added to the unit is run by the test above, not skipped."""
+    key = _key(tmp_path)
+    text = UNIT_SRC.read_text().replace("[Service]\n", "[Service]\n"
+                                        "ExecStartPre=/usr/bin/test -d ${STATE_DIRECTORY}\n"
+                                        "ExecStartPost=/usr/bin/test -r ${CREDENTIALS_DIRECTORY}/journal.key\n"
+                                        "ExecReload=/bin/kill -0 $MAINPID\n"
+                                        "ExecStopPost=-/bin/false\n")
+    run = run_unit(text, tmp_path / "root", binary=(UNIT_BINARY, CHECKOUT_BINARY), broker_port=broker.port,
+                   credentials=lambda source: key, dev_names=rule_symlinks())
+    assert run.others == [("ExecStartPre", 0), ("ExecStartPost", 0), ("ExecReload", 0), ("ExecStopPost", 1)]
+    assert run.exit_code == 0
+
+
+def test_installed_unit_runs_this_checkouts_binary(installed: tuple[Path, Path], tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                   broker) -> None:
+    """The unit as install.sh put it into the throwaway root, with the key install.sh generated."""
+    root, _ = installed
+    unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
+    run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, CHECKOUT_BINARY), broker_port=broker.port,
+                   credentials=lambda source: root / source.lstrip("/"),
+                   dev_names=rule_symlinks_of(root / "etc/udev/rules.d/99-kiosk.rules"))
+    assert_served_like_systemd_wants(run)
+
+
+def rule_symlinks_of(path: Path) -> set[str]:
+    return {v for r in parse_rules(path.read_text()) for k, _, _, v in r if k == "SYMLINK"}
+
+
+# The installed venv names /opt/kiosk-agent/venv in its scripts: bind the throwaway root's copy there, in
+# a private mount namespace (a tmpfs over /opt there, so this machine's /opt is untouched), then exec.
+OPT_BIND = 'mount -t tmpfs tmpfs /opt && mkdir /opt/kiosk-agent && mount --bind "$0" /opt/kiosk-agent && exec "$@"'
+
+
+def test_installed_binary_runs_the_installed_units_exact_command_line(installed: tuple[Path, Path],  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path, broker) -> None:
+    """The installed executable itself, at the path the unit names: only the config path is swapped.
+
+    install.sh ran with --no-deps (no package index in tests), so the third-party libraries come from
+    this checkout's venv through PYTHONPATH; the agent's own code is the copy pip installed into the
+    root, which the probe below proves."""
+    import sysconfig
+
+    if _run("unshare", "-m", "--propagation", "private", "true").returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -m failed)")
+    root, _ = installed
+    assert os.access(root / UNIT_BINARY.lstrip("/"), os.X_OK), "install.sh must put the unit's executable there"
+    wrapper = ["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", OPT_BIND, str(root / "opt/kiosk-agent")]
+    deps = {"PYTHONPATH": sysconfig.get_path("purelib")}
+    probe = subprocess.run([*wrapper, "/opt/kiosk-agent/venv/bin/python", "-c", "import agent; print(agent.__file__)"],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, **deps}, cwd="/")
+    assert probe.stdout.startswith("/opt/kiosk-agent/venv/lib/"), probe.stdout + probe.stderr
+    unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
+    run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, UNIT_BINARY), broker_port=broker.port,
+                   credentials=lambda source: root / source.lstrip("/"),
+                   dev_names=rule_symlinks_of(root / "etc/udev/rules.d/99-kiosk.rules"), wrapper=wrapper,
+                   extra_env=deps)
+    assert_served_like_systemd_wants(run)
+    assert run.argv[0] == UNIT_BINARY
