@@ -6,8 +6,12 @@
   output counts as a failure, because verify exits 0 on an unknown directive (systemd 252).
 * ``systemd-analyze security --offline=true`` scores the unit without systemd as PID 1; the limit is
   2.0 (``--threshold`` takes tenths).
-* udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254) and udevadm is not installed
-  here, so a strict parser of the udev(7) rule grammar checks every line.
+* udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254), so a strict parser of the
+  udev(7) rule grammar checks every line, and ``udevadm test`` (udev's own parser) reads the installed
+  rules against the users and groups install.sh created.
+* The command lines run: the unit's Exec*= lines (shipped, and as installed, with the installed
+  executable too) under an emulated systemd (tests/cli/systemd_exec.py, tests/cli/unit_check.py), on
+  config/agent.toml with its /dev/kiosk-* names (the rules' SYMLINK+=) linked to simulators.
 * install.sh runs with ``--system-site-packages --no-deps``: the venv takes setuptools/wheel for the
   build and nothing else from Debian's python3, so the test needs no package index. It is root-only
   (it creates users and chowns files), and is skipped with that reason when not run as root.
@@ -550,8 +554,9 @@ UNIT_BINARY = "/opt/kiosk-agent/venv/bin/kiosk-agent"
 CHECKOUT_BINARY = str(REPO / ".venv" / "bin" / "kiosk-agent")
 
 
-def rule_symlinks() -> set[str]:
-    return {v for r in parse_rules(RULES_SRC.read_text()) for k, _, _, v in r if k == "SYMLINK"}
+def rule_symlinks(path: Path = RULES_SRC) -> set[str]:
+    """The /dev names the udev rules create (SYMLINK+=)."""
+    return {v for r in parse_rules(path.read_text()) for k, _, _, v in r if k == "SYMLINK"}
 
 
 def assert_served_like_systemd_wants(run: UnitRun) -> None:
@@ -610,12 +615,9 @@ def test_installed_unit_runs_this_checkouts_binary(installed: tuple[Path, Path],
     unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
     run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, CHECKOUT_BINARY), broker_port=broker.port,
                    credentials=lambda source: root / source.lstrip("/"),
-                   dev_names=rule_symlinks_of(root / "etc/udev/rules.d/99-kiosk.rules"))
+                   dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"))
     assert_served_like_systemd_wants(run)
 
-
-def rule_symlinks_of(path: Path) -> set[str]:
-    return {v for r in parse_rules(path.read_text()) for k, _, _, v in r if k == "SYMLINK"}
 
 
 # The installed venv names /opt/kiosk-agent/venv in its scripts: bind the throwaway root's copy there, in
@@ -644,7 +646,49 @@ def test_installed_binary_runs_the_installed_units_exact_command_line(installed:
     unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
     run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, UNIT_BINARY), broker_port=broker.port,
                    credentials=lambda source: root / source.lstrip("/"),
-                   dev_names=rule_symlinks_of(root / "etc/udev/rules.d/99-kiosk.rules"), wrapper=wrapper,
+                   dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"), wrapper=wrapper,
                    extra_env=deps)
     assert_served_like_systemd_wants(run)
     assert run.argv[0] == UNIT_BINARY
+
+
+# --- the udev rules, read by udev itself -------------------------------------------------------------
+
+UDEV_WITH = """set -e
+mount --bind "$1" /etc/udev/rules.d
+[ -z "$2" ] || { mount --bind "$2/etc/group" /etc/group; mount --bind "$2/etc/passwd" /etc/passwd; }
+exec udevadm test --action=add "$3"
+"""
+
+
+def udev_complaints(rules_dir: Path, etc_root: Path | None) -> list[str]:
+    """What udev's own rule parser (``udevadm test``, in a private mount namespace where the given
+    rules are /etc/udev/rules.d and, with ``etc_root``, that tree's users and groups are the system's)
+    says about our rules file: every line naming it except "Reading rules file"."""
+    _need("udevadm")
+    devices = sorted(Path("/sys/class/tty").glob("tty*"))
+    if not devices:
+        pytest.skip("no /sys/class/tty device for udevadm test")
+    if _run("unshare", "-m", "--propagation", "private", "true").returncode != 0:
+        pytest.skip("no mount namespaces here (unshare -m failed)")
+    res = _run("unshare", "-m", "--propagation", "private", "sh", "-c", UDEV_WITH, "-", rules_dir,
+               etc_root or "", devices[0])
+    out = res.stdout + res.stderr
+    assert "Reading rules file: /etc/udev/rules.d/99-kiosk.rules" in out, out[-3000:]
+    return [ln for ln in out.splitlines() if "99-kiosk.rules" in ln and not ln.startswith("Reading rules file")]
+
+
+def test_udev_accepts_the_installed_rules_and_their_groups_exist(installed: tuple[Path, Path],
+                                                                 tmp_path: Path) -> None:
+    """The rules install.sh put in place, read by this machine's udev against the users and groups
+    install.sh created: no complaint. The same rules against a system without them do complain, and
+    so does udev about a rule it cannot parse."""
+    root, _ = installed
+    rules_dir = root / "etc/udev/rules.d"
+    assert udev_complaints(rules_dir, root) == []
+    if "kiosk-agent" not in db(Path("/"), "group"):  # this machine's own groups: the check can fail
+        assert any("Unknown group 'kiosk-agent'" in ln for ln in udev_complaints(rules_dir, None))
+    bad = tmp_path / "rules"
+    bad.mkdir()
+    (bad / "99-kiosk.rules").write_text(RULES_SRC.read_text().replace('SUBSYSTEM=="usbmisc"', 'SUBSYSTEMZ=="usbmisc"'))
+    assert any("Invalid key 'SUBSYSTEMZ'" in ln for ln in udev_complaints(bad, root))

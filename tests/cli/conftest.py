@@ -69,13 +69,20 @@ class Served:
             raise AssertionError(f"{self.proc.args} did not stop on SIGTERM within {timeout_s} s") from None
 
 
-def serve(name: str, *args: str | Path, workdir: Path, env: dict[str, str] | None = None) -> Served:
+def spawn(argv: list[str | Path], *, workdir: Path, env: dict[str, str] | None = None, cwd: Path = REPO,
+          label: str = "cmd") -> Served:
+    """Start a long-running command, its stdout and stderr in files under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    out, err = workdir / f"{name}.out", workdir / f"{name}.err"
+    out, err = workdir / f"{label}.out", workdir / f"{label}.err"
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen([str(console_script(name)), *map(str, args)], cwd=REPO, stdout=o, stderr=e,
-                                text=True, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen([str(a) for a in argv], cwd=cwd, stdout=o, stderr=e, text=True,
+                                env={**os.environ, **(env or {})})
     return Served(proc, out, err)
+
+
+def serve(name: str, *args: str | Path, workdir: Path, env: dict[str, str] | None = None) -> Served:
+    """This checkout's ``name`` console script, long-running."""
+    return spawn([console_script(name), *args], workdir=workdir, env=env, label=name)
 
 
 def sim_ready(sim: Served, timeout_s: float = 30) -> dict[str, dict[str, str]]:
@@ -138,4 +145,4 @@ def terminal(tmp_path_factory: pytest.TempPathFactory, broker) -> Iterator[Termi
         assert sim.stop() == 0, sim.stderr()[-3000:]
 
 
-__all__ = ["BIN", "Served", "Terminal", "console_script", "run_cli", "serve", "sim_ready"]
+__all__ = ["BIN", "Served", "Terminal", "console_script", "run_cli", "serve", "sim_ready", "spawn"]
