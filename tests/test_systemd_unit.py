@@ -644,12 +644,24 @@ def test_installed_binary_runs_the_installed_units_exact_command_line(installed:
                            capture_output=True, text=True, timeout=60, env={**os.environ, **deps}, cwd="/")
     assert probe.stdout.startswith("/opt/kiosk-agent/venv/lib/"), probe.stdout + probe.stderr
     unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
+    engineer: list[tuple[str, int, str]] = []
+
+    def engineers_commands(config: Path, env: dict[str, str]) -> None:
+        """The command install.sh links into /usr/local/bin, as the field engineer runs it."""
+        command = str(root / "usr/local/bin/kiosk-agent")  # -> /opt/kiosk-agent/venv/bin/kiosk-agent
+        for args in (["status", "-c", str(config)], ["config", "check", "-c", str(config)],
+                     ["-c", str(config), "--json", "selftest"]):
+            r = subprocess.run([*wrapper, command, *args], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, **deps}, cwd="/")
+            engineer.append((args[0] if args[0] != "-c" else args[3], r.returncode, r.stdout + r.stderr))
     run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, UNIT_BINARY), broker_port=broker.port,
                    credentials=lambda source: root / source.lstrip("/"),
                    dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"), wrapper=wrapper,
-                   extra_env=deps)
+                   extra_env=deps, while_running=engineers_commands)
     assert_served_like_systemd_wants(run)
     assert run.argv[0] == UNIT_BINARY
+    assert [(c, rc) for c, rc, _ in engineer] == [("status", 0), ("config", 0), ("selftest", 0)], engineer
+    assert "ALL PASS" not in engineer[2][2] and '"ok": true' in engineer[2][2]
 
 
 # --- the udev rules, read by udev itself -------------------------------------------------------------

@@ -98,9 +98,11 @@ def _run_other(line: ExecLine, argv: list[str], env: dict[str, str]) -> int:
 
 def run_unit(unit_text: str, root: Path, *, binary: tuple[str, str], broker_port: int,
              credentials: Callable[[str], Path], dev_names: set[str], wrapper: Sequence[str] = (),
-             extra_env: dict[str, str] | None = None) -> UnitRun:
+             extra_env: dict[str, str] | None = None,
+             while_running: Callable[[Path, dict[str, str]], None] | None = None) -> UnitRun:
     """``credentials`` maps a LoadCredential= source path to the file to copy; ``wrapper`` is put
-    before the command (it must exec it, keeping the pid)."""
+    before the command (it must exec it, keeping the pid); ``while_running(config, env)`` is called
+    once every device is online."""
     one = {k: v for s, k, v in unit_directives(unit_text) if s == "Service"}
     assert one.get("Type") == "notify", "this emulation plays systemd's side of Type=notify"
     svc = service_env(unit_text, root, credentials)
@@ -148,6 +150,8 @@ def run_unit(unit_text: str, root: Path, *, binary: tuple[str, str], broker_port
                     devs = {n: d["state"] for n, d in api.get("/v1/health")[1]["devices"].items()}
                     return devs if devs and all(s == "online" for s in devs.values()) else None
                 devices = wait_until(online, 40, interval_s=0.1, message=lambda: log.read_text()[-3000:])
+                if while_running is not None:
+                    while_running(config, env)
                 stops = [ln for ln in lines if ln.key == "ExecStop"]
                 stop_at = time.monotonic()
                 for ln in stops:
