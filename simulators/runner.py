@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -30,6 +31,9 @@ from typing import Any
 
 from simulators.base.peer import COMMON_FAULTS
 from simulators.kit import SimulatorKit, write_agent_config
+
+#: ``kiosk-sim --log-level info`` shows every control request (fault, act, status) and its outcome
+log = logging.getLogger("kiosk-sim")
 
 
 class SimulatorService:
@@ -105,6 +109,8 @@ class SimulatorService:
                         answer: dict[str, Any] = {"ok": False, "error": "not JSON"}
                     else:
                         answer = service.handle(req)
+                    log.info("control %s -> %s", json.dumps(req, ensure_ascii=False),
+                             "ok" if answer.get("ok") else answer.get("error"))
                     self.wfile.write((json.dumps(answer, ensure_ascii=False) + "\n").encode())
 
         with contextlib.suppress(FileNotFoundError):

@@ -1,7 +1,7 @@
 """``kiosk-sim run`` prints which device is where, and the map is the truth: the ports it names are the
 ones its process listens on, in the numbering the README documents (``--base-port N``: id_reader N,
 printer N+1, bill_acceptor N+2, card_reader N+3, scanner N+4), and each answers as its device.
-Run in both forms (options before and after ``run``)."""
+Run in both forms (options before and after ``run``); ``--log-level info`` logs each control request."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def text_map(sim: Served) -> dict[str, tuple[str, str]]:
     return {name: (cls, url) for name, cls, url in rows}
 
 
+def logged(sim: Served, text: str) -> None:
+    wait_until(lambda: text in sim.stderr(), 10, message=sim.stderr)
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -75,7 +79,7 @@ def test_base_port_numbering_in_both_forms(tmp_path: Path) -> None:
     for form, json_out in (("after", False), ("before", True)):
         base = free_block(len(DEVICE_NAMES))
         state = tmp_path / form
-        opts = ["--state-dir", str(state)] + (["--json"] if json_out else [])
+        opts = ["--state-dir", str(state), "--log-level", "info"] + (["--json"] if json_out else [])
         run = ["run", "--tcp", "--base-port", str(base)]
         sim = serve("kiosk-sim", *(run + opts if form == "after" else opts + run), workdir=tmp_path / f"w-{form}")
         try:
@@ -90,6 +94,7 @@ def test_base_port_numbering_in_both_forms(tmp_path: Path) -> None:
             assert listening(sim.proc.pid) == {port_of(url) for _, url in printed.values()}
             status = json.loads(run_cli("kiosk-sim", "status", "--state-dir", state).stdout)
             assert {n: (d["class"], d["port"]) for n, d in status.items()} == printed
+            logged(sim, 'control {"op": "status"} -> ok')
             if "printer" in printed:
                 assert answers_as_printer(port_of(printed["printer"][1])) == b"\x12"
             maps.append({n: c for n, (c, _) in printed.items()})
