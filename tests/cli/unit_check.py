@@ -42,7 +42,7 @@ from tests.support.waiting import wait_until
 EXAMPLE_CONFIG = REPO / "config" / "agent.toml"
 UNIT_CONFIG = "/etc/kiosk-agent/agent.toml"
 WATCHDOG_USEC = 2_000_000
-PINGS = 5
+PINGS = 4
 
 
 @dataclass
