@@ -698,6 +698,13 @@ def test_udev_accepts_the_installed_rules_and_their_groups_exist(installed: tupl
     root, _ = installed
     rules_dir = root / "etc/udev/rules.d"
     assert udev_complaints(rules_dir, root) == []
+    # a program a rule runs (RUN+=, PROGRAM==, IMPORT{program}) must exist on the installed system
+    for rule in parse_rules((rules_dir / "99-kiosk.rules").read_text()):
+        for key, attr, _, value in rule:
+            if key in ("RUN", "PROGRAM") or (key == "IMPORT" and attr == "program"):
+                prog = value.split()[0]  # a relative name is looked up in /usr/lib/udev (udev(7))
+                paths = [prog] if prog.startswith("/") else [f"/usr/lib/udev/{prog}", f"/lib/udev/{prog}"]
+                assert any(os.access(Path(base) / p.lstrip("/"), os.X_OK) for base in (root, "/") for p in paths), value
     if "kiosk-agent" not in db(Path("/"), "group"):  # this machine's own groups: the check can fail
         assert any("Unknown group 'kiosk-agent'" in ln for ln in udev_complaints(rules_dir, None))
     bad = tmp_path / "rules"
