@@ -104,9 +104,10 @@ SKIPPED: list[tuple[str, str]] = [
     (r"^systemd-analyze verify /etc/systemd/system/kiosk-agent.service",
      "resolves ExecStart= on this machine; run with --root on an installed tree by "
      "tests/test_systemd_unit.py::test_systemd_analyze_verify_installed_unit_is_silent"),
-    (r"^udevadm info --attribute-walk|^sudo udevadm ", "needs the USB-serial bridges and a running udevd"),
-    (r"^ls -l /dev/kiosk-\*", "the names exist only with the devices plugged in; the unit run test links them "
-                             "to simulators: test_systemd_unit.py::test_shipped_unit_runs_under_an_emulated_systemd"),
+    (r"^udevadm info --attribute-walk|^sudo udevadm ", "needs the USB-serial bridges and a running udevd; "
+                                                       "tests/cli/test_unit_runs.py has udevadm test read the rules"),
+    (r"^ls -l /dev/kiosk-\*", "the names exist only with the devices plugged in; tests/cli/test_unit_runs.py "
+                             "links them to simulators and runs the unit on them"),
 ]
 
 
