@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from simulators.registry import DEVICE_NAMES
-from tests.cli.conftest import Served, run_cli, serve, sim_ready
+from tests.cli.conftest import Served, console_script, run_cli, serve, sim_ready, spawn
 from tests.support.broker import free_port
 from tests.support.waiting import wait_until
 
@@ -130,3 +130,20 @@ def test_readme_documents_the_numbering_the_simulators_use() -> None:
     rows = re.findall(r"^\| N(?:\+(\d))? \| `(\w+)` \| `(\w+)`", README.read_text(), re.M)
     assert [(int(k or 0), name, cls) for k, name, cls in rows] == [
         (i, name, cls) for i, (name, cls) in enumerate(DEVICE_NAMES.items())]
+
+
+def test_readme_sample_output_is_what_run_prints(tmp_path: Path) -> None:
+    """The README shows what `kiosk-sim run --tcp --base-port 7000 ...` prints; run it (on free ports, in
+    a scratch directory) and compare, the ports and the state directory put back as the README has them."""
+    sample = re.search(r"^```text\n(kiosk-sim ready: .*?)^```", README.read_text(), re.M | re.S)
+    assert sample, "the README's sample output of kiosk-sim run"
+    base = free_block(len(DEVICE_NAMES))
+    sim = spawn([console_script("kiosk-sim"), "run", "--tcp", "--base-port", str(base), "--state-dir", "sim-state",
+                 "--config-out", "sim-agent.toml"], workdir=tmp_path / "w", cwd=tmp_path)
+    try:
+        text_map(sim)
+        out = sim.stdout().replace(str(tmp_path / "sim-state"), "/home/you/kiosk-agent/sim-state")
+        out = re.sub(r"127\.0\.0\.1:(\d+)", lambda m: f"127.0.0.1:{7000 + int(m.group(1)) - base}", out)
+        assert out == sample.group(1)
+    finally:
+        assert sim.stop() == 0, sim.stderr()
