@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -172,9 +173,17 @@ def test_run_under_a_notify_socket_in_both_forms(tmp_path: Path, broker) -> None
 
 
 def test_demo_in_both_forms(tmp_path: Path) -> None:
-    rc, last = both("kiosk-agent", ["--log-level", "warning"], ["demo", "--transactions", "1", "--state-dir", "demo"],
-                    lambda t: t.strip().splitlines()[-1].split(" Logs:")[0], cwd=tmp_path, timeout_s=120)
-    assert rc == 0 and last.startswith("== 7. Done: 1 transactions") and "nothing lost" in last, last
+    """Each form in its own directory (the demo keeps its state dir); the number of device events the
+    demo delivers depends on timing, so the verdict is compared without it."""
+    before, after = forms(["--log-level", "warning"], ["demo", "--transactions", "1", "--state-dir", "demo"])
+    verdicts = []
+    for i, argv in enumerate((before, after)):
+        (tmp_path / str(i)).mkdir()
+        r = run_cli("kiosk-agent", *argv, cwd=tmp_path / str(i), timeout_s=120)
+        last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+        verdicts.append((r.returncode, re.sub(r"and \d+ events", "and N events", last.split(" Logs:")[0])))
+    assert verdicts[0] == verdicts[1], verdicts
+    assert verdicts[0] == (0, "== 7. Done: 1 transactions and N events delivered, queue empty, nothing lost."), verdicts
 
 
 # --- kiosk-sim against the running simulators --------------------------------------------------------
