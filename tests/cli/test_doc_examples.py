@@ -179,6 +179,6 @@ def test_documented_commands_run(doc: Path, terminal: Terminal, tmp_path: Path) 
                 assert re.search(expect.out, r.stdout, re.M), f"{cmd}\n-> {r.stdout[-2000:]}\n{r.stderr[-1000:]}"
             ran += 1
     finally:
-        for sim in servers:
-            assert sim.stop() == 0, sim.stderr()
+        stopped = [(sim.stop(), sim.stderr()) for sim in servers]  # all stopped before any is judged
+        assert all(rc == 0 for rc, _ in stopped), stopped
     assert ran > 0
