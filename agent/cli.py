@@ -105,15 +105,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config_check(path: str, as_json: bool) -> int:
-    problems = all_problems(path)
+    """Problems fail the check (exit 2); warnings (settings that work but can lose or stall data on
+    some brokers) are printed with it and do not."""
+    warnings: list[str] = []
+    problems = all_problems(path, warn=warnings.append)
     if as_json:
-        print(json.dumps({"ok": not problems, "path": path, "problems": problems}, indent=2))
-    elif problems:
+        print(json.dumps({"ok": not problems, "path": path, "problems": problems, "warnings": warnings}, indent=2))
+        return EXIT_USAGE if problems else EXIT_OK
+    if problems:
         print(f"{path}: {len(problems)} problem(s)")
         for problem in problems:
             print(f"  {problem}")
     else:
-        print(f"{path}: ok")
+        print(f"{path}: ok" + (f", {len(warnings)} warning(s)" if warnings else ""))
+    for warning in warnings:
+        print(f"  warning: {warning}")
     return EXIT_USAGE if problems else EXIT_OK
 
 

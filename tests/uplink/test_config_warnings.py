@@ -42,10 +42,14 @@ def test_config_check_prints_the_warning_and_succeeds(tmp_path):
     cfg = tmp_path / "agent.toml"
     cfg.write_text('[terminal]\nid = "T-1"\n[mqtt]\nprotocol = "3.1.1"\n', encoding="utf-8")
     r = _check(cfg)
-    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r
-    assert f"{cfg}: warning: mqtt.settle:" in r.stderr
+    assert r.returncode == 0 and r.stdout.startswith(f"{cfg}: ok, 1 warning(s)\n"), r
+    assert "  warning: mqtt.settle:" in r.stdout and "fleet-ack" in r.stdout
     r = _check(cfg, "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True and "fleet-ack" in r.stderr
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["ok"] is True and doc["problems"] == []
+    (w,) = doc["warnings"]
+    assert w.startswith("mqtt.settle:") and "fleet-ack" in w
     cfg.write_text('[terminal]\nid = "T-1"\n[mqtt]\nprotocol = "3.1.1"\nsettle = "fleet-ack"\n', encoding="utf-8")
     r = _check(cfg)
-    assert r.returncode == 0 and r.stderr == ""
+    assert r.returncode == 0 and r.stdout == f"{cfg}: ok\n" and r.stderr == ""
+    assert json.loads(_check(cfg, "--json").stdout)["warnings"] == []
