@@ -72,7 +72,8 @@ def build(store: Store, month: str, now: datetime | None = None) -> dict[str, An
         health = _json((terms.get(tid) or {}).get("health")) or {}
         dev_meta = health.get("devices") or {}
         required = _json(own["required"]) if own and own.get("required") else [
-            d for d, m in dev_meta.items() if isinstance(m, dict) and m.get("required")] or sorted({c.device for c in ch})
+            d for d, m in dev_meta.items() if isinstance(m, dict) and m.get("required")]
+        required = required or sorted({c.device for c in ch})
         site = (terms.get(tid) or {}).get("site")
         klass = site_class.get(site or "")
         devices: dict[str, Any] = {}

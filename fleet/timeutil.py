@@ -8,10 +8,7 @@ from typing import Any
 
 def parse(ts: Any) -> datetime:
     """An aware UTC datetime from ISO 8601 text (``Z`` or an offset) or a datetime."""
-    if isinstance(ts, datetime):
-        dt = ts
-    else:
-        dt = datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
+    dt = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts).replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
