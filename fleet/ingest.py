@@ -115,6 +115,8 @@ class Ingest:
         return batch
 
     def store_batch(self, batch: list[Incoming]) -> BatchResult:
+        """Store a batch; never raises. A batch the store refuses while it is up is split so one bad
+        row is quarantined alone; while the store is down the batch waits (unacked) and is retried."""
         prefix = self.cfg.mqtt.topic_prefix
         parsed = [records.parse(prefix, m.topic, m.payload, m.received) for m in batch]
         delay = 0.5
@@ -122,15 +124,17 @@ class Ingest:
             try:
                 return self.store.write_batch(parsed)
             except Exception as exc:
-                log.exception("batch_write_failed", size=len(parsed))
-                if len(parsed) > 1:
-                    return self._one_by_one(parsed)
-                if not isinstance(parsed[0], records.Quarantined):
-                    m = batch[0]
-                    parsed = [records.Quarantined(m.topic, f"store refused it: {exc}",
-                                                  m.payload.decode("utf-8", "backslashreplace"), m.received)]
-                time.sleep(delay)  # the store itself is down: keep the message, unacked, and retry
+                error = str(exc)
+                if self.store.healthy():
+                    log.exception("batch_refused", size=len(parsed))
+                    try:
+                        return self._one_by_one(parsed)
+                    except Exception as again:
+                        error = str(again)
+                log.error("store_unavailable", error=error, retry_s=delay)
+                time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+                self.store.reconnect()
 
     def _one_by_one(self, parsed: list[records.Parsed]) -> BatchResult:
         """A batch that failed as a whole: each message alone, so one bad row cannot block the rest."""
@@ -139,6 +143,8 @@ class Ingest:
             try:
                 r = self.store.write_batch([p])
             except Exception as exc:
+                if not self.store.healthy():
+                    raise  # the store went away meanwhile: nothing is acked, the broker redelivers
                 topic = getattr(p, "topic", type(p).__name__)
                 q = records.Quarantined(topic, f"store refused it: {exc}", json.dumps(_asdict(p)), timeutil.now_iso())
                 r = self.store.write_batch([q])
@@ -207,8 +213,11 @@ class Ingest:
                 self.step()
                 now = time.monotonic()
                 if now >= next_check:
-                    gaps = self.check(gaps)
                     next_check = now + self.cfg.ingest.check_interval
+                    try:
+                        gaps = self.check(gaps)
+                    except Exception:
+                        log.exception("check_failed")  # the store is down: the batches say so and wait
                 if now - last_stats >= 10:
                     log.info("ingest_stats", **self.totals)
                     last_stats = now

@@ -77,6 +77,17 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def healthy(self) -> bool:
+        """True when the store answers a trivial query (a refused batch is then the data's fault)."""
+        try:
+            self.execute("SELECT 1").fetchall()
+            return True
+        except Exception:
+            return False
+
+    def reconnect(self) -> None:
+        """Open a new connection after the store went away (PostgreSQL; SQLite has nothing to do)."""
+
     def applied_versions(self) -> set[int]:
         raise NotImplementedError
 

@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from fleet import ops
 from fleet.store import open_store
 from tests.fleet.terminal_pub import FleetBroker, TerminalPublisher
@@ -99,3 +101,29 @@ def test_two_consumers_share_the_load(tmp_path: Path, fleet_factory, broker) -> 
         stopped = [json.loads(line) for line in proc.log_text().splitlines() if '"ingest_stopped"' in line]
         shares.append(stopped[-1]["new"])
     assert sum(shares) == 2000 and min(shares) > 0, shares
+
+
+def test_a_postgresql_outage_loses_nothing(tmp_path: Path, fleet_factory, broker) -> None:
+    """The store goes away mid-stream: batches wait unacknowledged and are stored when it is back."""
+    from tests.support.pg import PostgresCluster, pg_bindir
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    cluster = PostgresCluster(tmp_path / "pg").start()
+    pub = None
+    try:
+        url = cluster.create_database("outage")
+        fleet = fleet_factory(broker.port, url, mqtt={"client_id": "fleet-pg-outage", "group": "g3"}).start()
+        pub = TerminalPublisher(broker.port, "T-PG-1")
+        pub.publish_records(200)
+        wait_until(lambda: sum(_stored(url)) >= 200, 30, message=lambda: fleet.log_text()[-1500:])
+        cluster.stop()
+        pub.publish_records(200)
+        wait_until(lambda: '"store_unavailable"' in fleet.log_text(), 30, message=lambda: fleet.log_text()[-1500:])
+        assert fleet.proc is not None and fleet.proc.poll() is None  # waiting, not crashed
+        cluster.start()
+        wait_until(lambda: sum(_stored(url)) >= 400, 60, message=lambda: fleet.log_text()[-1500:])
+        assert _stored(url) == (200, 200)
+    finally:
+        if pub:
+            pub.close()
+        cluster.stop()
