@@ -191,8 +191,7 @@ class Store:
                     self._apply_status(p, res)
                 else:
                     self._apply_health(p, res)
-            for terminal, (received, site) in seen.items():
-                self._seen(terminal, site or None, received, res)
+            self._seen_many(seen, res)
             state_events = sorted((e for k, e in events.items() if k in new_e and e.type == "device_state"),
                                   key=lambda e: (e.terminal_id, e.seq))
             for e in state_events:
@@ -225,6 +224,28 @@ class Store:
         if not row["online"] and row["reason"] == "silent":
             self.execute("UPDATE terminals SET online = ?, reason = NULL WHERE terminal_id = ?", (True, terminal_id))
         res.closed += inc.close_offline(self, terminal_id, received)
+
+    def _seen_many(self, seen: dict[str, tuple[str, str]], res: BatchResult) -> None:
+        """``_seen`` for every terminal of a batch in a few statements (not a few per terminal)."""
+        if not seen:
+            return
+        items = sorted(seen.items())
+        for i in range(0, len(items), CHUNK):
+            chunk = items[i:i + CHUNK]
+            self.execute(
+                "INSERT INTO terminals (terminal_id, site, last_seen) VALUES "
+                + ",".join(["(?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (terminal_id) DO UPDATE SET site = COALESCE(excluded.site, terminals.site), "
+                "last_seen = CASE WHEN terminals.last_seen IS NULL OR terminals.last_seen < excluded.last_seen "
+                "THEN excluded.last_seen ELSE terminals.last_seen END",
+                [v for t, (received, site) in chunk for v in (t, site or None, received)])
+            marks = ",".join("?" * len(chunk))
+            back = self.query(f"SELECT terminal_id FROM terminals WHERE reason = ? AND terminal_id IN ({marks})",
+                              ["silent", *(t for t, _ in chunk)])
+            for r in back:
+                self.execute("UPDATE terminals SET online = ?, reason = NULL WHERE terminal_id = ?",
+                             (True, r["terminal_id"]))
+                res.closed += inc.close_offline(self, r["terminal_id"], seen[r["terminal_id"]][0])
 
     def _apply_status(self, s: Status, res: BatchResult) -> None:
         """A status counts only if it is not older than the one we hold: the same boot and a session
