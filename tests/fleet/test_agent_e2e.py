@@ -88,6 +88,22 @@ def test_faults_on_a_real_agent_become_incidents_and_the_report_agrees(tmp_path:
             wait_until(lambda: (report()["agreement"] or {}).get("at", "") >= inc[0]["closed"], 30,
                        message=report)
             term = report()
+
+            r = _kf(fleet.config, "--json", "terminals")
+            row = next(t for t in json.loads(r.stdout) if t["terminal_id"] == "T-FL-0001")
+            assert {"terminal_id", "site", "online", "state", "last_seen"} <= set(row) and row["online"] is True
+            r = _kf(fleet.config, "incidents", "--json")
+            assert {"terminal_id", "device", "fault", "action", "opened", "closed", "repair_s"} <= set(
+                json.loads(r.stdout)[0])
+            r = _kf(fleet.config, "report", "--month", month, "--csv", "--html", str(tmp_path / "report.html"))
+            assert r.stdout.splitlines()[0].startswith("terminal_id,site,class,availability")
+            assert "paper_out" in (tmp_path / "report.html").read_text()
+
+            # the agent dies: its will marks it offline; a will is never taken for a later session
+            agent.kill()
+            wait_until(lambda: not next(t for t in ops.terminals(store) if t["terminal_id"] == "T-FL-0001")["online"],
+                       30, message=lambda: ops.terminals(store))
+            assert next(t for t in ops.terminals(store) if t["terminal_id"] == "T-FL-0001")["reason"] == "lwt"
         finally:
             store.close()
         own = term["terminal_reported_availability"]
