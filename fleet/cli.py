@@ -69,6 +69,14 @@ def parser() -> argparse.ArgumentParser:
     r = cmd("report", "the monthly service report")
     r.add_argument("--month", required=True, help="YYYY-MM (UTC)")
     r.add_argument("--html", metavar="FILE", help="also write a printable HTML report")
+    m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
+    m.add_argument("--terminals", type=int, default=100)
+    m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
+    m.add_argument("--health-interval", type=float, default=60.0)
+    m.add_argument("--txn-interval", type=float, default=30.0, help="mean seconds between transactions")
+    m.add_argument("--fault-interval", type=float, default=300.0, help="mean seconds between fault changes")
+    m.add_argument("--id-prefix", default="T-SIM")
+    m.add_argument("--seed", type=int)
     k = cmd("cmd", "send a command to a terminal (down/cmd)")
     k.add_argument("terminal")
     k.add_argument("name", choices=["selftest", "inspect", "health", "queue", "reload"])
@@ -125,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "cmd":
         return _cmd(args, cfg)
+    if args.command == "simulate":
+        return _simulate(args, cfg)
     from fleet.store import open_store
     try:
         store = open_store(cfg.store.url)
@@ -216,6 +226,20 @@ def _report(args: argparse.Namespace, store: Any) -> int:
 
 def _pct(v: float | None) -> str | None:
     return None if v is None else f"{v * 100:.2f}%"
+
+
+def _simulate(args: argparse.Namespace, cfg: FleetConfig) -> int:
+    import asyncio
+
+    from fleet.simulate import Simulator
+
+    async def go() -> dict[str, int]:
+        sim = Simulator(cfg.mqtt, args.terminals, id_prefix=args.id_prefix, health_interval=args.health_interval,
+                        txn_interval=args.txn_interval, fault_interval=args.fault_interval, seed=args.seed)
+        return await sim.run(args.duration)
+
+    print(json.dumps(asyncio.run(go())))
+    return 0
 
 
 def _cmd(args: argparse.Namespace, cfg: FleetConfig) -> int:
