@@ -57,6 +57,8 @@ class Ingest:
         self.generation = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self.touched: set[str] = set()  # terminals with journal records since the last gap check
+        self.floor: dict[str, int] = {}  # per terminal: seq up to which no gap is left
         self.totals = {"messages": 0, "batches": 0, "new": 0, "duplicates": 0, "quarantined": 0, "acks": 0}
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -119,6 +121,8 @@ class Ingest:
         row is quarantined alone; while the store is down the batch waits (unacked) and is retried."""
         prefix = self.cfg.mqtt.topic_prefix
         parsed = [records.parse(prefix, m.topic, m.payload, m.received) for m in batch]
+        journal = (records.Txn, records.Event, records.Report)
+        self.touched.update(p.terminal_id for p in parsed if isinstance(p, journal))
         delay = 0.5
         while True:
             try:
@@ -190,8 +194,14 @@ class Ingest:
         for t in gone:
             log.warning("terminal_silent", terminal_id=t)
         gaps: dict[str, int] = {}
-        for g in self.store.gaps():
-            gaps[g["terminal_id"]] = gaps.get(g["terminal_id"], 0) + g["missing"]
+        # only terminals heard from since the last check, or with gaps open, and only above the seq
+        # up to which each is known to be contiguous: the check costs what arrived, not the history
+        todo, self.touched = self.touched | set(last_gaps), set()
+        for terminal in sorted(todo):
+            found = self.store.gaps(terminal, self.floor.get(terminal, 0))
+            for g in found:
+                gaps[terminal] = gaps.get(terminal, 0) + g["missing"]
+            self.floor[terminal] = found[0]["first"] - 1 if found else self.store.max_seq(terminal)
         for t, n in gaps.items():
             log.warning("seq_gap", terminal_id=t, missing=n)
         for t in set(last_gaps) - set(gaps):

@@ -311,14 +311,21 @@ class Store:
                     gone.append(row["terminal_id"])
         return gone
 
+    def max_seq(self, terminal_id: str) -> int:
+        rows = self.query("SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM transactions WHERE terminal_id = ? "
+                          "UNION ALL SELECT MAX(seq) FROM events WHERE terminal_id = ? "
+                          "UNION ALL SELECT MAX(seq) FROM reports WHERE terminal_id = ?) x", (terminal_id,) * 3)
+        return int(rows[0]["m"] or 0) if rows else 0
+
     # -- queries -------------------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
         return {r["name"]: int(r["value"]) for r in self.query("SELECT name, value FROM counters")}
 
-    def gaps(self, terminal_id: str | None = None) -> list[dict[str, Any]]:
-        """Missing seq ranges per terminal between the records received (all kinds share one seq)."""
-        where = "WHERE terminal_id = ?" if terminal_id else ""
-        params = (terminal_id,) * 3 if terminal_id else ()
+    def gaps(self, terminal_id: str | None = None, floor: int = 0) -> list[dict[str, Any]]:
+        """Missing seq ranges per terminal between the records received (all kinds share one seq);
+        ``floor``: only above this seq (one terminal's known-contiguous prefix is not scanned again)."""
+        where = "WHERE terminal_id = ? AND seq >= ?" if terminal_id else ""
+        params = (terminal_id, floor) * 3 if terminal_id else ()
         rows = self.query(
             "SELECT terminal_id, seq + 1 AS first, nxt - 1 AS last FROM ("
             " SELECT terminal_id, seq, LEAD(seq) OVER (PARTITION BY terminal_id ORDER BY seq) AS nxt FROM ("
