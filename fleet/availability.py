@@ -37,7 +37,7 @@ def _clip(changes: Sequence[Change], start: float, end: float) -> list[Change]:
             last_before[c.device] = Change(start, c.device, c.usable)
         elif c.t < end:
             inside.append(c)
-    return sorted(last_before.values(), key=lambda c: c.device) + inside
+    return sorted(last_before.values(), key=lambda c: c.device) + sorted(inside, key=lambda c: c.t)
 
 
 def device_figure(changes: Iterable[Change], device: str, start: float, end: float) -> Figure:

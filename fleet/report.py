@@ -36,11 +36,21 @@ def _changes(store: Store, month_start: str, month_end: str) -> dict[str, list[C
         " SELECT terminal_id, device, MAX(seq) AS seq FROM events WHERE type = ? AND ts < ? "
         " GROUP BY terminal_id, device) m ON e.terminal_id = m.terminal_id AND e.device = m.device AND e.seq = m.seq "
         "WHERE e.type = ?", ("device_state", month_start, "device_state"))
+    since: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for r in store.query("SELECT terminal_id, device, state, since FROM device_since WHERE since < ?", (month_end,)):
+        since[(r["terminal_id"], r["device"], r["state"])].append(timeutil.parse(ts_out(r["since"])).timestamp())
     out: dict[str, list[Change]] = defaultdict(list)
+    prev: dict[tuple[str, str], float] = {}
     for r in sorted(before, key=lambda r: (r["terminal_id"], int(r["seq"]))) + rows:
         state = (_json(r["payload"]).get("data") or {}).get("state")
-        out[r["terminal_id"]].append(Change(timeutil.parse(ts_out(r["ts"])).timestamp(), r["device"] or "-",
-                                            state in USABLE))
+        device = r["device"] or "-"
+        t = timeutil.parse(ts_out(r["ts"])).timestamp()
+        # the state began when the terminal's health says (devices.NAME.since), if that lies between the
+        # device's previous event and this one: the event itself is stamped when it was journalled
+        lo = prev.get((r["terminal_id"], device), float("-inf"))
+        began = [x for x in since.get((r["terminal_id"], device, str(state)), ()) if lo < x <= t]
+        prev[(r["terminal_id"], device)] = t
+        out[r["terminal_id"]].append(Change(max(began) if began else t, device, state in USABLE))
     return out
 
 

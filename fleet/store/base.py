@@ -286,6 +286,10 @@ class Store:
                       json.dumps(doc, separators=(",", ":")), h.terminal_id))
         month = doc.get("availability_month") or {}
         devices = doc.get("devices") or {}
+        for name, d in devices.items():
+            if isinstance(d, dict) and d.get("since") and d.get("state"):
+                self.execute("INSERT INTO device_since (terminal_id, device, state, since) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING", (h.terminal_id, name, d["state"], timeutil.norm(d["since"])))
         self.execute(
             "INSERT INTO terminal_months (terminal_id, month, ts, availability, devices, required) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (terminal_id, month) DO UPDATE SET ts = excluded.ts, "
