@@ -46,9 +46,12 @@ def _changes(store: Store, month_start: str, month_end: str) -> dict[str, list[C
         device = r["device"] or "-"
         t = timeutil.parse(ts_out(r["ts"])).timestamp()
         # the state began when the terminal's health says (devices.NAME.since), if that lies between the
-        # device's previous event and this one: the event itself is stamped when it was journalled
-        lo = prev.get((r["terminal_id"], device), float("-inf"))
-        began = [x for x in since.get((r["terminal_id"], device, str(state)), ()) if lo < x <= t]
+        # device's previous event and this one: the event itself is stamped when it was journalled. A
+        # device's first event keeps its ts: the terminal's ledger (its observed span) starts there,
+        # while the snapshot's since of "starting" predates it
+        lo = prev.get((r["terminal_id"], device))
+        began = [x for x in since.get((r["terminal_id"], device, str(state)), ())
+                 if lo is not None and lo < x <= t]
         prev[(r["terminal_id"], device)] = t
         out[r["terminal_id"]].append(Change(max(began) if began else t, device, state in USABLE))
     return out
