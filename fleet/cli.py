@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
     r = cmd("report", "the monthly service report")
     r.add_argument("--month", required=True, help="YYYY-MM (UTC)")
     r.add_argument("--html", metavar="FILE", help="also write a printable HTML report")
+    o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
+    o.add_argument("txn_id")
+    o.add_argument("--terminal", required=True)
     m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
     m.add_argument("--terminals", type=int, default=100)
     m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
@@ -197,6 +200,8 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
         emit(args, rows, rows, ["code", "name", "class"])
     elif args.command == "report":
         return _report(args, store)
+    elif args.command == "open":
+        return _open(args, cfg, store)
     return 0
 
 
@@ -221,6 +226,31 @@ def _report(args: argparse.Namespace, store: Any) -> int:
         print(f"Service report {doc['month']} (target {doc['target']:.0%}, window to {doc['window_end']})")
         print(_table(rows, cols))
         print(f"below target: {', '.join(doc['below_target']) or 'none'}; incidents {doc['incidents']}")
+    return 0
+
+
+def _open(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
+    from fleet.seal import SealError, load_keys, open_data
+    if not cfg.seal.terminal_keys_dir:
+        print("kiosk-fleet: [seal] terminal_keys_dir is not configured", file=sys.stderr)
+        return 2
+    rows = store.query("SELECT payload FROM transactions WHERE terminal_id = ? AND txn_id = ?",
+                       (args.terminal, args.txn_id))
+    if not rows:
+        print(f"kiosk-fleet: no transaction {args.txn_id} from {args.terminal}", file=sys.stderr)
+        return 1
+    doc = rows[0]["payload"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    if "data_enc" not in doc:
+        print(f"kiosk-fleet: transaction {args.txn_id} carries no sealed data", file=sys.stderr)
+        return 1
+    try:
+        data = open_data(doc["data_enc"], args.txn_id, load_keys(cfg.seal.terminal_keys_dir))
+    except SealError as exc:
+        print(f"kiosk-fleet: {exc}", file=sys.stderr)
+        return 1
+    log.info("sealed_data_opened", terminal_id=args.terminal, txn_id=args.txn_id)  # an audit line, no content
+    print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
 
 

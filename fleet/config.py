@@ -56,7 +56,8 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class SealConfig:
-    private_key_file: str | None = None
+    private_key_file: str | None = None  # HPKE, when the contract adopts it
+    terminal_keys_dir: str | None = None  # the provisioned terminal keys (*.key, 32 raw bytes, 0600)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "ingest": (IngestConfig, {"ack": _bool, "batch_max": _num(1, 100_000, True), "batch_ms": _num(1, 60_000),
                               "health_interval": _num(1), "offline_factor": _num(1),
                               "check_interval": _num(0.1)}),
-    "seal": (SealConfig, {"private_key_file": _str()}),
+    "seal": (SealConfig, {"private_key_file": _str(), "terminal_keys_dir": _str()}),
     "log": (LogConfig, {"level": _str(choices=("debug", "info", "warning", "error")),
                         "format": _str(choices=("auto", "json", "console"))}),
 }

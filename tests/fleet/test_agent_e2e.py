@@ -60,7 +60,8 @@ def test_faults_on_a_real_agent_become_incidents_and_the_report_agrees(tmp_path:
             wait_until(lambda: ops.incidents(store, open_only=True)[0]["responded"], 30,
                        message=lambda: ops.incidents(store))
 
-            status, txn = api.post("/v1/transactions", {"kind": "payment", "amount": 700, "method": "cash"})
+            status, txn = api.post("/v1/transactions", {"kind": "payment", "amount": 700, "method": "cash",
+                                                         "data": {"customer": "Zhang San", "order": 42}})
             assert status == 201, txn
             sims.set_fault("printer", "paper_out", False)
             wait_until(lambda: not ops.incidents(store, open_only=True), 30, message=lambda: ops.incidents(store))
@@ -71,6 +72,22 @@ def test_faults_on_a_real_agent_become_incidents_and_the_report_agrees(tmp_path:
             wait_until(lambda: api.get(f"/v1/transactions/{txn['txn_id']}")[1]["state"] == "settled", 30,
                        message=lambda: api.get(f"/v1/transactions/{txn['txn_id']}"))
             assert [t["txn_id"] for t in ops.transactions(store, terminal="T-FL-0001")] == [txn["txn_id"]]
+
+            # the sealed data opens only with the terminal's key, provisioned to the fleet's key folder
+            keys = tmp_path / "keys"
+            keys.mkdir(mode=0o700)
+            (keys / "T-FL-0001.key").write_bytes((workdir / "journal.key").read_bytes())
+            (keys / "T-FL-0001.key").chmod(0o600)
+            with open(fleet.config, "a") as f:
+                f.write(f'[seal]\nterminal_keys_dir = "{keys}"\n')
+            r = _kf(fleet.config, "open", txn["txn_id"], "--terminal", "T-FL-0001")
+            assert r.returncode == 0, r.stderr
+            assert json.loads(r.stdout) == {"customer": "Zhang San", "order": 42}
+            stored = store.query("SELECT payload FROM transactions WHERE txn_id = ?", (txn["txn_id"],))[0]
+            assert "Zhang San" not in stored["payload"]
+            (keys / "T-FL-0001.key").write_bytes(bytes(32))
+            r = _kf(fleet.config, "open", txn["txn_id"], "--terminal", "T-FL-0001")
+            assert r.returncode == 1 and "no terminal key" in r.stderr
 
             month = datetime.now(UTC).strftime("%Y-%m")
 
