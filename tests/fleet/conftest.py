@@ -24,6 +24,7 @@ _dbs = itertools.count(1)
 def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
     if pg_bindir() is None:
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver comes with the fleet extra: pip install -e '.[fleet]'")
     cluster = PostgresCluster(tmp_path_factory.mktemp("pg"))
     cluster.start()
     try:
