@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
     o.add_argument("txn_id")
     o.add_argument("--terminal", required=True)
+    sv = cmd("serve", "the read-only dashboard (loopback by default)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8471)
     m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
     m.add_argument("--terminals", type=int, default=100)
     m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
@@ -162,6 +165,15 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
     from fleet import ops
     if args.command == "migrate":
         print("schema up to date")
+        return 0
+    if args.command == "serve":
+        from fleet.serve import serve
+        from fleet.store import open_store
+
+        def fresh() -> Any:
+            return open_store(cfg.store.url)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        serve(fresh, args.host, args.port)
         return 0
     if args.command == "ingest":
         from fleet.ingest import Ingest
