@@ -1,0 +1,317 @@
+"""``kiosk-fleet``: ingest, migrate, report and the operations commands.
+
+``-c/--config``, ``--json``, ``--csv`` and ``--log-level`` are accepted before and after the command.
+Exit codes: 0 ok, 1 the command failed (a timeout, a refused command), 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from fleet import __version__, logs
+from fleet.config import ConfigError, FleetConfig, load
+
+log = structlog.get_logger(__name__)
+
+
+def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("-c", "--config", help="config file (default $KIOSK_FLEET_CONFIG or /etc/kiosk-fleet/fleet.toml)",
+                   **({"default": argparse.SUPPRESS} if suppress else {"default": None}))
+    p.add_argument("--json", action="store_true", help="JSON output", **kw)
+    p.add_argument("--csv", action="store_true", help="CSV output (lists and the report)", **kw)
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), **kw)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk-fleet", description="The reference kiosk fleet service")
+    p.add_argument("--version", action="version", version=f"kiosk-fleet {__version__}")
+    _common(p, False)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help_)
+        _common(s, True)
+        return s
+
+    cmd("ingest", "consume the terminals' MQTT topics into the store")
+    cmd("migrate", "create or upgrade the store's schema")
+    c = cmd("config", "check the config file")
+    c.add_argument("action", choices=["check"])
+    cmd("terminals", "presence, state, queue backlog, last seen")
+    i = cmd("incidents", "incidents (fault episodes and offline terminals)")
+    i.add_argument("--open", action="store_true", help="only those still open")
+    i.add_argument("--terminal")
+    t = cmd("transactions", "stored transactions")
+    t.add_argument("--terminal")
+    t.add_argument("--txn-id")
+    t.add_argument("--since", help="ISO 8601 time (terminal ts)")
+    t.add_argument("--until")
+    t.add_argument("--limit", type=int, default=1000)
+    cmd("gaps", "missing seq ranges per terminal (reported until filled)")
+    q = cmd("quarantine", "payloads refused at ingest, with the reason")
+    q.add_argument("--limit", type=int, default=100)
+    cmd("stats", "ingest counters: stored, duplicates absorbed, quarantined")
+    s = cmd("sites", "list sites, set one, or import a CSV/JSON file (code,name,class)")
+    s.add_argument("--import", dest="import_file", metavar="FILE")
+    s.add_argument("--set", nargs=3, metavar=("CODE", "NAME", "CLASS"))
+    r = cmd("report", "the monthly service report")
+    r.add_argument("--month", required=True, help="YYYY-MM (UTC)")
+    r.add_argument("--html", metavar="FILE", help="also write a printable HTML report")
+    o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
+    o.add_argument("txn_id")
+    o.add_argument("--terminal", required=True)
+    sv = cmd("serve", "the read-only dashboard (loopback by default)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8471)
+    m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
+    m.add_argument("--terminals", type=int, default=100)
+    m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
+    m.add_argument("--health-interval", type=float, default=60.0)
+    m.add_argument("--txn-interval", type=float, default=30.0, help="mean seconds between transactions")
+    m.add_argument("--fault-interval", type=float, default=300.0, help="mean seconds between fault changes")
+    m.add_argument("--id-prefix", default="T-SIM")
+    m.add_argument("--seed", type=int)
+    k = cmd("cmd", "send a command to a terminal (down/cmd)")
+    k.add_argument("terminal")
+    k.add_argument("name", choices=["selftest", "inspect", "health", "queue", "reload"])
+    k.add_argument("--level", choices=["internal", "external"], help="selftest level")
+    k.add_argument("--engineer", help="inspect: the engineer's name")
+    k.add_argument("--site", help="the terminal's site (default: as last seen by ingest)")
+    k.add_argument("--wait", action="store_true", help="wait for the cmd-result")
+    k.add_argument("--timeout", type=float, default=130.0)
+    return p
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _csv(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: r.get(c) for c in cols})
+    return buf.getvalue().rstrip("\n")
+
+
+def emit(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]] | None = None,
+         cols: list[str] | None = None) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    elif args.csv and rows is not None and cols:
+        print(_csv(rows, cols))
+    elif rows is not None and cols:
+        print(_table(rows, cols))
+    else:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        cfg = load(args.config)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"config: {p}", file=sys.stderr)
+        return 2
+    logs.setup(args.log_level or cfg.log.level, cfg.log.format)
+    if args.command == "config":
+        print(f"{cfg.source or '(defaults)'}: ok")
+        return 0
+    if args.command == "cmd":
+        return _cmd(args, cfg)
+    if args.command == "simulate":
+        return _simulate(args, cfg)
+    from fleet.store import open_store
+    try:
+        store = open_store(cfg.store.url)
+    except Exception as exc:
+        print(f"kiosk-fleet: cannot open the store {_mask_url(cfg.store.url)}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        store.migrate()
+        return _run(args, cfg, store)
+    except ValueError as exc:
+        print(f"kiosk-fleet: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
+    from fleet import ops
+    if args.command == "migrate":
+        print("schema up to date")
+        return 0
+    if args.command == "serve":
+        from fleet.serve import serve
+        from fleet.store import open_store
+
+        def fresh() -> Any:
+            return open_store(cfg.store.url)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        serve(fresh, args.host, args.port)
+        return 0
+    if args.command == "ingest":
+        from fleet.ingest import Ingest
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        Ingest(cfg, store).run(stop)
+        return 0
+    if args.command == "terminals":
+        rows = ops.terminals(store)
+        emit(args, rows, rows, ["terminal_id", "site", "online", "reason", "state", "queue_pending", "last_seen"])
+    elif args.command == "incidents":
+        rows = ops.incidents(store, open_only=args.open, terminal=args.terminal)
+        emit(args, rows, rows, ["id", "terminal_id", "device", "fault", "action", "opened", "responded", "closed",
+                                "response_s", "repair_s", "repeat"])
+    elif args.command == "transactions":
+        rows = ops.transactions(store, terminal=args.terminal, txn_id=args.txn_id, since=args.since,
+                                until=args.until, limit=args.limit)
+        emit(args, rows, rows, ["txn_id", "terminal_id", "seq", "ts", "kind", "amount", "currency", "method",
+                                "outcome", "received"])
+    elif args.command == "gaps":
+        rows = store.gaps()
+        emit(args, rows, rows, ["terminal_id", "first", "last", "missing"])
+    elif args.command == "quarantine":
+        rows = ops.quarantine(store, args.limit)
+        emit(args, rows, rows, ["id", "received", "topic", "reason"])
+    elif args.command == "stats":
+        data = store.counters()
+        emit(args, data, [{"counter": k, "value": v} for k, v in sorted(data.items())], ["counter", "value"])
+    elif args.command == "sites":
+        if args.import_file:
+            print(f"{ops.import_sites(store, Path(args.import_file))} sites imported")
+        elif args.set:
+            ops.set_site(store, *args.set)
+        rows = ops.sites(store)
+        emit(args, rows, rows, ["code", "name", "class"])
+    elif args.command == "report":
+        return _report(args, store)
+    elif args.command == "open":
+        return _open(args, cfg, store)
+    return 0
+
+
+def _report(args: argparse.Namespace, store: Any) -> int:
+    from fleet import report
+    if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", args.month):
+        raise ValueError(f"--month: expected YYYY-MM, got {args.month!r}")
+    doc = report.build(store, args.month)
+    if args.html:
+        from fleet.report_html import render
+        Path(args.html).write_text(render(doc), encoding="utf-8")
+    rows = [{"terminal_id": t["terminal_id"], "site": t["site"], "class": t["site_class"],
+             "availability": _pct(t["availability"]), "terminal_reported": _pct(t["terminal_reported_availability"]),
+             "agrees": (t["agreement"] or {}).get("agrees"), "met": t["met"], "incidents": len(t["incidents"]),
+             "repeat": t["repeat_faults"],
+             "success_rate": _pct(t["transactions"]["success_rate"])} for t in doc["terminals"]]
+    cols = ["terminal_id", "site", "class", "availability", "terminal_reported", "agrees", "met", "incidents",
+            "repeat", "success_rate"]
+    if args.json or args.csv:
+        emit(args, doc, rows, cols)
+    else:
+        print(f"Service report {doc['month']} (target {doc['target']:.0%}, window to {doc['window_end']})")
+        print(_table(rows, cols))
+        print(f"below target: {', '.join(doc['below_target']) or 'none'}; incidents {doc['incidents']}")
+    return 0
+
+
+def _open(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
+    from fleet.seal import SealError, load_keys, open_data
+    if not cfg.seal.terminal_keys_dir:
+        print("kiosk-fleet: [seal] terminal_keys_dir is not configured", file=sys.stderr)
+        return 2
+    rows = store.query("SELECT payload FROM transactions WHERE terminal_id = ? AND txn_id = ?",
+                       (args.terminal, args.txn_id))
+    if not rows:
+        print(f"kiosk-fleet: no transaction {args.txn_id} from {args.terminal}", file=sys.stderr)
+        return 1
+    doc = rows[0]["payload"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    if "data_enc" not in doc:
+        print(f"kiosk-fleet: transaction {args.txn_id} carries no sealed data", file=sys.stderr)
+        return 1
+    try:
+        data = open_data(doc["data_enc"], args.txn_id, load_keys(cfg.seal.terminal_keys_dir))
+    except SealError as exc:
+        print(f"kiosk-fleet: {exc}", file=sys.stderr)
+        return 1
+    log.info("sealed_data_opened", terminal_id=args.terminal, txn_id=args.txn_id)  # an audit line, no content
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _pct(v: float | None) -> str | None:
+    return None if v is None else f"{v * 100:.2f}%"
+
+
+def _simulate(args: argparse.Namespace, cfg: FleetConfig) -> int:
+    import asyncio
+
+    from fleet.simulate import Simulator
+
+    async def go() -> dict[str, int]:
+        sim = Simulator(cfg.mqtt, args.terminals, id_prefix=args.id_prefix, health_interval=args.health_interval,
+                        txn_interval=args.txn_interval, fault_interval=args.fault_interval, seed=args.seed)
+        return await sim.run(args.duration)
+
+    print(json.dumps(asyncio.run(go())))
+    return 0
+
+
+def _cmd(args: argparse.Namespace, cfg: FleetConfig) -> int:
+    from fleet.cmd import CommandError, send
+    site = args.site
+    if site is None:
+        from fleet.store import open_store
+        store = open_store(cfg.store.url)
+        try:
+            store.migrate()
+            rows = store.query("SELECT site FROM terminals WHERE terminal_id = ?", (args.terminal,))
+        finally:
+            store.close()
+        if not rows or not rows[0]["site"]:
+            print(f"kiosk-fleet: terminal {args.terminal} has not been seen; give --site", file=sys.stderr)
+            return 2
+        site = rows[0]["site"]
+    cargs: dict[str, Any] = {}
+    if args.level:
+        cargs["level"] = args.level
+    if args.engineer:
+        cargs["engineer"] = args.engineer
+    try:
+        result = send(cfg, args.terminal, site, args.name, cargs, wait=args.wait, timeout_s=args.timeout)
+    except CommandError as exc:
+        print(f"kiosk-fleet: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0 if result.get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
