@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--site", help="the terminal's site (default: as last seen by ingest)")
     k.add_argument("--wait", action="store_true", help="wait for the cmd-result")
     k.add_argument("--timeout", type=float, default=130.0)
+    # -- serve: the read-only dashboard (fleet/web/, owned by the dashboard work) --
+    from fleet.web import add_arguments as _serve_arguments
+    _serve_arguments(cmd("serve", "the read-only web dashboard (loopback by default)"))
     return p
 
 
@@ -157,6 +160,9 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         Ingest(cfg, store).run(stop)
         return 0
+    if args.command == "serve":  # the dashboard (fleet/web/) opens its own store connections
+        from fleet.web.server import run as serve
+        return serve(args, cfg)
     if args.command == "terminals":
         rows = ops.terminals(store)
         emit(args, rows, rows, ["terminal_id", "site", "online", "reason", "state", "queue_pending", "last_seen"])
