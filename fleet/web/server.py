@@ -254,7 +254,10 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
         do_HEAD = do_GET
 
         def _refuse(self) -> None:
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "The dashboard is read-only.", {"Allow": "GET, HEAD"})
+            # the request's body is not read: close the connection rather than parse it as the next request
+            self.close_connection = True
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "The dashboard is read-only.",
+                        {"Allow": "GET, HEAD", "Connection": "close"})
 
         do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
