@@ -129,6 +129,7 @@ def render(store: Store, doc: dict[str, Any], now: datetime, site: str | None, s
     chart_note = (f"The {len(bars)} lowest of {charted} terminals with a figure"
                   if charted > len(bars) else f"All {charted} terminals with a figure")
     chart_note += f"; {unknown} without device events this month." if unknown else "."
+    chart_note += f" Computed {when(doc['generated'])} UTC."
     open_incs_sorted = sorted(open_incs, key=lambda i: (i["opened"], i["id"]))
     inc_table = table(["terminal", "device", "fault", "action", "opened (UTC)", "open for", "engineer responded",
                        ""], incident_rows(open_incs_sorted[:LIST_MAX], now), empty="no open incident",

@@ -142,27 +142,53 @@ class StorePool:
 
 
 class ReportCache:
-    """``fleet.report.build`` per month, reused for ``ttl_s``; one build at a time per month."""
+    """``fleet.report.build`` per month, reused for ``ttl_s``. A stale report is served while one
+    background build replaces it (a large fleet's report takes seconds); only a month never built
+    makes a request wait, and then one build serves everyone asking. The ``keep`` latest months stay."""
 
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
+    def __init__(self, ttl_s: float, pool: StorePool, clock: Callable[[], float] = time.monotonic,
+                 keep: int = 6) -> None:
+        self.ttl_s, self.pool, self.clock, self.keep = ttl_s, pool, clock, keep
         self._lock = threading.Lock()
         self._month_locks: dict[str, threading.Lock] = {}
+        self._refreshing: set[str] = set()
         self._docs: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    def get(self, store: Store, month: str, now: datetime) -> dict[str, Any]:
+    def get(self, store: Store, month: str) -> dict[str, Any]:
         with self._lock:
-            lock = self._month_locks.setdefault(month, threading.Lock())
-        with lock:
             hit = self._docs.get(month)
-            if hit and time.monotonic() - hit[0] < self.ttl_s:
+            if hit and self.clock() - hit[0] < self.ttl_s:
                 return hit[1]
-            started = time.monotonic()
-            doc = report.build(store, month, now)
-            self._docs[month] = (time.monotonic(), doc)
-            log.info("report_built", month=month, terminals=len(doc["terminals"]),
-                     seconds=round(time.monotonic() - started, 3))
-            return doc
+            if hit:
+                if month not in self._refreshing:
+                    self._refreshing.add(month)
+                    threading.Thread(target=self._refresh, args=(month,), name=f"report-{month}", daemon=True).start()
+                return hit[1]
+            month_lock = self._month_locks.setdefault(month, threading.Lock())
+        with month_lock:
+            hit = self._docs.get(month)
+            return hit[1] if hit else self._build(store, month)
+
+    def _refresh(self, month: str) -> None:
+        try:
+            with self.pool.get() as store:
+                self._build(store, month)
+        except Exception:
+            log.exception("report_refresh_failed", month=month)
+        finally:
+            with self._lock:
+                self._refreshing.discard(month)
+
+    def _build(self, store: Store, month: str) -> dict[str, Any]:
+        started = time.monotonic()
+        doc = report.build(store, month, datetime.now(UTC))
+        with self._lock:
+            self._docs[month] = (self.clock(), doc)
+            for old in sorted(self._docs, key=lambda m: self._docs[m][0])[:-self.keep]:
+                del self._docs[old]
+        log.info("report_built", month=month, terminals=len(doc["terminals"]),
+                 seconds=round(time.monotonic() - started, 3))
+        return doc
 
 
 @dataclass
@@ -178,11 +204,11 @@ class App:
         with self.pool.get() as store:
             if path == "/":
                 month = now.strftime("%Y-%m")
-                doc = self.reports.get(store, month, now)
+                doc = self.reports.get(store, month)
                 return Response(pages_overview.render(store, doc, now, params.get("site"), params.get("state")))
             if path.startswith("/terminal/"):
                 tid = unquote(path.removeprefix("/terminal/"))
-                doc = self.reports.get(store, now.strftime("%Y-%m"), now)
+                doc = self.reports.get(store, now.strftime("%Y-%m"))
                 body = pages_terminal.render(store, tid, doc, now)
                 if body is None:
                     raise HttpError(HTTPStatus.NOT_FOUND, f"No terminal {tid!r} in this fleet.")
@@ -191,7 +217,7 @@ class App:
                 month = params.get("month") or now.strftime("%Y-%m")
                 if not MONTH.match(month):
                     raise HttpError(HTTPStatus.BAD_REQUEST, f"month: expected YYYY-MM, got {month!r}")
-                doc = self.reports.get(store, month, now)
+                doc = self.reports.get(store, month)
                 if path == "/report.json":
                     return Response(pages_report.as_json(doc), "application/json; charset=utf-8")
                 if path == "/report/print":
@@ -286,7 +312,7 @@ def run(args: argparse.Namespace, cfg: FleetConfig, on_ready: Callable[[str], No
         print("kiosk-fleet serve: --cache-s must be >= 0", file=sys.stderr)
         return 2
     pool = StorePool(cfg.store.url)
-    app = App(pool, ReportCache(args.cache_s), args.allow_remote)
+    app = App(pool, ReportCache(args.cache_s, pool), args.allow_remote)
     try:
         server = make_server(family, address, port, app)
     except OSError as exc:

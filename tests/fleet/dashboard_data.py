@@ -40,7 +40,7 @@ class Known:
     now: datetime
     month: str
     last_month: str
-    t001_last_month: float
+    t001_last_month: float | None = None
     offline: list[str] = field(default_factory=list)
     terminals: list[str] = field(default_factory=list)
 
@@ -142,3 +142,52 @@ def build(store_url: str, now: datetime | None = None) -> Known:
     return Known(now=now, month=this.strftime("%Y-%m"), last_month=last.strftime("%Y-%m"), t001_last_month=t001_last,
                  offline=sorted(["T-003", HOSTILE_TERMINAL]),
                  terminals=sorted(["T-001", "T-002", "T-003", "T-004", HOSTILE_TERMINAL]))
+
+
+def build_fleet(store_url: str, n: int, seed: int = 13, now: datetime | None = None) -> Known:
+    """``n`` ordinary terminals on three sites (for the chart's limit and the docs' screenshot): all
+    devices online since last month; this month some had a fault that was repaired, a few have one
+    still open, a few are offline. Deterministic for a seed."""
+    import random
+
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    this, last = month_starts(now)
+    elapsed = now - this
+    sites = [("S-URB", "Downtown branch", "urban"), ("S-AIR", "Airport hall", "urban"),
+             ("S-SUB", "Riverside branch", "suburban")]
+    devices = {"printer": "paper_out", "cash": "jam", "scanner": "no_response"}
+    offline, ids = [], []
+    store = open_store(store_url)
+    try:
+        store.migrate()
+        feed = Feed(store)
+        for code, name, klass in sites:
+            ops.set_site(store, code, name, klass)
+        for i in range(n):
+            t = FakeTerminal(f"K-{i + 1:04d}", sites[i % len(sites)][0])
+            ids.append(t.terminal_id)
+            feed(t, "events", *(t.device_state(d, "online", None, [], ts=last + timedelta(hours=1)) for d in devices))
+            dev = rng.choice(["printer", "cash"])
+            roll = rng.random()
+            broken = roll < 0.08
+            if roll < 0.4:
+                start = this + elapsed * rng.uniform(0.05, 0.9)
+                feed(t, "events", t.device_state(dev, "hardwareError", "online", [devices[dev]], "maintenance",
+                                                 ts=start))
+                if not broken:
+                    end = min(start + elapsed * rng.uniform(0.001, 0.05), now - timedelta(seconds=1))
+                    feed(t, "events", t.device_state(dev, "online", "hardwareError", [], before=[devices[dev]],
+                                                     ts=end))
+            state = {d: ("hardwareError", [devices[d]], "maintenance", True) if broken and d == dev
+                     else ("online", [], "none", d != "scanner") for d in devices}
+            feed(t, "status", t.status("online", ts=now - timedelta(minutes=10)))
+            feed(t, "health", health(t, now - timedelta(minutes=rng.randint(1, 5)),
+                                     "out_of_service" if broken else "ok", state, this, None))
+            if roll > 0.9:
+                feed(t, "status", t.status("offline", "lwt", ts=now - timedelta(minutes=rng.randint(6, 9))))
+                offline.append(t.terminal_id)
+    finally:
+        store.close()
+    return Known(now=now, month=this.strftime("%Y-%m"), last_month=last.strftime("%Y-%m"),
+                 offline=offline, terminals=ids)

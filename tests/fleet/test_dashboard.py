@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.fleet.dashboard_data import HOSTILE_DEVICE, HOSTILE_SITE, HOSTILE_TERMINAL, Known, month_starts
+from fleet.web.pages_overview import CHART_MAX
+from tests.fleet.dashboard_data import HOSTILE_DEVICE, HOSTILE_SITE, HOSTILE_TERMINAL, Known, build_fleet, month_starts
 from tests.fleet.dashboard_support import Serve, browser, dashboard, fleet_db, screenshot
 
 __all__ = ["browser", "dashboard", "fleet_db"]  # module fixtures used below
@@ -175,3 +177,35 @@ def test_hostile_values_from_the_network_are_shown_as_text(dashboard: Serve, bro
     browser.get(dashboard.url + "/terminal/%3Cimg%20id%3Dpwn-url%20src%3Dx%3E")  # reflected in the 404 page
     assert "No terminal '<img id=pwn-url src=x>'" in browser.find_element(By.TAG_NAME, "body").text
     no_injected_elements(browser)
+
+
+@pytest.fixture(scope="module")
+def larger_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, Known]]:
+    work = tmp_path_factory.mktemp("dashboard-fleet")
+    known = build_fleet(f"sqlite:///{work}/fleet.db", 60)
+    serve = Serve(work, f"sqlite:///{work}/fleet.db", "--listen", "127.0.0.1:0").start()
+    try:
+        yield serve, known
+    finally:
+        assert serve.stop() == 0, serve.log_text()[-2000:]
+
+
+def test_a_larger_fleet_charts_its_lowest_terminals(larger_fleet: tuple[Serve, Known], browser: Any) -> None:
+    serve, known = larger_fleet
+    browser.get(serve.url + "/")
+    assert figure(browser, "fig-terminals") == "60"
+    assert figure(browser, "fig-offline") == str(len(known.offline))
+    assert sorted(r[0] for r in rows(browser, "offline")) == sorted(known.offline)
+    table = {r[0]: float(r[3].rstrip("%")) / 100 for r in rows(browser, "terminals")}
+    assert sorted(table) == known.terminals
+    bars = browser.find_elements(By.CSS_SELECTOR, "#availability svg.chart rect.bar")
+    assert len(bars) == CHART_MAX
+    values = [float(b.get_attribute("data-value")) for b in bars]
+    labels = [b.find_element(By.TAG_NAME, "title").get_attribute("textContent").split(":")[0] for b in bars]
+    assert values == sorted(values)
+    assert [round(v, 4) for v in values] == [round(table[t], 4) for t in labels]  # the table's figures
+    assert max(values) <= min(v for t, v in table.items() if t not in labels)  # and the lowest of them
+    below = len(browser.find_elements(By.CSS_SELECTOR, "#availability svg.chart rect.bar.below"))
+    assert below == sum(1 for v in table.values() if v < 0.98) == int(figure(browser, "fig-below-target"))
+    assert f"The {CHART_MAX} lowest of 60 terminals" in browser.find_element(By.ID, "availability").text
+    screenshot(browser, "overview-fleet")

@@ -4,13 +4,15 @@ and the report's JSON being exactly what ``kiosk-fleet report --json`` prints.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.fleet.dashboard_data import Known
+from tests.fleet.dashboard_data import Known, build
 from tests.fleet.dashboard_support import Serve, dashboard, fleet_db, http
 
 __all__ = ["dashboard", "fleet_db"]  # module fixtures used below
@@ -84,3 +86,34 @@ def test_allow_remote_lifts_the_host_check(tmp_path: Path, fleet_db: tuple[Path,
         assert http("GET", serve.url + "/", headers={"Host": "kiosk-fleet.example.net"})[0] == 200
     finally:
         assert serve.stop() == 0
+
+
+def test_the_dashboard_on_postgresql(pg_cluster: Any, tmp_path: Path) -> None:
+    """The same pages on the scale-out store: its timestamps and JSON come back typed, not as text."""
+    url = pg_cluster.create_database(f"dashboard_{os.getpid()}")
+    known = build(url)
+    serve = Serve(tmp_path, url, "--listen", "127.0.0.1:0").start()
+    try:
+        status, _, body = http("GET", serve.url + "/")
+        assert status == 200
+        assert 'id="fig-offline"><div class="n">2</div>' in body
+        assert body.count('<rect class="bar') == 4
+        status, _, body = http("GET", serve.url + "/terminal/T-001")
+        assert status == 200
+        cli = json.loads(subprocess.run([sys.executable, "-m", "fleet", "-c", str(serve.config), "report", "--month",
+                                         known.last_month, "--json"], capture_output=True, text=True, timeout=60,
+                                        check=True).stdout)
+        t001 = next(t for t in cli["terminals"] if t["terminal_id"] == "T-001")
+        assert t001["availability"] == pytest.approx(known.t001_last_month, abs=1e-6)
+        expected = f"{t001['availability'] * 100:.2f}%"
+        assert f'report?month={known.last_month}">{known.last_month}</a></td><td>{expected}</td>' in body
+        assert body.count('<circle class="point') >= 1
+        status, _, body = http("GET", serve.url + f"/report.json?month={known.last_month}")
+        served = json.loads(body)
+        served.pop("generated")
+        cli.pop("generated")
+        assert served == cli
+        assert http("GET", serve.url + "/report")[0] == 200
+    finally:
+        assert serve.stop() == 0, serve.log_text()[-3000:]
+    assert '"dashboard_request_failed"' not in serve.log_text(), serve.log_text()[-3000:]
