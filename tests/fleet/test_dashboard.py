@@ -171,7 +171,7 @@ def test_hostile_values_from_the_network_are_shown_as_text(dashboard: Serve, bro
     assert [r[0] for r in rows(browser, "devices")] == [HOSTILE_DEVICE]
     no_injected_elements(browser)
     browser.get(dashboard.url + "/report")
-    assert HOSTILE_DEVICE in browser.find_element(By.ID, "report-devices").text
+    assert HOSTILE_SITE in browser.find_element(By.ID, "report-terminals").text
     no_injected_elements(browser)
 
     browser.get(dashboard.url + "/terminal/%3Cimg%20id%3Dpwn-url%20src%3Dx%3E")  # reflected in the 404 page
