@@ -72,9 +72,6 @@ def parser() -> argparse.ArgumentParser:
     o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
     o.add_argument("txn_id")
     o.add_argument("--terminal", required=True)
-    sv = cmd("serve", "the read-only dashboard (loopback by default)")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8471)
     m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
     m.add_argument("--terminals", type=int, default=100)
     m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
@@ -91,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--site", help="the terminal's site (default: as last seen by ingest)")
     k.add_argument("--wait", action="store_true", help="wait for the cmd-result")
     k.add_argument("--timeout", type=float, default=130.0)
+    # -- serve: the read-only dashboard (fleet/web/, owned by the dashboard work) --
+    from fleet.web import add_arguments as _serve_arguments
+    _serve_arguments(cmd("serve", "the read-only web dashboard (loopback by default)"))
     return p
 
 
@@ -166,15 +166,6 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
     if args.command == "migrate":
         print("schema up to date")
         return 0
-    if args.command == "serve":
-        from fleet.serve import serve
-        from fleet.store import open_store
-
-        def fresh() -> Any:
-            return open_store(cfg.store.url)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        serve(fresh, args.host, args.port)
-        return 0
     if args.command == "ingest":
         from fleet.ingest import Ingest
         stop = threading.Event()
@@ -182,6 +173,9 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         Ingest(cfg, store).run(stop)
         return 0
+    if args.command == "serve":  # the dashboard (fleet/web/) opens its own store connections
+        from fleet.web.server import run as serve
+        return serve(args, cfg)
     if args.command == "terminals":
         rows = ops.terminals(store)
         emit(args, rows, rows, ["terminal_id", "site", "online", "reason", "state", "queue_pending", "last_seen"])
