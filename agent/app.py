@@ -202,19 +202,18 @@ class Agent:
     def submit_txn(self, txn: Mapping[str, Any]) -> SubmitOutcome:
         """Record a validated transaction. Raises StorageFull, LimitExceeded (offline ceilings)."""
         offline = not self.uplink.connected
-        with self.journal.lock:  # the ceiling check and the commit are one step
-            if offline and self.journal.get_txn(txn["txn_id"]) is None:
-                self.limits.check(txn["method"], txn["amount"])
-            try:
-                outcome = self.journal.submit_txn(txn, offline=offline)
-            except StorageFull as exc:
-                if self.health.storage_fault is None:
-                    log.error("storage_full", error=str(exc))
-                    self.uplink.request_health()
-                self.health.storage_fault = str(exc)
-                if "full" in str(exc):  # SQLite's own: make room by shedding health samples
-                    self.journal.ledger.shed_health_samples()
-                raise
+        # the ceiling check runs inside the commit of a new transaction (one step, group-committed)
+        check = (lambda: self.limits.check(txn["method"], txn["amount"])) if offline else None
+        try:
+            outcome = self.journal.submit_txn(txn, offline=offline, check=check)
+        except StorageFull as exc:
+            if self.health.storage_fault is None:
+                log.error("storage_full", error=str(exc))
+                self.uplink.request_health()
+            self.health.storage_fault = str(exc)
+            if "full" in str(exc):  # SQLite's own: make room by shedding health samples
+                self.journal.ledger.shed_health_samples()
+            raise
         if self.health.storage_fault is not None:
             self.health.storage_fault = None
             log.info("storage_available_again")
