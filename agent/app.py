@@ -4,6 +4,7 @@ starts and stops them in order, and runs the watchdog loop. Wiring, not logic.""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import threading
 import time
@@ -108,6 +109,9 @@ class Agent:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # everything imported and built so far lives as long as the daemon: out of the collector's
+        # way, so a full collection does not walk it in the middle of an API request (issue 14)
+        gc.freeze()
         self.journal.ledger.heartbeat()
         self.api.start()
         self.supervisor.start()

@@ -8,7 +8,10 @@ State machine of a record (only forward)::
 
 ``dead -> queued`` is the one backward move, and only by an explicit engineer action.
 Everything goes through one connection guarded by one lock: SQLite has a single writer
-anyway, and a single connection keeps ``synchronous=FULL`` commits strictly ordered.
+anyway, and a single connection keeps ``synchronous=FULL`` commits strictly ordered. New records
+(transactions, events, reports) are group-committed (agent/journal/group.py): concurrent writers
+share one transaction and one fsync, each answered after it; WAL checkpoints run on a background
+connection (agent/journal/checkpoint.py), never inside a writer's commit.
 """
 
 from __future__ import annotations
@@ -424,6 +427,10 @@ class Journal:
             rows = self.conn.execute(q + " GROUP BY kind", params).fetchall()
         return {k: int(n) for k, n in rows}
 
+    _OLDEST_PENDING = ("SELECT seq, jt, ts FROM outbox WHERE seq = (SELECT MIN(s) FROM ("
+                       "SELECT MIN(seq) AS s FROM outbox WHERE state = 'queued' UNION ALL "
+                       "SELECT MIN(seq) FROM outbox WHERE state = 'sent'))")
+
     _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'"
 
     def last_seq(self) -> int:
@@ -473,10 +480,9 @@ class Journal:
         with self.lock:
             # kept by triggers (migration 0004): a few rows, whatever the size of the journal
             rows = self.conn.execute("SELECT state, kind, n, bytes FROM outbox_counts WHERE n > 0").fetchall()
-            # the oldest is the lowest seq (seq follows real time; ts may have jumped); SQLite takes
-            # the bare columns from the row holding MIN(seq)
-            oldest = self.conn.execute(
-                "SELECT MIN(seq), jt, ts FROM outbox WHERE state IN ('queued', 'sent')").fetchone()
+            # the oldest is the lowest seq (seq follows real time; ts may have jumped): one index
+            # seek per pending state (MIN over "state IN (...)" would visit every pending row)
+            oldest = self.conn.execute(self._OLDEST_PENDING).fetchone() or (None, None, None)
             last_seq = self.conn.execute(self._LAST_SEQ).fetchone()[0]
         by_state = {s: 0 for s in ("queued", "sent", "settled", "dead")}
         by_kind: dict[str, dict[str, int]] = {}
