@@ -138,6 +138,10 @@ class GroupCommitter:
                     p.value, p.error = None, None
                     self._inline(p)
                 return
+            except BaseException:  # an interrupt: leave no transaction open on the shared connection
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
             self._done(group)
 
     def _undo_piece(self) -> None:
