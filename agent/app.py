@@ -4,6 +4,7 @@ starts and stops them in order, and runs the watchdog loop. Wiring, not logic.""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import threading
 import time
@@ -108,6 +109,9 @@ class Agent:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # everything imported and built so far lives as long as the daemon: out of the collector's
+        # way, so a full collection does not walk it in the middle of an API request (issue 14)
+        gc.freeze()
         self.journal.ledger.heartbeat()
         self.api.start()
         self.supervisor.start()
@@ -202,19 +206,18 @@ class Agent:
     def submit_txn(self, txn: Mapping[str, Any]) -> SubmitOutcome:
         """Record a validated transaction. Raises StorageFull, LimitExceeded (offline ceilings)."""
         offline = not self.uplink.connected
-        with self.journal.lock:  # the ceiling check and the commit are one step
-            if offline and self.journal.get_txn(txn["txn_id"]) is None:
-                self.limits.check(txn["method"], txn["amount"])
-            try:
-                outcome = self.journal.submit_txn(txn, offline=offline)
-            except StorageFull as exc:
-                if self.health.storage_fault is None:
-                    log.error("storage_full", error=str(exc))
-                    self.uplink.request_health()
-                self.health.storage_fault = str(exc)
-                if "full" in str(exc):  # SQLite's own: make room by shedding health samples
-                    self.journal.ledger.shed_health_samples()
-                raise
+        # the ceiling check runs inside the commit of a new transaction (one step, group-committed)
+        check = (lambda: self.limits.check(txn["method"], txn["amount"])) if offline else None
+        try:
+            outcome = self.journal.submit_txn(txn, offline=offline, check=check)
+        except StorageFull as exc:
+            if self.health.storage_fault is None:
+                log.error("storage_full", error=str(exc))
+                self.uplink.request_health()
+            self.health.storage_fault = str(exc)
+            if "full" in str(exc):  # SQLite's own: make room by shedding health samples
+                self.journal.ledger.shed_health_samples()
+            raise
         if self.health.storage_fault is not None:
             self.health.storage_fault = None
             log.info("storage_available_again")

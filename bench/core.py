@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.core [--records 100000] [--enqueue 2000] [--submits 2000]
 
+Group commit under modelled flash (an fsync latency shim) and API latency during a drain are in
+bench/group.py (``--only group`` / ``--only drain-latency`` here run them with their defaults).
+
 Prints one line per figure: ours, the baseline, and the ratio (higher is better for rates).
 Nothing here is asserted; the figures go in the issue note and bench/README.md.
 """
@@ -13,7 +16,6 @@ import http.client
 import json
 import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.app import Agent
 from agent.config import parse_config
 from agent.journal import Journal
-from agent.journal.db import PRAGMAS
+from bench import group
 from tests.support.agent_proc import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
 from tests.support.proxy import TcpProxy
@@ -45,19 +47,7 @@ def line(name: str, ours: float, base: float, unit: str, higher_is_better: bool 
 
 
 def bench_enqueue(workdir: Path, n: int) -> None:
-    raw = sqlite3.connect(str(workdir / "raw.db"), isolation_level=None)
-    raw.execute("PRAGMA journal_mode=WAL")
-    for p in PRAGMAS:
-        raw.execute(f"PRAGMA {p}")
-    raw.execute("CREATE TABLE q (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, payload TEXT)")
-    payload = json.dumps(TXN)
-    t0 = time.perf_counter()
-    for i in range(n):
-        raw.execute("BEGIN")
-        raw.execute("INSERT INTO q (id, payload) VALUES (?, ?)", (f"t{i}", payload))
-        raw.execute("COMMIT")
-    raw_rate = n / (time.perf_counter() - t0)
-    raw.close()
+    raw_rate = group.raw_rate(workdir, group.disk_env(None, 0), n)  # the same loop, its own process
     j = Journal(workdir / "j.db", KEY, terminal_id="T-B", site="S", boot_id="b", min_free_mb=0)
     t0 = time.perf_counter()
     for i in range(n):
@@ -213,7 +203,7 @@ def main() -> None:
     ap.add_argument("--enqueue", type=int, default=2000)
     ap.add_argument("--submits", type=int, default=2000)
     ap.add_argument("--reconnect-rounds", type=int, default=5)
-    ap.add_argument("--only", choices=["enqueue", "api", "drain", "reconnect", "rss"])
+    ap.add_argument("--only", choices=["enqueue", "api", "drain", "reconnect", "rss", "group", "drain-latency"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/var/tmp")) as d:
         root = Path(d)
@@ -225,6 +215,10 @@ def main() -> None:
                 "drain": lambda: bench_drain(_mk(root, "drain"), broker, args.records),
                 "reconnect": lambda: bench_reconnect(_mk(root, "rc"), broker, args.reconnect_rounds),
                 "rss": lambda: bench_idle_rss(_mk(root, "rss"), broker),
+                "group": lambda: group.bench_group_commit(_mk(root, "group"), group.build_shim(root),
+                                                          [0.2, 2.0, 8.0], group.REPO, 600),
+                "drain-latency": lambda: group.bench_drain_latency(_mk(root, "dl"), None, 0.0, group.REPO,
+                                                                   args.records),
             }
             for name, fn in steps.items():
                 if args.only in (None, name):

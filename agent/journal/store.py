@@ -8,7 +8,10 @@ State machine of a record (only forward)::
 
 ``dead -> queued`` is the one backward move, and only by an explicit engineer action.
 Everything goes through one connection guarded by one lock: SQLite has a single writer
-anyway, and a single connection keeps ``synchronous=FULL`` commits strictly ordered.
+anyway, and a single connection keeps ``synchronous=FULL`` commits strictly ordered. New records
+(transactions, events, reports) are group-committed (agent/journal/group.py): concurrent writers
+share one transaction and one fsync, each answered after it; WAL checkpoints run on a background
+connection (agent/journal/checkpoint.py), never inside a writer's commit.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sqlite3
 import threading
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +33,9 @@ from typing import Any
 import structlog
 
 from agent.crypto import Sealer
+from agent.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from agent.journal.db import JournalError, StorageFull, open_db
+from agent.journal.group import GroupCommitter
 from agent.journal.jclock import META_KEY as JCLOCK_KEY
 from agent.journal.jclock import JournalClock, Reading, age_s
 from agent.journal.ledger import Ledger, kernel_boot_id
@@ -100,6 +105,10 @@ class Journal:
         self.lock = threading.RLock()
         self.db = open_db(self.path)
         self.conn = self.db.conn
+        #: every durable record goes through it: concurrent writers share one commit (one fsync)
+        self.checkpointer = Checkpointer(self.path)
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # the thread checkpoints
+        self.committer = GroupCommitter(self.conn, self.lock, on_commit=self.checkpointer.committed)
         self.kboot = kboot or kernel_boot_id()
         self.ledger = Ledger(self, health_samples_max)
         #: ages are measured on this, not on the wall clock (see agent/journal/jclock.py)
@@ -122,6 +131,7 @@ class Journal:
         with self.lock:
             if not self._closed:
                 self._closed = True
+                self.checkpointer.stop()
                 try:
                     self.save_clock()
                 except (sqlite3.Error, JournalError):
@@ -150,6 +160,7 @@ class Journal:
                 yield
             finally:
                 self.conn.execute("PRAGMA synchronous=FULL")
+                self.checkpointer.committed()
 
     def now(self) -> str:
         return iso(self.clock.now())
@@ -183,61 +194,76 @@ class Journal:
         self._free_at = now
         return self._free_mb
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self.conn.execute(sql, tuple(params))
-        except sqlite3.OperationalError as exc:
-            if "full" in str(exc).lower():
-                raise StorageFull(f"journal storage is full: {exc}") from exc
-            raise
-
     def _insert(self, *, record_id: str, kind: str, type_: str, device: str | None, payload: dict[str, Any],
                 secret: bytes | None = None, bhash: str | None = None, amount: int | None = None,
                 method: str | None = None, offline: bool = False, ts: str) -> int:
+        """Insert one record in a durable commit of its own (or the caller's transaction)."""
+        row = self._row(record_id=record_id, kind=kind, type_=type_, device=device, payload=payload,
+                        secret=secret, bhash=bhash, amount=amount, method=method, offline=offline, ts=ts)
+        return self.committer.run(lambda: self._insert_row(row), lambda _seq: self._wrote(row))
+
+    def _row(self, *, record_id: str, kind: str, type_: str, device: str | None, payload: dict[str, Any],
+             secret: bytes | None = None, bhash: str | None = None, amount: int | None = None,
+             method: str | None = None, offline: bool = False, ts: str) -> list[Any]:
+        """The column values of a new record (all but ``jt``, taken at insert time)."""
         text = dumps(payload)
         raw = text.encode()
         size = len(raw) + (len(secret) if secret else 0)
         crc = zlib.crc32(raw + (secret or b""))
-        try:
-            with self.db.atomic():
-                cur = self._write(
-                    "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
-                    "body_hash, payload, secret, amount, method, size, crc, jt) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
-                     int(offline), bhash, text, secret, amount, method, size, crc, self.jclock.now()))
-        except sqlite3.OperationalError as exc:  # the COMMIT itself can find the disk full
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            if "full" in str(exc).lower():
-                raise StorageFull(f"journal storage is full: {exc}") from exc
-            raise
-        self.bytes_written += size
+        return [record_id, kind, type_, device, self.boot_id, ts, int(bool(payload.get("clock_synced"))),
+                int(offline), bhash, text, secret, amount, method, size, crc]
+
+    def _insert_row(self, row: list[Any]) -> int:
+        """INSERT inside the committer's transaction (no transaction control here)."""
+        cur = self.conn.execute(
+            "INSERT INTO outbox (record_id, kind, type, device, boot_id, ts, clock_synced, offline, "
+            "body_hash, payload, secret, amount, method, size, crc, jt) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (*row, self.jclock.now()))
         seq = cur.lastrowid
         assert seq is not None
         return seq
+
+    def _wrote(self, row: list[Any]) -> None:
+        self.bytes_written += row[13]
 
     def _base(self, ts: str) -> dict[str, Any]:
         return {"terminal_id": self.terminal_id, "site": self.site, "boot_id": self.boot_id, "ts": ts,
                 "clock_synced": bool(self._clock_synced())}
 
     # -- writing -----------------------------------------------------------------------------
-    def submit_txn(self, txn: Mapping[str, Any], *, offline: bool) -> SubmitOutcome:
+    def submit_txn(self, txn: Mapping[str, Any], *, offline: bool,
+                   check: Callable[[], None] | None = None) -> SubmitOutcome:
         """Record a validated transaction durably (idempotent on ``txn_id``).
 
         ``txn`` holds the client's fields (txn_id, kind, amount, currency, method, ref, data).
+        ``check`` (offline ceilings) runs for a new transaction in the same transaction as its
+        insert, after the records committed before it, so concurrent submits cannot both slip
+        under a ceiling; it raises to refuse. Answered after the group commit holding the record.
         Raises StorageFull (max_pending, disk floor, SQLITE_FULL).
         """
         txn_id = txn["txn_id"]
         bhash = body_hash({k: v for k, v in txn.items() if k != "txn_id"})
-        with self.lock:
-            row = self.conn.execute("SELECT seq, body_hash, state FROM outbox WHERE record_id = ?",
-                                    (txn_id,)).fetchone()
-            if row is not None:
-                status = "duplicate" if row[1] == bhash else "conflict"
-                return SubmitOutcome(status, row[0], txn_id, row[2])
-            if self._pending_txns >= self.max_pending:
-                raise StorageFull(f"{self._pending_txns} transactions pending, the limit is "
+        # the CPU work (sealing, JSON, crc) outside the lock, so batch-mates do not wait for it
+        ts = self.now()
+        payload = {**self._base(ts), "txn_id": txn_id, "kind": txn["kind"], "amount": txn["amount"],
+                   "currency": txn.get("currency", "CNY"), "method": txn["method"],
+                   "ref": txn.get("ref"), "offline": offline}
+        secret = None
+        if txn.get("data") is not None:
+            secret = self.sealer.seal(dumps(txn["data"]).encode(), aad=txn_id)
+        row = self._row(record_id=txn_id, kind="txn", type_=txn["kind"], device=None, payload=payload,
+                        secret=secret, bhash=bhash, amount=txn["amount"], method=txn["method"],
+                        offline=offline, ts=ts)
+
+        def work() -> SubmitOutcome:
+            found = self.conn.execute("SELECT seq, body_hash, state FROM outbox WHERE record_id = ?",
+                                      (txn_id,)).fetchone()
+            if found is not None:
+                status = "duplicate" if found[1] == bhash else "conflict"
+                return SubmitOutcome(status, found[0], txn_id, found[2])
+            pending = self._kept_pending_txns()  # batch-mates included: same transaction
+            if pending >= self.max_pending:
+                raise StorageFull(f"{pending} transactions pending, the limit is "
                                   f"storage.max_pending = {self.max_pending}")
             free = self.free_mb(max_age_s=1.0)  # a statvfs per second is plenty for a floor of MBs
             if free < self.min_free_mb:
@@ -245,21 +271,20 @@ class Journal:
             if free < self.min_free_mb:
                 raise StorageFull(f"only {free:.0f} MB free on the journal's disk, the floor is "
                                   f"storage.min_free_mb = {self.min_free_mb}")
-            ts = self.now()
-            payload = {**self._base(ts), "txn_id": txn_id, "kind": txn["kind"], "amount": txn["amount"],
-                       "currency": txn.get("currency", "CNY"), "method": txn["method"],
-                       "ref": txn.get("ref"), "offline": offline}
-            secret = None
-            if txn.get("data") is not None:
-                secret = self.sealer.seal(dumps(txn["data"]).encode(), aad=txn_id)
-            try:
-                seq = self._insert(record_id=txn_id, kind="txn", type_=txn["kind"], device=None,
-                                   payload=payload, secret=secret, bhash=bhash, amount=txn["amount"],
-                                   method=txn["method"], offline=offline, ts=ts)
-            except sqlite3.IntegrityError:  # a concurrent submit of the same id won the race
-                return self.submit_txn(txn, offline=offline)
-            self._pending_txns += 1
-            return SubmitOutcome("created", seq, txn_id, "queued")
+            if check is not None:
+                check()
+            return SubmitOutcome("created", self._insert_row(row), txn_id, "queued")
+
+        def after(out: SubmitOutcome) -> None:
+            if out.status == "created":
+                self._pending_txns += 1
+                self._wrote(row)
+        return self.committer.run(work, after)
+
+    def _kept_pending_txns(self) -> int:
+        return int(self.conn.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM outbox_counts WHERE kind = 'txn' AND state IN ('queued', 'sent')"
+        ).fetchone()[0])
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -275,13 +300,12 @@ class Journal:
         Events are not refused at max_pending or the disk floor (a stacked note must be
         recorded); only a really full disk (SQLITE_FULL) raises StorageFull.
         """
-        with self.lock:
-            ts = self.now()
-            record_id = f"{'evt' if kind == 'event' else 'rpt'}-{uuid.uuid4().hex}"
-            payload = {**self._base(ts), "event_id": record_id, "type": type_, "device": device,
-                       "data": dict(data)}
-            return self._insert(record_id=record_id, kind=kind, type_=type_, device=device,
-                                payload=payload, ts=ts)
+        ts = self.now()
+        record_id = f"{'evt' if kind == 'event' else 'rpt'}-{uuid.uuid4().hex}"
+        payload = {**self._base(ts), "event_id": record_id, "type": type_, "device": device,
+                   "data": dict(data)}
+        return self._insert(record_id=record_id, kind=kind, type_=type_, device=device,
+                            payload=payload, ts=ts)
 
     # -- delivery ----------------------------------------------------------------------------
     def _record(self, row: sqlite3.Row | tuple[Any, ...]) -> OutboxRecord:
@@ -403,6 +427,10 @@ class Journal:
             rows = self.conn.execute(q + " GROUP BY kind", params).fetchall()
         return {k: int(n) for k, n in rows}
 
+    _OLDEST_PENDING = ("SELECT seq, jt, ts FROM outbox WHERE seq = (SELECT MIN(s) FROM ("
+                       "SELECT MIN(seq) AS s FROM outbox WHERE state = 'queued' UNION ALL "
+                       "SELECT MIN(seq) FROM outbox WHERE state = 'sent'))")
+
     _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'"
 
     def last_seq(self) -> int:
@@ -452,10 +480,9 @@ class Journal:
         with self.lock:
             # kept by triggers (migration 0004): a few rows, whatever the size of the journal
             rows = self.conn.execute("SELECT state, kind, n, bytes FROM outbox_counts WHERE n > 0").fetchall()
-            # the oldest is the lowest seq (seq follows real time; ts may have jumped); SQLite takes
-            # the bare columns from the row holding MIN(seq)
-            oldest = self.conn.execute(
-                "SELECT MIN(seq), jt, ts FROM outbox WHERE state IN ('queued', 'sent')").fetchone()
+            # the oldest is the lowest seq (seq follows real time; ts may have jumped): one index
+            # seek per pending state (MIN over "state IN (...)" would visit every pending row)
+            oldest = self.conn.execute(self._OLDEST_PENDING).fetchone() or (None, None, None)
             last_seq = self.conn.execute(self._LAST_SEQ).fetchone()[0]
         by_state = {s: 0 for s in ("queued", "sent", "settled", "dead")}
         by_kind: dict[str, dict[str, int]] = {}

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from agent.journal import Journal
+from agent.limits import OfflineLimits
 
 ORDER = {"queued": 0, "sent": 1, "settled": 2, "dead": 3}
 KEY = b"k" * 32
@@ -44,17 +45,18 @@ class JournalMachine(RuleBasedStateMachine):
         self.journal.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    @rule(amount=st.integers(0, 10**6), with_data=st.booleans(), reuse=st.booleans())
-    def submit(self, amount: int, with_data: bool, reuse: bool) -> None:
+    @rule(amount=st.integers(0, 10**6), with_data=st.booleans(), reuse=st.booleans(), offline=st.booleans(),
+          method=st.sampled_from(["cash", "unionpay"]))
+    def submit(self, amount: int, with_data: bool, reuse: bool, offline: bool, method: str) -> None:
         live = sorted(t for t, seq in self.accepted.items() if seq not in self.pruned)
         if reuse and live:
             txn_id = live[0]   # (a pruned id is forgotten: idempotency lasts as long as retention)
         else:
             self.n += 1
             txn_id = f"t{self.n}"
-        txn = {"txn_id": txn_id, "kind": "payment", "amount": amount, "currency": "CNY", "method": "cash",
+        txn = {"txn_id": txn_id, "kind": "payment", "amount": amount, "currency": "CNY", "method": method,
                "ref": None, "data": {"who": "x"} if with_data else None}
-        out = self.journal.submit_txn(txn, offline=True)
+        out = self.journal.submit_txn(txn, offline=offline)
         if txn_id in self.accepted and self.accepted[txn_id] not in self.pruned:
             assert out.status in ("duplicate", "conflict")
             assert out.seq == self.accepted[txn_id]
@@ -134,6 +136,24 @@ class JournalMachine(RuleBasedStateMachine):
         seqs = [r[0] for r in conn.execute("SELECT seq FROM outbox")]
         assert self.journal.last_seq() >= max(seqs, default=0)
         assert self.journal.last_seq() >= max([*self.accepted.values(), 0])
+        # the offline exposure kept by triggers (migration 0005) equals a full count, and the
+        # limits read it (with the oldest record's age from one index seek)
+        truth_exposure = {m: (n, t) for m, n, t in conn.execute(
+            "SELECT method, COUNT(*), SUM(amount) FROM outbox WHERE kind = 'txn' AND offline = 1 "
+            "AND state IN ('queued', 'sent') GROUP BY method")}
+        kept_exposure = {m: (n, t) for m, n, t in conn.execute(
+            "SELECT method, n, total FROM offline_exposure WHERE n != 0 OR total != 0")}
+        assert kept_exposure == truth_exposure
+        limits = OfflineLimits((), self.journal)
+        for method in ("cash", "unionpay"):
+            first = conn.execute("SELECT jt, ts FROM outbox WHERE seq = (SELECT MIN(seq) FROM outbox WHERE "
+                                 "kind = 'txn' AND offline = 1 AND method = ? AND state IN ('queued', 'sent'))",
+                                 (method,)).fetchone()
+            before = self.journal.age_of(*first) if first else 0.0
+            n, total, age = limits.exposure(method)
+            after = self.journal.age_of(*first) if first else 0.0
+            assert (n, total) == truth_exposure.get(method, (0, 0))
+            assert before <= age <= after  # the age of the oldest, not of another record
 
     @invariant()
     def nothing_lost_and_states_forward(self) -> None:
