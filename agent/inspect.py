@@ -50,7 +50,7 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
 
 
 def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[str, Any]:
-    from agent.crypto import default_key_path, load_or_create_key
+    from agent.crypto import check_storage, default_key_path, load_or_create_key
     from agent.inspection import build_report
     from agent.journal import Journal
     from agent.selftest_cli import run_direct
@@ -58,6 +58,7 @@ def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[s
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
     key = load_or_create_key(key_path, create=False)  # a new key would make the journal unreadable
+    check_storage(cfg.storage.path)
     selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
     journal = Journal(cfg.storage.path, key, terminal_id=cfg.terminal.id,
                       site=cfg.terminal.site, boot_id="inspect")
