@@ -121,6 +121,35 @@ def read_secret(path: str | Path, *, what: str = "secret file", check_mode: bool
         os.close(fd)
 
 
+def _private_temp(p: Path, mode: int) -> tuple[int, Path]:
+    """A new file next to ``p`` under a random name nobody could have planted (O_EXCL|O_NOFOLLOW)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(8):
+        tmp = p.with_name(f".{p.name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+    raise UnsafeFile(f"cannot make a private temporary file next to {p}")
+
+
+def replace_file(path: str | Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``path`` whole by a private temporary file renamed over it: a symlink (or any file)
+    at ``path`` is replaced, never written through, and a reader never sees half a file."""
+    p = Path(path)
+    fd, tmp = _private_temp(p, mode)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def create_exclusive(path: str | Path, data: bytes, mode: int = 0o600) -> bool:
     """Create ``path`` holding ``data`` whole or not at all; False if it already exists.
 
@@ -132,16 +161,7 @@ def create_exclusive(path: str | Path, data: bytes, mode: int = 0o600) -> bool:
     """
     p = Path(path)
     check_private_dir(p.parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    for _ in range(8):
-        tmp = p.with_name(f".{p.name}.{secrets.token_hex(8)}.tmp")
-        try:
-            fd = os.open(tmp, flags, mode)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise UnsafeFile(f"cannot make a private temporary file next to {p}")
+    fd, tmp = _private_temp(p, mode)
     try:
         try:
             os.fchmod(fd, mode)
