@@ -36,11 +36,11 @@ def test_duplicate_content_length_is_400(daemon) -> None:
 
 def test_chunked_is_411_and_the_connection_closed(daemon) -> None:
     sock = daemon().socket_path
-    smuggled = b"GET /v1/health HTTP/1.1\r\nHost: kiosk\r\n\r\n"
-    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
-    got, closed = raw_request(sock, HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + body + smuggled)
+    # the "body" is a second request: a server that answers 411 and keeps reading serves it
+    smuggled = b"GET /v1/queue HTTP/1.1\r\nHost: kiosk\r\n\r\n"
+    got, closed = raw_request(sock, HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + smuggled)
     assert status_of(got) == 411 and closed, got
-    assert got.count(b"HTTP/1.1") == 1, "bytes after a refused chunked body were served as a request"
+    assert got.count(b"HTTP/1.") == 1, "bytes after a refused chunked body were served as a request"
 
 
 def test_negative_length_stream_is_cut_early(daemon) -> None:
