@@ -7,17 +7,20 @@ the accept loop spun on EMFILE. The daemon here runs with the unit's ``LimitNOFI
 
 from __future__ import annotations
 
+import http.client
 import os
 import resource
 import socket
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from agent.api.server import REQUEST_TIMEOUT_S
 from tests.security.conftest import cpu_s, nofile, read_until_close, rss_mb, status_of, unit_nofile
+from tests.support.broker import free_port
 from tests.support.waiting import wait_until
 
 SLOW = 2000
@@ -142,3 +145,37 @@ def test_connections_beyond_the_cap_get_503_and_the_daemon_does_not_spin(daemon)
     # which opens /proc files, still has descriptors)
     wait_until(lambda: agent.client(timeout_s=2).get("/v1/health")[0] == 200, 10)
     assert "api_connection_cap_reached" in agent.log_text()
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line")
+
+
+def test_slow_tcp_connections_hold_no_threads(daemon, short_dir) -> None:
+    token = short_dir / "api.token"
+    token.write_text("s3cret-token\n")
+    os.chmod(token, 0o600)
+    port = free_port()
+    agent = daemon(sections={"api": {"tcp": f"127.0.0.1:{port}", "token_file": str(token)}})
+    pid = agent.proc.pid
+    before = _threads(pid)
+    slow = []
+    try:
+        for _ in range(200):  # no token needed to hold a connection open
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: k\r\n")
+            slow.append(s)
+        wait_until(lambda: _fds(pid) > 200, 20, message=lambda: f"the daemon holds {_fds(pid)} descriptors")
+        # the worker pool may still grow to its bound; a thread per connection would be 200 more
+        assert _threads(pid) <= before + 16, f"{_threads(pid)} threads for 200 slow connections (was {before})"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        t0 = time.monotonic()
+        conn.request("GET", "/v1/health", headers={"Authorization": "Bearer s3cret-token"})
+        assert conn.getresponse().status == 200 and time.monotonic() - t0 < 1.0
+        conn.close()
+    finally:
+        for s in slow:
+            s.close()
