@@ -50,8 +50,8 @@ def requests(draw: st.DrawFn) -> bytes:
     return head + end + draw(st.binary(max_size=300))
 
 
-def _responses(raw: bytes) -> list[tuple[int, bytes]]:
-    """(status, body) of each response in what the server would send."""
+def _responses(raw: bytes, to_head: bool = False) -> list[tuple[int, bytes]]:
+    """(status, body) of each response in what the server would send (to a HEAD request: no body)."""
     out = []
     while raw:
         head, _, rest = raw.partition(b"\r\n\r\n")
@@ -62,6 +62,8 @@ def _responses(raw: bytes) -> list[tuple[int, bytes]]:
             name, _, value = line.partition(b":")
             if name.lower() == b"content-length":
                 length = int(value)
+        if to_head and not rest.startswith(b"{"):
+            length = 0  # the answer to a HEAD request that was parsed carries no body
         out.append((status, rest[:length]))
         raw = rest[length:]
     return out
@@ -83,9 +85,10 @@ def _feed(data: bytes, cuts: list[int]) -> HttpConn:
                 break
             if conn.closing:
                 break
-        for status, body in _responses(bytes(conn.out)):
+        head = conn.request is not None and conn.request.method == b"HEAD"
+        for status, body in _responses(bytes(conn.out), head):
             assert status in STATUSES, conn.out
-            if status != 100:
+            if status != 100 and not head:
                 assert conn.closing
                 assert set(json.loads(body)) == {"error"}
         return conn
@@ -109,7 +112,8 @@ def test_byte_by_byte_equals_whole(data: bytes) -> None:
 
 
 def _statuses(conn: HttpConn) -> list[int]:
-    return [status for status, _ in _responses(bytes(conn.out))]
+    to_head = conn.request is not None and conn.request.method == b"HEAD"
+    return [status for status, _ in _responses(bytes(conn.out), to_head)]
 
 
 def test_the_running_daemon_survives_fuzzed_requests(daemon) -> None:
@@ -130,7 +134,7 @@ def test_the_running_daemon_survives_fuzzed_requests(daemon) -> None:
         finally:
             s.close()
         assert closed, data
-        answered.extend(status for status, _ in _responses(got))
+        answered.extend(status for status, _ in _responses(got, data.startswith(b"HEAD ")))
 
     one()
     assert agent.proc is not None and agent.proc.poll() is None
