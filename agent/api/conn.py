@@ -62,6 +62,8 @@ class HttpConn:
     #: after an early error answer: body bytes still to read away before closing
     discard: int = 0
     closing: bool = False
+    #: our side is shut down; reading away the rest before the close
+    lingering: bool = False
     #: the selector events the loop waits for on this connection (0: not registered)
     events: int = 0
 

@@ -51,6 +51,8 @@ REQUEST_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 30.0
 WORKERS = 16
 FD_RESERVE = 128
+LINGER_S = 2.0
+LINGER_BYTES = 64 * 1024
 MAX_CONNS = 4096
 _ACCEPT_PAUSE = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BUSY_BODY = b'{"error":{"code":"busy","message":"too many connections to the agent API, try again"}}'
@@ -288,8 +290,18 @@ class ApiServer:
             if conn not in self._conns:
                 return
         if conn.closing and not conn.out and not conn.discard and not conn.busy:
-            self._close(conn)
-            return
+            if conn.lingering:
+                self._close(conn)
+                return
+            # lingering close: stop sending, then read away what the client still sends for a
+            # moment, so closing with unread bytes does not reset the answer it has not read yet
+            conn.lingering, conn.discard = True, LINGER_BYTES
+            conn.deadline = time.monotonic() + LINGER_S
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._close(conn)
+                return
         want = 0 if conn.busy else selectors.EVENT_READ
         if conn.out:
             want |= selectors.EVENT_WRITE
