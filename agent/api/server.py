@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
-import json
 import os
 import resource
 import selectors
@@ -34,13 +32,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
 from agent.api.conn import MAX_BODY, MAX_DISCARD, HttpConn, Request
-from agent.api.errors import ApiError
+from agent.api.dispatch import handle
 from agent.api.routes import Router
 
 log = structlog.get_logger(__name__)
@@ -377,8 +373,15 @@ class ApiServer:
         self._pool.submit(self._work, conn, req)
 
     def _work(self, conn: HttpConn, req: Request) -> None:
-        status, doc = handle(self.router, conn.listener.token, req)
-        conn.respond(status, doc)
+        try:
+            status, doc = handle(self.router, conn.listener.token, req)
+            conn.respond(status, doc)
+        except Exception:  # an answer that cannot be encoded: the client gets a 500, not a hang
+            log.exception("api_response_failed", path=req.target[:200])
+            conn.out.clear()
+            conn.closing = True
+            with contextlib.suppress(Exception):
+                conn.respond(500, {"error": {"code": "internal", "message": "internal error (see the agent log)"}})
         conn.deadline = time.monotonic() + REQUEST_TIMEOUT_S  # to take the response
         conn.busy = False
         with self._done_lock:
@@ -391,34 +394,6 @@ class ApiServer:
         for conn in done:
             if conn in self._conns:
                 self._after(conn)
-
-
-def handle(router: Router, token: bytes | None, req: Request) -> tuple[int, Any]:
-    """Authorise, decode the body and route one request: (status, JSON document)."""
-    try:
-        if token is not None:
-            auth = req.headers.get("authorization", "")
-            if not hmac.compare_digest(auth.encode("latin-1"), b"Bearer " + token):
-                raise ApiError(401, "unauthorized", "a valid bearer token is required on TCP")
-        url = urlsplit(req.target)
-        body = _json_body(req.body) if req.method in ("POST", "PUT") else None
-        return router.handle(req.method, url.path, parse_qs(url.query), body)
-    except ApiError as exc:
-        return exc.status, exc.body()
-    except Exception:
-        log.exception("api_handler_failed", path=req.target[:200])
-        return 500, {"error": {"code": "internal", "message": "internal error (see the agent log)"}}
-
-
-def _json_body(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "bad_encoding", "the body is not UTF-8") from None
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
 
 
 def _remove_stale(path: Path) -> None:
