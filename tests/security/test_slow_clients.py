@@ -103,12 +103,15 @@ def test_2000_slow_connections_and_a_gigabyte_upload_do_not_lock_the_api_out(dae
             assert client.get("/v1/health")[0] == 200
             times.append(time.monotonic() - t0)
         rss1 = rss_mb(pid)
+        times.sort()
+        p99 = times[int(len(times) * 0.99) - 1]
         print(f"\nwell-behaved GET /v1/health with {SLOW} slow connections and an upload going on: "
-              f"median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms; "
+              f"median {statistics.median(times) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+              f"max {times[-1] * 1000:.1f} ms "
               f"({len(times)} requests); RSS {rss0:.0f} -> {rss1:.0f} MB; upload offered {sent[0] >> 20} MiB")
         assert sent[0] >= 1 << 30, "the upload did not get through its gigabyte in time"
         # < 100 ms is the target (printed above); asserted generously, the machine is shared
-        assert max(times) < 1.0
+        assert statistics.median(times) < 0.1 and p99 < 1.0 and times[-1] < 2.0
         assert rss1 - rss0 < 100, f"RSS grew from {rss0:.0f} to {rss1:.0f} MB"
         # a deadline, not an idle timeout: a byte every 0.5 s does not keep a request open
         deadline = REQUEST_TIMEOUT_S + 10
