@@ -20,7 +20,7 @@ from agent.api.routes import Router
 from agent.api.server import ApiServer
 from agent.commands import Command, CommandError, CommandRunner
 from agent.config import AgentConfig
-from agent.crypto import default_key_path, derive, load_or_create_key
+from agent.crypto import check_storage, default_key_path, derive, load_or_create_key
 from agent.health import HealthModel
 from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome
 from agent.journal.salvage import salvage
@@ -49,6 +49,7 @@ class Agent:
         self.boot_id = uuid.uuid4().hex[:16]
         key_path = Path(cfg.storage.key_file) if cfg.storage.key_file else default_key_path(cfg.storage.path)
         self.key = load_or_create_key(key_path)
+        check_storage(cfg.storage.path)  # never opened or chmod'ed through a symlink (issue 15)
         try:
             self.journal = self._open_journal()
         except JournalCorrupt as exc:

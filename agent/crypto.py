@@ -1,8 +1,9 @@
 """The terminal key: loading, creating, and AES-GCM sealing of sensitive payload fields.
 
-The key file holds 32 random bytes, raw. It must be 0600 (or stricter) and owned by us;
-the daemon refuses a key readable by group or others. Under systemd the key arrives through
-``LoadCredential=journal.key:...`` in ``$CREDENTIALS_DIRECTORY``.
+The key file holds 32 random bytes, raw. It must be 0600 (or stricter), a regular file (never
+reached through a symlink) and owned by the daemon's user or root, in a directory others cannot
+write; the daemon refuses to start otherwise (agent/durable.py does the checks). Under systemd the
+key arrives through ``LoadCredential=journal.key:...`` in ``$CREDENTIALS_DIRECTORY``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from agent.durable import create_exclusive
+from agent.durable import UnsafeFile, check_journal_path, check_private_dir, create_exclusive, read_secret
 
 KEY_BYTES = 32
 ALG = "AES-256-GCM"
 
 
 class KeyFileError(Exception):
-    """The key file is missing, unreadable, malformed or too open."""
+    """The key file (or the journal's place) is missing, unreadable, malformed or unsafe."""
+
+
+def check_storage(journal_path: str | Path) -> None:
+    """Refuse a journal path that is a symlink, not ours, or in a directory others can write."""
+    try:
+        check_journal_path(journal_path)
+    except UnsafeFile as exc:
+        raise KeyFileError(str(exc)) from None
 
 
 def default_key_path(journal_path: str) -> Path:
@@ -36,23 +44,24 @@ def default_key_path(journal_path: str) -> Path:
 def load_or_create_key(path: str | Path, *, create: bool = True) -> bytes:
     """Read the key, creating it 0600 when absent (and ``create``). Raises KeyFileError."""
     p = Path(path)
-    if not p.exists():
+    in_credentials = str(p).startswith(os.environ.get("CREDENTIALS_DIRECTORY", "\0"))
+    try:
+        check_private_dir(p.parent)
+        key = read_secret(p, what="key file", check_mode=not in_credentials)
+    except FileNotFoundError:
         if not create:
-            raise KeyFileError(f"key file {p} does not exist")
+            raise KeyFileError(f"key file {p} does not exist") from None
         p.parent.mkdir(parents=True, exist_ok=True)
         # whole or not at all, and the name durable too: a key lost to a power cut would leave
         # every sealed record unreadable and the terminal silently making a new key
-        if not create_exclusive(p, os.urandom(KEY_BYTES), 0o600):
-            return load_or_create_key(p, create=False)
-    st = p.stat()
-    in_credentials = str(p).startswith(os.environ.get("CREDENTIALS_DIRECTORY", "\0"))
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and not in_credentials:
-        raise KeyFileError(f"key file {p} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                        f"chmod 0600 it")
-    try:
-        key = p.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {p}: {exc.strerror}") from exc
+        try:
+            if not create_exclusive(p, os.urandom(KEY_BYTES), 0o600):
+                return load_or_create_key(p, create=False)
+        except UnsafeFile as exc:
+            raise KeyFileError(str(exc)) from None
+        return load_or_create_key(p, create=False)
+    except UnsafeFile as exc:
+        raise KeyFileError(str(exc)) from None
     if len(key) != KEY_BYTES:
         raise KeyFileError(f"key file {p} must hold exactly {KEY_BYTES} raw bytes, has {len(key)}")
     return key

@@ -15,6 +15,7 @@ from typing import Any
 from agent.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
 from agent.crypto import KeyFileError
+from agent.durable import UnsafeFile, replace_file
 from agent.report_html import render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -36,21 +37,38 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
             print(f"kiosk-agent: cannot read the journal: {exc}", file=sys.stderr)
             return EXIT_USAGE
     if args.out:
-        out = Path(args.out)
-        out.write_text(render(report), encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        html_path, json_path = report_paths(args.out)
+        try:
+            replace_file(html_path, render(report).encode("utf-8"))
+            replace_file(json_path, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+        except (OSError, UnsafeFile) as exc:
+            print(f"kiosk-agent: cannot write the report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.json or not args.out:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         av = report["availability"]["this_month"]["terminal"]["value"]
         print(f"inspection of {report['terminal_id']}: self-test {'PASS' if report['ok'] else 'FAIL'}, "
               f"availability this month {'-' if av is None else f'{av * 100:.2f}%'}; "
-              f"written to {args.out} and {Path(args.out).with_suffix('.json')}")
+              f"written to {html_path} and {json_path}")
     return EXIT_OK if report["ok"] else EXIT_FAIL
 
 
+def report_paths(out: str) -> tuple[Path, Path]:
+    """Where ``--out`` puts the HTML page and the JSON document: always two distinct files.
+
+    ``--out r.json`` -> r.html and r.json; any other name (``r.html``, ``r``) is the HTML page and
+    the JSON goes next to it with the suffix ``.json``. Each is written through a private
+    temporary file renamed into place, so a symlink at the name is replaced, never followed.
+    """
+    p = Path(out)
+    if p.suffix.lower() == ".json":
+        return p.with_suffix(".html"), p
+    return p, p.with_suffix(".json")
+
+
 def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[str, Any]:
-    from agent.crypto import default_key_path, load_or_create_key
+    from agent.crypto import check_storage, default_key_path, load_or_create_key
     from agent.inspection import build_report
     from agent.journal import Journal
     from agent.selftest_cli import run_direct
@@ -58,6 +76,7 @@ def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[s
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
     key = load_or_create_key(key_path, create=False)  # a new key would make the journal unreadable
+    check_storage(cfg.storage.path)
     selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
     journal = Journal(cfg.storage.path, key, terminal_id=cfg.terminal.id,
                       site=cfg.terminal.site, boot_id="inspect")

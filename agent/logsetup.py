@@ -1,13 +1,17 @@
 """structlog setup: JSON lines under systemd (or when asked), readable output on a TTY.
 
 Sensitive values are masked by a processor, not by hope: every string in every event, at any
-depth, is scanned for card numbers (Luhn-valid 13-19 digits), track-2 data and resident ID
-numbers (valid check digit), and keys whose name says what they hold are masked outright.
+depth (dict keys too, and numbers), is scanned for card numbers (drivers/base/sensitive.py: in
+one piece or grouped by spaces, dashes, dots, slashes, double spaces), track 1 and track 2 data
+(also EMV tag 57, where a 'D' separates the PAN from the rest), track-1 cardholder names, and
+resident ID numbers (18 characters with a valid check digit, or the 15-digit first generation);
+keys whose name says what they hold are masked outright.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
 from collections.abc import MutableMapping
@@ -15,49 +19,26 @@ from typing import Any, TextIO
 
 import structlog
 
-from drivers.base.sensitive import mask_id_number, mask_pan
+from drivers.base.sensitive import id_check_ok, luhn_ok, mask_numbers
 
-_PAN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
-_TRACK2 = re.compile(r";?\d{12,19}=\d{4,}[\d?]*")
-_ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_SECRET_KEYS = {"pan", "track2", "track_2", "track", "cvv", "pin", "pin_block", "password", "token_key",
-                "key", "secret", "id_number", "photo", "photo_b64", "identity"}
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+__all__ = ["configure", "id_check_ok", "luhn_ok", "mask_processor", "mask_text", "mask_value"]
 
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def id_check_ok(s: str) -> bool:
-    """GB 11643 check character of an 18-character resident ID number."""
-    total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS, strict=True))
-    return "10X98765432"[total % 11] == s[17].upper()
+#: track 2 (ISO/IEC 7813): ;PAN=YYMM service code, discretionary data?  and its EMV form, tag 57
+#: "Track 2 Equivalent Data" (EMV Book 3 Annex A): PAN 'D' YYMM ... padded with 'F'
+_TRACK2 = re.compile(r";?\d{12,19}[=Dd]\d{4}[0-9A-Fa-f?=]*")
+#: track 1 (ISO/IEC 7813 format B): %B PAN ^ NAME ^ YYMM service code, discretionary data ?
+_TRACK1 = re.compile(r"%?[Bb]\d[\d ]{11,22}\^[^^\n]{0,40}\^[^\s?]*\??")
+#: the name field of track 1 on its own: ^SURNAME/GIVEN NAMES^
+_TRACK1_NAME = re.compile(r"\^[A-Za-z][A-Za-z .'-]{0,25}/[A-Za-z .'-]{0,25}\^")
+_SECRET_KEYS = {"pan", "track2", "track_2", "track1", "track_1", "track", "cvv", "pin", "pin_block", "password",
+                "token_key", "key", "secret", "id_number", "photo", "photo_b64", "identity"}
 
 
 def mask_text(text: str) -> str:
+    text = _TRACK1.sub("[track data]", text)
     text = _TRACK2.sub("[track data]", text)
-
-    def pan(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        # 16-19 digits are masked whatever their check digit (test cards and typos leak too);
-        # 13-15 only when Luhn-valid, so millisecond timestamps survive
-        if 16 <= len(digits) <= 19 or (13 <= len(digits) <= 15 and luhn_ok(digits)):
-            return mask_pan(digits)
-        return m.group(0)
-
-    def idn(m: re.Match[str]) -> str:
-        return mask_id_number(m.group(0)) if id_check_ok(m.group(0)) else m.group(0)
-
-    return _PAN.sub(pan, _ID18.sub(idn, text))
+    text = _TRACK1_NAME.sub("^[name]^", text)
+    return mask_numbers(text)
 
 
 def mask_value(value: Any, key: str = "") -> Any:
@@ -66,7 +47,11 @@ def mask_value(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
-        return {k: mask_value(v, str(k)) for k, v in value.items()}
+        # keys are data too: {"6222021234567890123": ...} must not carry a card number out
+        return {(mask_text(k) if isinstance(k, str) else k): mask_value(v, str(k)) for k, v in value.items()}
+    if isinstance(value, float) and math.isfinite(value) and abs(value) >= 10**12:
+        whole = str(int(value))
+        return value if mask_text(whole) == whole else mask_text(whole)
     if isinstance(value, list | tuple):
         return [mask_value(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:

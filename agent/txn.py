@@ -8,12 +8,16 @@ import uuid
 from typing import Any
 
 from agent.logsetup import mask_text
+from drivers.base.sensitive import pan_shaped
 
 MAX_DATA_BYTES = 16 * 1024
 MAX_AMOUNT = 10**12
-_TXN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_WORD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# fullmatch, never ``^...$``: ``$`` also matches before a trailing newline, so "nl-1\n" passed
+# and became a second transaction beside "nl-1"
+_TXN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_SENSITIVE = "looks like a card or ID number; sensitive values belong in data (sealed)"
 _FIELDS = {"txn_id", "kind", "amount", "currency", "method", "ref", "data"}
 
 
@@ -29,9 +33,9 @@ def validate(body: Any) -> dict[str, Any]:
         raise InvalidTxn(["body must be a JSON object"])
     problems = [f"{k}: unknown field" for k in body if k not in _FIELDS]
     kind, method = body.get("kind"), body.get("method")
-    if not isinstance(kind, str) or not _WORD.match(kind):
+    if not isinstance(kind, str) or not _WORD.fullmatch(kind):
         problems.append("kind: required, a lower-case word (payment, refund, cash_in, fee, ...)")
-    if not isinstance(method, str) or not _WORD.match(method):
+    if not isinstance(method, str) or not _WORD.fullmatch(method):
         problems.append("method: required, a lower-case word (cash, unionpay, qr, ...)")
     amount = body.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int):
@@ -39,23 +43,29 @@ def validate(body: Any) -> dict[str, Any]:
     elif not 0 <= amount <= MAX_AMOUNT:
         problems.append(f"amount: must be between 0 and {MAX_AMOUNT}")
     currency = body.get("currency", "CNY")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         problems.append("currency: an ISO 4217 code such as CNY")
     txn_id = body.get("txn_id")
-    if txn_id is not None and (not isinstance(txn_id, str) or not _TXN_ID.match(txn_id)):
+    if txn_id is not None and (not isinstance(txn_id, str) or not _TXN_ID.fullmatch(txn_id)):
         problems.append("txn_id: 1-64 characters of [A-Za-z0-9_-]")
     ref = body.get("ref")
     if ref is not None:
         if not isinstance(ref, str) or len(ref) > 128:
             problems.append("ref: a string of at most 128 characters")
-        elif mask_text(ref) != ref:
-            problems.append("ref: looks like a card or ID number; sensitive values belong in data")
+        elif mask_text(ref) != ref or pan_shaped(ref):
+            problems.append(f"ref: {_SENSITIVE}")
     data = body.get("data")
     if data is not None:
         if not isinstance(data, dict):
             problems.append("data: must be a JSON object")
         elif len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
             problems.append(f"data: at most {MAX_DATA_BYTES} bytes of JSON")
+    # a PAN-shaped value (Luhn-valid 13-19 digits with a card prefix, any separators) or an ID
+    # number in a clear field would be journalled and published as is: refused, never masked
+    for name in ("txn_id", "kind", "method"):
+        value = body.get(name)
+        if isinstance(value, str) and pan_shaped(value):
+            problems.append(f"{name}: {_SENSITIVE}")
     if problems:
         raise InvalidTxn(problems)
     return {"txn_id": txn_id or f"tx-{uuid.uuid4().hex}", "kind": kind, "amount": amount, "currency": currency,

@@ -97,10 +97,10 @@ class Router:
     def device_events(self, name: str, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
         self._require_device(name)
         try:
-            after = int(query.get("after", ["0"])[0])
+            after = _int64(query.get("after", ["0"])[0])
             limit = min(1000, max(1, int(query.get("limit", ["100"])[0])))
         except ValueError:
-            raise ApiError(400, "bad_query", "after and limit must be integers") from None
+            raise ApiError(400, "bad_query", "after and limit must be integers (after within 64 bits)") from None
         recs = self.agent.journal.records(kind="event", device=name, after_seq=after, limit=limit)
         return 200, {"device": name, "events": [
             {"seq": r.seq, "type": r.type, "ts": r.ts, "data": r.payload.get("data", {})} for r in recs]}
@@ -164,9 +164,9 @@ class Router:
             raise ApiError(400, "bad_query", "state is one of queued, sent, settled, dead")
         try:
             limit = min(1000, max(1, int(query.get("limit", ["50"])[0])))
-            after = int(query.get("after", ["0"])[0])
+            after = _int64(query.get("after", ["0"])[0])
         except ValueError:
-            raise ApiError(400, "bad_query", "limit and after must be integers") from None
+            raise ApiError(400, "bad_query", "limit and after must be integers (after within 64 bits)") from None
         recs = self.agent.journal.records(state=state, after_seq=after, limit=limit)
         return 200, {"records": [self.agent.record_summary(r) for r in recs]}
 
@@ -180,6 +180,14 @@ class Router:
         n = self.agent.journal.retry_dead(seqs)
         self.agent.uplink_wake()
         return 200, {"requeued": n}
+
+
+def _int64(raw: str) -> int:
+    """A query integer SQLite can compare with (a larger one raised OverflowError: a 500)."""
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(raw)
+    return value
 
 
 def _level(body: Any) -> SelftestLevel:

@@ -1,176 +1,411 @@
 """HTTP/1.1 server on a unix socket (and optionally loopback TCP with a bearer token).
 
-Lifecycle and HTTP plumbing only; the handlers are in routes.py. Bodies are bounded (64 KiB),
-``Content-Length`` is required for bodies, and every error is a JSON body.
+Lifecycle and connection handling only; parsing is h11's (agent/api/conn.py) and the handlers are
+in routes.py. One event-loop thread owns every socket (epoll through ``selectors``): a connection
+that is still sending its request costs a file descriptor and a small buffer, never a thread, so
+slow clients cannot starve the others. A complete request goes to a bounded pool of workers.
+
+Limits, each an answer rather than a hang:
+
+* a whole request (head and body) must arrive within :data:`REQUEST_TIMEOUT_S` of its first byte
+  (of the accept, for a new connection): a deadline, not an idle timeout, so a byte every few
+  seconds does not keep a connection; a keep-alive connection may then idle :data:`IDLE_TIMEOUT_S`;
+* a response must be taken by the client within :data:`REQUEST_TIMEOUT_S`;
+* each listener holds at most ``max_conns`` connections (derived from ``RLIMIT_NOFILE``, keeping
+  :data:`FD_RESERVE` descriptors for the journal, the ports, /proc and the uplink): beyond it a
+  new connection gets ``503`` and is closed;
+* when ``accept`` fails for lack of descriptors (EMFILE/ENFILE) the listener is paused with a
+  growing back-off instead of being polled in a busy loop.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import json
+import errno
 import os
+import resource
+import selectors
 import socket
-import socketserver
+import stat
 import threading
-from http.server import BaseHTTPRequestHandler
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import structlog
 
-from agent.api.errors import ApiError
+from agent.api.conn import MAX_BODY, MAX_DISCARD, HttpConn, Request
+from agent.api.dispatch import handle
 from agent.api.routes import Router
 
 log = structlog.get_logger(__name__)
 
-MAX_BODY = 64 * 1024
-MAX_DISCARD = 1024 * 1024
+__all__ = ["MAX_BODY", "MAX_DISCARD", "ApiServer"]
+
+REQUEST_TIMEOUT_S = 10.0
+IDLE_TIMEOUT_S = 30.0
+WORKERS = 16
+FD_RESERVE = 128
+LINGER_S = 2.0
+LINGER_BYTES = 64 * 1024
+MAX_CONNS = 4096
+_ACCEPT_PAUSE = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_BUSY_BODY = b'{"error":{"code":"busy","message":"too many connections to the agent API, try again"}}'
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "kiosk-agent"
-    router: Router
-    token: bytes | None = None
-    timeout = 30  # seconds a keep-alive connection may idle
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _dispatch(self, method: str) -> None:
-        try:
-            if self.token is not None:
-                auth = self.headers.get("Authorization", "")
-                if not hmac.compare_digest(auth.encode(), b"Bearer " + self.token):
-                    raise ApiError(401, "unauthorized", "a valid bearer token is required on TCP")
-            url = urlsplit(self.path)
-            body = self._body() if method in ("POST", "PUT") else None
-            status, doc = self.router.handle(method, url.path, parse_qs(url.query), body)
-        except ApiError as exc:
-            status, doc = exc.status, exc.body()
-        except Exception:
-            log.exception("api_handler_failed", path=self.path)
-            status, doc = 500, {"error": {"code": "internal", "message": "internal error (see the agent log)"}}
-        self._send(status, doc)
-
-    def _body(self) -> Any:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            raise ApiError(411, "length_required", "send a Content-Length, not a chunked body")
-        raw_len = self.headers.get("Content-Length")
-        if raw_len is None:
-            raise ApiError(411, "length_required", "a body needs a Content-Length header")
-        try:
-            length = int(raw_len)
-        except ValueError:
-            raise ApiError(400, "bad_request", "Content-Length is not a number") from None
-        if length > MAX_BODY:
-            # read a moderately oversized body away so the client sees our 413, not a reset
-            # in the middle of its send; anything huge just gets the connection closed
-            if length <= MAX_DISCARD:
-                self.rfile.read(length)
-            self.close_connection = True
-            raise ApiError(413, "too_large", f"bodies are limited to {MAX_BODY} bytes, this one is {length}")
-        raw = self.rfile.read(length) if length else b""
-        if not raw:
-            return None
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ApiError(400, "bad_encoding", "the body is not UTF-8") from None
-        except (ValueError, RecursionError) as exc:
-            raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
-
-    def _send(self, status: int, doc: Any) -> None:
-        data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
+@dataclass(eq=False)
+class _Listener:
+    sock: socket.socket
+    name: str
+    token: bytes | None
+    max_conns: int
+    conns: int = 0
+    paused_until: float = 0.0
+    backoff: float = 0.0
+    at_cap: bool = False
+    registered: bool = field(default=False)
 
 
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, _ = self.socket.accept()
-        return conn, ("local", 0)
-
-
-class _TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def default_max_conns(listeners: int) -> int:
+    """Connections per listener that the open-files limit can hold with FD_RESERVE to spare."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNS
+    return max(8, min(MAX_CONNS, (soft - FD_RESERVE) // max(1, listeners)))
 
 
 class ApiServer:
     def __init__(self, router: Router, socket_path: str, *, mode: int = 0o660, tcp: str | None = None,
-                 token: bytes | None = None) -> None:
+                 token: bytes | None = None, workers: int = WORKERS, max_conns: int | None = None) -> None:
+        if tcp and not token:
+            raise ValueError("a TCP listener needs a non-empty bearer token")
         self.router = router
         self.socket_path = Path(socket_path)
         self.mode = mode
         self.tcp = tcp
         self.token = token
-        self._servers: list[socketserver.BaseServer] = []
-        self._threads: list[threading.Thread] = []
+        self.workers = workers
+        self.max_conns = max_conns
+        self._listeners: list[_Listener] = []
+        self._conns: set[HttpConn] = set()
+        self._sel: selectors.BaseSelector | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._done: list[HttpConn] = []
+        self._done_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._socket_id: tuple[int, int] | None = None
 
+    # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(self.socket_path)
-        handler = type("Handler", (_Handler,), {"router": self.router, "token": None})
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o777 & ~self.mode)
         try:
-            unix = _UnixServer(str(self.socket_path), handler)
+            unix.bind(str(self.socket_path))
         finally:
             os.umask(old)
-        os.chmod(self.socket_path, self.mode)
-        self._servers.append(unix)
+        os.chmod(self.socket_path, self.mode, follow_symlinks=False)
+        st = os.lstat(self.socket_path)
+        self._socket_id = (st.st_dev, st.st_ino)  # remembered: only this very socket is removed at stop
+        socks = [(unix, "unix", None)]
         if self.tcp:
             host, _, port = self.tcp.rpartition(":")
-            tcp_handler = type("TcpHandler", (_Handler,), {"router": self.router, "token": self.token})
-            self._servers.append(_TcpServer((host.strip("[]"), int(port)), tcp_handler))
-        for srv in self._servers:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, name="api", daemon=True)
-            t.start()
-            self._threads.append(t)
-        log.info("api_listening", socket=str(self.socket_path), tcp=self.tcp)
+            host = host.strip("[]")
+            tcp = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((host, int(port)))
+            socks.append((tcp, "tcp", self.token))
+        cap = self.max_conns or default_max_conns(len(socks))
+        self._sel = selectors.DefaultSelector()
+        for sock, name, token in socks:
+            sock.listen(4096)  # clamped by net.core.somaxconn
+            sock.setblocking(False)
+            lst = _Listener(sock, name, token, cap)
+            self._listeners.append(lst)
+            self._sel.register(sock, selectors.EVENT_READ, lst)
+            lst.registered = True
+        self._wake_r.setblocking(False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="api-worker")
+        self._thread = threading.Thread(target=self._loop, name="api", daemon=True)
+        self._thread.start()
+        log.info("api_listening", socket=str(self.socket_path), tcp=self.tcp, max_conns=cap, workers=self.workers)
 
     def stop(self) -> None:
-        for srv in self._servers:
-            srv.shutdown()
-            srv.server_close()
-        for t in self._threads:
-            t.join(2)
-        self._servers.clear()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        for c in list(self._conns):
+            self._close(c)
+        for lst in self._listeners:
+            lst.sock.close()
+        self._listeners.clear()
+        if self._sel is not None:
+            self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self._remove_own_socket()
 
     def alive(self) -> bool:
-        return all(t.is_alive() for t in self._threads)
+        return self._thread is not None and self._thread.is_alive()
+
+    def connections(self) -> int:
+        return len(self._conns)
+
+    def _remove_own_socket(self) -> None:
+        """Unlink the socket path only if it is still the socket this server bound (same inode):
+        never a journal, a key or another agent's socket that took the name since."""
+        try:
+            st = os.lstat(self.socket_path)
+        except FileNotFoundError:
+            return
+        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._socket_id:
+            self.socket_path.unlink()
+        else:
+            log.warning("api_socket_not_removed", socket=str(self.socket_path),
+                        reason="the path is no longer the socket this agent created")
+
+    # -- the event loop ----------------------------------------------------------------------
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _loop(self) -> None:
+        assert self._sel is not None
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            timeout = 0.25
+            for lst in self._listeners:
+                if not lst.registered:
+                    timeout = max(0.0, min(timeout, lst.paused_until - now))
+            try:
+                events = self._sel.select(timeout)
+            except OSError:
+                log.exception("api_select_failed")
+                continue
+            for key, _mask in events:
+                try:
+                    if key.data is None:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(4096)
+                    elif isinstance(key.data, _Listener):
+                        self._accept(key.data)
+                    else:
+                        self._on_io(key.data, _mask)
+                except Exception:
+                    log.exception("api_loop_error")
+                    if isinstance(key.data, HttpConn):
+                        self._close(key.data)
+            self._finish_done()
+            now = time.monotonic()
+            for lst in self._listeners:
+                if not lst.registered and now >= lst.paused_until:
+                    self._sel.register(lst.sock, selectors.EVENT_READ, lst)
+                    lst.registered = True
+            if now >= next_sweep:
+                self._sweep(now)
+                next_sweep = now + 0.25
+
+    def _accept(self, lst: _Listener) -> None:
+        assert self._sel is not None
+        for _ in range(256):
+            try:
+                sock, _addr = lst.sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in _ACCEPT_PAUSE:
+                    # the pending connection stays in the backlog; retry later, not in a busy loop
+                    if not lst.backoff:
+                        log.warning("api_accept_paused", listener=lst.name, error=exc.strerror)
+                    lst.backoff = min(1.0, lst.backoff * 2 or 0.05)
+                    lst.paused_until = time.monotonic() + lst.backoff
+                    self._sel.unregister(lst.sock)
+                    lst.registered = False
+                    return
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
+                    continue
+                raise
+            if lst.backoff:
+                log.info("api_accept_resumed", listener=lst.name)
+                lst.backoff = 0.0
+            if lst.conns >= lst.max_conns:
+                if not lst.at_cap:
+                    log.warning("api_connection_cap_reached", listener=lst.name, max_conns=lst.max_conns)
+                    lst.at_cap = True
+                with contextlib.suppress(OSError):
+                    sock.setblocking(False)
+                    sock.send(_BUSY)
+                sock.close()
+                continue
+            sock.setblocking(False)
+            lst.conns += 1
+            conn = HttpConn(sock, lst, time.monotonic() + REQUEST_TIMEOUT_S)
+            self._conns.add(conn)
+            self._interest(conn, selectors.EVENT_READ)
+
+    def _on_io(self, conn: HttpConn, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._flush(conn)
+        if mask & selectors.EVENT_READ and not conn.busy and conn in self._conns:
+            try:
+                data = conn.sock.recv(65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                self._close(conn)
+                return
+            if data is not None:
+                if not data and (conn.closing or not conn.out):
+                    self._close(conn)
+                    return
+                if not conn.started and data:
+                    conn.started = True
+                    conn.deadline = min(conn.deadline, time.monotonic() + REQUEST_TIMEOUT_S)
+                req = conn.receive(data)
+                if req is not None:
+                    self._dispatch(conn, req)
+        self._after(conn)
+
+    def _after(self, conn: HttpConn) -> None:
+        """Register the interest the connection's state needs, or close it when it is done."""
+        if conn not in self._conns:
+            return
+        if conn.out:
+            self._flush(conn)
+            if conn not in self._conns:
+                return
+        if conn.closing and not conn.out and not conn.discard and not conn.busy:
+            if conn.lingering:
+                self._close(conn)
+                return
+            # lingering close: stop sending, then read away what the client still sends for a
+            # moment, so closing with unread bytes does not reset the answer it has not read yet
+            conn.lingering, conn.discard = True, LINGER_BYTES
+            conn.deadline = time.monotonic() + LINGER_S
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._close(conn)
+                return
+        want = 0 if conn.busy else selectors.EVENT_READ
+        if conn.out:
+            want |= selectors.EVENT_WRITE
+        self._interest(conn, want)
+
+    def _interest(self, conn: HttpConn, events: int) -> None:
+        """Set what the loop waits for on a connection (nothing at all while a worker has it, so a
+        client that keeps sending cannot make a level-triggered poll spin)."""
+        assert self._sel is not None
+        if events == conn.events:
+            return
+        if not events:
+            self._sel.unregister(conn.sock)
+        elif not conn.events:
+            self._sel.register(conn.sock, events, conn)
+        else:
+            self._sel.modify(conn.sock, events, conn)
+        conn.events = events
+
+    def _flush(self, conn: HttpConn) -> None:
+        while conn.out:
+            try:
+                n = conn.sock.send(conn.out)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._close(conn)
+                return
+            del conn.out[:n]
+        if conn.busy or conn.closing or not conn.response_done():
+            return
+        # a keep-alive connection that has sent its response: idle until the next request
+        conn.deadline = time.monotonic() + IDLE_TIMEOUT_S
+        req = conn.next_cycle()
+        if conn.started:
+            conn.deadline = time.monotonic() + REQUEST_TIMEOUT_S
+        if req is not None:
+            self._dispatch(conn, req)
+        elif conn.out:
+            self._flush(conn)
+
+    def _sweep(self, now: float) -> None:
+        for conn in list(self._conns):
+            if conn.busy or now < conn.deadline:
+                continue
+            if conn.out or conn.discard or not conn.started or conn.closing:
+                self._close(conn)  # idle keep-alive, an unread response, or an abandoned drain
+                continue
+            conn.fail(408, "request_timeout", f"the request did not arrive whole within {REQUEST_TIMEOUT_S:.0f}s")
+            conn.deadline = now + 1.0
+            self._after(conn)
+
+    def _close(self, conn: HttpConn) -> None:
+        if conn not in self._conns:
+            return
+        self._conns.discard(conn)
+        conn.listener.conns -= 1
+        if conn.listener.at_cap and conn.listener.conns < conn.listener.max_conns:
+            conn.listener.at_cap = False
+            log.info("api_connection_cap_cleared", listener=conn.listener.name)
+        if self._sel is not None and conn.events:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._sel.unregister(conn.sock)
+        conn.events = 0
+        conn.sock.close()
+
+    # -- workers -----------------------------------------------------------------------------
+    def _dispatch(self, conn: HttpConn, req: Request) -> None:
+        assert self._pool is not None
+        conn.busy = True
+        conn.deadline = float("inf")
+        self._interest(conn, 0)
+        self._pool.submit(self._work, conn, req)
+
+    def _work(self, conn: HttpConn, req: Request) -> None:
+        try:
+            status, doc = handle(self.router, conn.listener.token, req)
+            conn.respond(status, doc)
+        except Exception:  # an answer that cannot be encoded: the client gets a 500, not a hang
+            log.exception("api_response_failed", path=req.target[:200])
+            conn.out.clear()
+            conn.closing = True
+            with contextlib.suppress(Exception):
+                conn.respond(500, {"error": {"code": "internal", "message": "internal error (see the agent log)"}})
+        conn.deadline = time.monotonic() + REQUEST_TIMEOUT_S  # to take the response
+        conn.busy = False
+        with self._done_lock:
+            self._done.append(conn)
+        self._wake()
+
+    def _finish_done(self) -> None:
+        with self._done_lock:
+            done, self._done = self._done, []
+        for conn in done:
+            if conn in self._conns:
+                self._after(conn)
 
 
 def _remove_stale(path: Path) -> None:
-    """Remove a socket file left by a dead agent; refuse to steal one a live agent serves."""
-    if not path.exists():
+    """Remove a socket file left by a dead agent; refuse to steal one a live agent serves, and
+    never remove anything that is not a socket (a misconfigured path may name the journal)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise RuntimeError(f"api.socket {path} exists and is not a socket: refusing to replace it "
+                           f"(is api.socket the same path as the journal or a key?)")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.settimeout(0.5)

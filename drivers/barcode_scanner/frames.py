@@ -3,7 +3,8 @@
 Two kinds of frames arrive on the same line::
 
     scan:        <printable data> CR [LF]            (suffix "cr" / "crlf")
-                 <printable data> <idle gap>          (suffix "none": the driver says when idle)
+                 <printable data> <idle gap>          (suffix "none": the driver says when idle;
+                                                       cut at MAX_CODE_LEN bytes and flagged)
     menu reply:  <TAG echo> <data> (ACK|ENQ|NAK) (.|!)
 
 A menu reply is recognised by the echo of a tag the driver is waiting for, because its data
@@ -98,7 +99,10 @@ def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "
             if rest[:1] == bytes([LF]):
                 rest = rest[1:]
         return _scan(buf[:idx]), rest
-    # no suffix: a scan ends when the line goes idle
+    # no suffix: a scan ends when the line goes idle, or at MAX_CODE_LEN bytes (a scanner that
+    # never pauses, or a line of noise, must not grow the buffer without bound)
     if idle:
         return _scan(buf), b""
+    if len(buf) > MAX_CODE_LEN:
+        return ScanData(_scan(buf).code, True), b""  # as the CR branch does
     return None, buf

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.barcode_scanner.constants import REVINF, TRIGGER_OFF, TRIGGER_ON, MenuStatus
+from drivers.barcode_scanner.constants import MAX_CODE_LEN, REVINF, TRIGGER_OFF, TRIGGER_ON, MenuStatus
 from drivers.barcode_scanner.frames import MenuReply, ScanData, decode_frame, encode_menu
 from drivers.base.errors import FrameError
 
@@ -95,3 +95,17 @@ def test_arbitrary_bytes_raise_only_frame_error(data: bytes, suffix: str, idle: 
 @settings(max_examples=500)
 def test_scan_round_trip(code: str) -> None:
     assert decode_frame(code.encode() + b"\r\n", suffix="crlf")[0] == ScanData(code)
+
+
+@given(stream=st.binary(min_size=1, max_size=3 * MAX_CODE_LEN), chunk=st.integers(1, 700))
+@settings(max_examples=50)
+def test_suffixless_buffer_is_bounded_while_the_line_never_goes_idle(stream: bytes, chunk: int) -> None:
+    """issue 15 finding 10: suffix "none" kept everything until an idle gap."""
+    buf, codes = b"", []
+    for i in range(0, len(stream), chunk):
+        buf += stream[i:i + chunk]
+        frame, buf = decode_frame(buf, suffix="none")
+        if frame is not None:
+            codes.append(frame)
+        assert len(buf) <= MAX_CODE_LEN + chunk
+    assert all(c.truncated and len(c.code) <= MAX_CODE_LEN for c in codes)
