@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from simulators.registry import BILL_PROTOCOLS
 from simulators.runner import SimulatorService, request
 
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--mqtt-port", type=int, default=1883)
     r.add_argument("--tcp", action="store_true", help="serve on TCP (pyserial socket://) instead of ptys")
     r.add_argument("--base-port", type=int, default=0, help="with --tcp: first port (default: free ports)")
+    r.add_argument("--bill-protocol", choices=sorted(BILL_PROTOCOLS), default="id003", help="bill acceptor protocol")
     r.add_argument("--terminal-id", default="T-SIM-0001")
     r.add_argument("--site", default="SIM-LAB")
     f = sub.add_parser("fault", help="inject (or --clear) a fault", parents=after)
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port)
+        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port, bill_protocol=args.bill_protocol)
         if service.kit.missing:
             print(f"kiosk-sim: no simulator for {', '.join(service.kit.missing)} in this build", file=sys.stderr)
         if args.config_out:
