@@ -1,7 +1,7 @@
 """CcnetPeer: a host-polled CashCode CCNET bill validator, over the driver's own codec.
 
-State machine (the state moves on when the host ACKs a POLL answer, so the host sees every
-state once, and an answer it did not acknowledge is reported again)::
+State machine (the state moves on at the POLL after the host ACKed the previous answer, so the
+host sees every state once, and an answer it did not acknowledge is reported again)::
 
     POWER_UP --RESET--> INITIALIZE -> UNIT_DISABLED <--ENABLE BILL TYPES--> IDLING
     IDLING --insert_note--> ACCEPTING -> ESCROW_POSITION(type) --STACK--> STACKING
@@ -79,8 +79,9 @@ class CcnetPeer(DevicePeer):
         self.device_fault_set: set[str] = set()
         self.note: int | None = None
         self.reject_reason = RejectReason.IDENTIFICATION
-        #: the state of the last POLL answer, until the host ACKs it
+        #: the state of the last POLL answer, and whether the host acknowledged it
         self._answered: State | None = None
+        self._acked: State | None = None
         self.cassette_count = 0
         self.stacked: list[int] = []
         self.returned = 0
@@ -109,9 +110,7 @@ class CcnetPeer(DevicePeer):
         if cmd is Command.POLL:
             return self._poll_answer()
         if cmd is Command.ACK:
-            if self._answered is not None and self._answered is self.state and not self._fault_state():
-                self._advance()
-            self._answered = None
+            self._acked = self._answered
             return None
         if cmd is Command.NAK:
             return None
@@ -146,6 +145,9 @@ class CcnetPeer(DevicePeer):
         return BillTableReply(tuple(entries))
 
     def _poll_answer(self) -> bytes:
+        if self._acked is not None and self._acked is self.state and not self._fault_state():
+            self._advance()  # the host acknowledged this state: the motion happened since
+        self._acked = None
         fault = self._fault_state()
         if fault is not None:
             self._answered = fault
@@ -201,7 +203,7 @@ class CcnetPeer(DevicePeer):
             self.stacked.append(self.denominations[self.note])
         elif self.note is not None:
             self.returned += 1
-        self.note, self._answered = None, None
+        self.note, self._answered, self._acked = None, None, None
         self.enabled = frozenset()
         self.state = State.INITIALIZE
 
@@ -245,7 +247,7 @@ class CcnetPeer(DevicePeer):
                 self.cassette_count = 0
 
     def _power_cycle_with_bill(self) -> None:
-        self.enabled, self._answered = frozenset(), None
+        self.enabled, self._answered, self._acked = frozenset(), None, None
         if self.state is State.BILL_STACKED:  # already in the cassette: a plain power-up
             self.note, self.state = None, State.POWER_UP
             return

@@ -19,6 +19,7 @@ PEERS: dict[str, str] = {
 BILL_PROTOCOLS: dict[str, str] = {
     "id003": "simulators.bill_acceptor_id003:Id003Peer",
     "ccnet": "simulators.bill_acceptor_ccnet:CcnetPeer",
+    "ssp": "simulators.bill_acceptor_ssp:SspPeer",
 }
 
 #: the device names `kiosk-sim run` gives them (design section 3)

@@ -15,31 +15,10 @@ from typing import Any
 
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
 from drivers.base.health import Action, DeviceStatus, SelftestLevel, SelftestOutcome, SelftestResult
-from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S, BillAcceptor
+from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S
+from drivers.bill_acceptor.polled import PolledAcceptor
 
-
-class SelfTestable(BillAcceptor):
-    """What a protocol driver offers the self-test (implemented by each polled driver)."""
-
-    #: protocol name, the prefix of vendor codes (``id003``, ``ccnet``, ``ssp``)
-    protocol: str
-    reset_timeout_s: float
-
-    def version_request(self) -> str:
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        raise NotImplementedError
-
-    @property
-    def status_name(self) -> str | None:
-        """The last status the acceptor reported, by name (None before the first)."""
-        raise NotImplementedError
-
-    @property
-    def is_idle(self) -> bool:
-        """The acceptor is idle (enabled or inhibited), initialised and with no note inside."""
-        raise NotImplementedError
+SelfTestable = PolledAcceptor
 
 PROMPT = "请投入一张纸币 / Insert a banknote"
 

@@ -28,10 +28,9 @@ from typing import Any, ClassVar
 import structlog
 
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DriverError, FrameError, ProtocolError
+from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
     Action,
-    DeviceState,
     DeviceStatus,
     Fault,
     SelftestLevel,
@@ -43,7 +42,6 @@ from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
     FAULT_CREDIT_PENDING,
     FAULT_EVENT_PENDING,
-    FAULT_PAUSED,
     format_code,
 )
 from drivers.bill_acceptor.ccnet.constants import (
@@ -68,13 +66,13 @@ from drivers.bill_acceptor.ccnet.messages import (
     PollReply,
     decode_reply,
 )
+from drivers.bill_acceptor.polled import PolledAcceptor
 from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 
 log = structlog.get_logger(__name__)
 
 __all__ = ["CcnetDriver"]
 
-_HARMLESS_FAULTS = frozenset({FAULT_PAUSED})
 _COUNT_ON_ENTRY = {
     State.VALIDATOR_JAMMED: "jams",
     State.DROP_CASSETTE_JAMMED: "jams",
@@ -87,7 +85,7 @@ _POWER_UP = frozenset({State.POWER_UP, State.POWER_UP_WITH_BILL_IN_VALIDATOR, St
 _ACK = HostCommand(Command.ACK)
 
 
-class CcnetDriver(_selftest.SelfTestable):
+class CcnetDriver(PolledAcceptor):
     """CashCode CCNET bill validator (registered as ``bill_acceptor`` / ``ccnet``)."""
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
@@ -229,24 +227,9 @@ class CcnetDriver(_selftest.SelfTestable):
         self._operation(HostCommand.enable_bill_types(codes), retries=self.retries)
 
     # -- enable / disable ----------------------------------------------------------------------
-    def _set_acceptance(self, enabled: bool) -> DeviceStatus:
-        previous, self.wants_accepting = self.wants_accepting, enabled
-        try:
-            status = self._refresh()
-        except DriverError:
-            if enabled:
-                self.wants_accepting = previous
-            raise
-        blocking = [f for f in status.faults if f.code not in _HARMLESS_FAULTS]
-        if enabled and (blocking or status.state not in (DeviceState.ONLINE, DeviceState.DEVICE_BUSY,
-                                                          DeviceState.STARTING)):
-            self.wants_accepting = previous
-            fault = blocking[0] if blocking else None
-            raise DeviceRefused(fault.code if fault else status.state.value,
-                                f"cannot accept notes: {fault.text if fault else status.state.value}")
-        if previous != enabled:
-            self._log.info("acceptance_changed", accepting=enabled)
-        return status
+    def _refused(self) -> None:
+        if self._last is not None and self._last.state is State.IDLING:
+            self._apply_enable()
 
     # -- self-test -------------------------------------------------------------------------------
     def selftest(self, level: SelftestLevel) -> SelftestResult:

@@ -28,10 +28,9 @@ from typing import Any, ClassVar, TypeVar
 import structlog
 
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DriverError, FrameError, ProtocolError
+from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
     Action,
-    DeviceState,
     DeviceStatus,
     Fault,
     SelftestLevel,
@@ -43,7 +42,6 @@ from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
     FAULT_CREDIT_PENDING,
     FAULT_EVENT_PENDING,
-    FAULT_PAUSED,
     format_code,
 )
 from drivers.bill_acceptor.id003.constants import (
@@ -73,6 +71,7 @@ from drivers.bill_acceptor.id003.messages import (
     VersionRequest,
     decode_reply,
 )
+from drivers.bill_acceptor.polled import PolledAcceptor
 from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 
 log = structlog.get_logger(__name__)
@@ -81,8 +80,6 @@ __all__ = ["Id003Driver"]
 
 R = TypeVar("R", StatusReply, AckReply, SettingReply, VersionReply)
 
-#: faults that do not forbid enabling acceptance
-_HARMLESS_FAULTS = frozenset({FAULT_PAUSED})
 _COUNT_ON_ENTRY = {
     Status.ACCEPTOR_JAM: "jams",
     Status.STACKER_JAM: "jams",
@@ -93,7 +90,7 @@ _COUNT_ON_ENTRY = {
 }
 
 
-class Id003Driver(_selftest.SelfTestable):
+class Id003Driver(PolledAcceptor):
     """JCM ID003 bill acceptor (registered as ``bill_acceptor`` / ``id003``)."""
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
@@ -226,26 +223,9 @@ class Id003Driver(_selftest.SelfTestable):
         self._setting(SettingCommand.inhibit(not self.wants_accepting))
 
     # -- enable / disable ---------------------------------------------------------------------
-    def _set_acceptance(self, enabled: bool) -> DeviceStatus:
-        previous, self.wants_accepting = self.wants_accepting, enabled
-        try:
-            status = self._refresh()
-        except DriverError:
-            if enabled:
-                self.wants_accepting = previous
-            raise
-        blocking = [f for f in status.faults if f.code not in _HARMLESS_FAULTS]
-        if enabled and (blocking or status.state not in (DeviceState.ONLINE, DeviceState.DEVICE_BUSY,
-                                                          DeviceState.STARTING)):
-            self.wants_accepting = previous
-            fault = blocking[0] if blocking else None
-            code = fault.code if fault else status.state.value
-            if self._last is not None and self._last.status is Status.IDLING:
-                self._apply_inhibit()
-            raise DeviceRefused(code, f"cannot accept notes: {fault.text if fault else status.state.value}")
-        if previous != enabled:
-            self._log.info("acceptance_changed", accepting=enabled)
-        return status
+    def _refused(self) -> None:
+        if self._last is not None and self._last.status is Status.IDLING:
+            self._apply_inhibit()
 
     # -- self-test ---------------------------------------------------------------------------
     def selftest(self, level: SelftestLevel) -> SelftestResult:

