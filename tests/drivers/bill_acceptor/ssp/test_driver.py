@@ -9,11 +9,11 @@ import pytest
 
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, FrameError, TransportError
+from drivers.base.errors import DeviceRefused, DriverError
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.ssp.driver import SspDriver
 from drivers.bill_acceptor.ssp.messages import Command
-from simulators.base.link import PtyLink, TcpLink
+from simulators.base.link import PtyLink
 from simulators.bill_acceptor_ssp import SspPeer
 from tests.drivers.bill_acceptor.ssp.conftest import SspFactory
 from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
@@ -151,63 +151,6 @@ def test_reset_with_the_note_inside(ready: SspDriver, peer: SspPeer, journal: Jo
     assert reconcile["reason"] == "power_up_with_bill_in_stacker" and reconcile["value_fen"] == 10000
     poll_until(ready, acceptor_status("IDLE"), what="re-synced and re-enabled")
     assert peer.stacked == [100] and journal.of("note_stacked") == []
-
-
-def test_mute_then_recovers(ready: SspDriver, peer: SspPeer) -> None:
-    peer.set_fault("mute")
-    with pytest.raises(DeviceTimeout):
-        ready.poll()
-    peer.set_fault("mute", False)
-    assert poll_until(ready, acceptor_status("IDLE")).state is DeviceState.ONLINE
-
-
-@pytest.mark.parametrize("fault", ["bad_checksum", "truncated"])
-def test_corrupt_replies_are_a_clear_error(ready: SspDriver, peer: SspPeer, fault: str) -> None:
-    peer.set_fault(fault)
-    with pytest.raises(FrameError):
-        ready.poll()
-    peer.set_fault(fault, False)
-    assert poll_until(ready, acceptor_status("IDLE")).state is DeviceState.ONLINE
-
-
-def test_garbage_never_double_credits(ready: SspDriver, peer: SspPeer, journal: Journal) -> None:
-    peer.set_fault("garbage")
-    peer.act("insert_note", ["10"])
-    for _ in range(100):
-        try:
-            if stacked(journal)(ready.poll()):
-                break
-        except DriverError:
-            continue
-    peer.set_fault("garbage", False)
-    poll_until(ready, stacked(journal))
-    assert [e["value_fen"] for e in journal.of("note_stacked")] == [1000] and peer.stacked == [10]
-
-
-def test_disconnect_then_reopen(ready: SspDriver, link: PtyLink) -> None:
-    link.disconnect()
-    with pytest.raises(TransportError):
-        for _ in range(5):
-            ready.poll()
-    link.reconnect()
-    ready.open()
-    assert poll_until(ready, acceptor_status("IDLE")).state is DeviceState.ONLINE
-
-
-def test_over_tcp(journal: Journal) -> None:
-    peer = SspPeer(require_encryption=True)
-    link = TcpLink(peer).start()
-    try:
-        drv = SspDriver(DeviceSpec("ba", "bill_acceptor", "ssp", link.url, timeout_s=0.5,
-                                   options={"encrypted": True}), DriverContext(emit=journal.emit))
-        drv.open()
-        drv.operation("enable", {})
-        poll_until(drv, acceptor_status("IDLE"))
-        peer.act("insert_note", ["5"])
-        poll_until(drv, stacked(journal))
-        drv.close()
-    finally:
-        link.stop()
 
 
 def test_selftest_levels(ready: SspDriver, peer: SspPeer) -> None:
