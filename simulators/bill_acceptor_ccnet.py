@@ -39,6 +39,7 @@ from drivers.bill_acceptor.ccnet.messages import (
     decode_command,
 )
 from simulators.base.peer import DevicePeer
+from simulators.bill_acceptor_common import NoteAcceptorMixin
 
 __all__ = ["CcnetPeer"]
 
@@ -51,13 +52,12 @@ _FAULT_STATE: tuple[tuple[str, State], ...] = (
     ("cassette_full", State.DROP_CASSETTE_FULL),
     ("pause", State.PAUSE),
 )
-_NOTE_LOSING = frozenset({"jam", "stacker_jam", "cassette_removed"})
 _IN_FLIGHT = frozenset({State.ACCEPTING, State.ESCROW_POSITION, State.HOLDING, State.STACKING, State.BILL_STACKED,
                         State.RETURNING, State.BILL_RETURNED})
 _TYPED = frozenset({State.ESCROW_POSITION, State.BILL_STACKED, State.BILL_RETURNED})
 
 
-class CcnetPeer(DevicePeer):
+class CcnetPeer(NoteAcceptorMixin, DevicePeer):
     device_class: ClassVar[str] = "bill_acceptor"
     driver: ClassVar[str] = "ccnet"
     line: ClassVar[dict[str, Any]] = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}
@@ -208,15 +208,6 @@ class CcnetPeer(DevicePeer):
         self.state = State.INITIALIZE
 
     # -- customer and engineer -------------------------------------------------------------------
-    def act(self, action: str, args: list[str]) -> dict[str, Any]:
-        with self.lock:
-            if action == "insert_note":
-                return self._insert(args[0] if args else "")
-            if action == "empty_cassette":
-                emptied, self.cassette_count = self.cassette_count, 0
-                return {"emptied": emptied}
-        raise ValueError(f"{self.device_class} has no action {action!r}; known: {', '.join(self.actions)}")
-
     def _insert(self, value: str) -> dict[str, Any]:
         fault = self._fault_state()
         if fault is not None:
@@ -230,21 +221,10 @@ class CcnetPeer(DevicePeer):
         return {"accepted": True, "state": self.state.name,
                 "denomination_code": f"0x{self.note:02X}" if self.note is not None else None}
 
-    def set_device_fault(self, fault: str, on: bool) -> None:
-        with self.lock:
-            if fault == "power_up_with_bill":
-                if on:
-                    self._power_cycle_with_bill()
-                return
-            if on:
-                self.device_fault_set.add(fault)
-                if fault in _NOTE_LOSING and self.state in _IN_FLIGHT and self.state is not State.BILL_STACKED:
-                    self.lost += int(self.note is not None)
-                    self.note, self.state = None, self._idle()
-                return
-            self.device_fault_set.discard(fault)
-            if fault == "cassette_removed":
-                self.cassette_count = 0
+    def _lose_note(self) -> None:
+        if self.state in _IN_FLIGHT and self.state is not State.BILL_STACKED:
+            self.lost += int(self.note is not None)
+            self.note, self.state = None, self._idle()
 
     def _power_cycle_with_bill(self) -> None:
         self.enabled, self._answered, self._acked = frozenset(), None, None

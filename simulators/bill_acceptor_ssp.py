@@ -37,6 +37,7 @@ from drivers.bill_acceptor.ssp.messages import (
     encode_events,
 )
 from simulators.base.peer import DevicePeer
+from simulators.bill_acceptor_common import NoteAcceptorMixin
 
 __all__ = ["SspPeer"]
 
@@ -44,14 +45,13 @@ _FAULT_EVENTS: tuple[tuple[str, EventCode], ...] = (
     ("failure", EventCode.CALIBRATION_FAIL), ("jam", EventCode.UNSAFE_JAM), ("safe_jam", EventCode.SAFE_JAM),
     ("fraud_attempt", EventCode.FRAUD_ATTEMPT), ("cassette_removed", EventCode.CASHBOX_REMOVED),
     ("cassette_full", EventCode.STACKER_FULL))
-_NOTE_LOSING = frozenset({"jam", "safe_jam", "cassette_removed"})
 _PLAIN = frozenset({Command.SYNC, Command.SET_GENERATOR, Command.SET_MODULUS, Command.REQUEST_KEY_EXCHANGE})
 #: stage -> next stage at the next new POLL
 _NEXT = {"reading": "escrow", "escrow": "stacking", "stacking": "credit", "credit": "stacked", "stacked": None,
          "rejecting": "rejected", "rejected": None}
 
 
-class SspPeer(DevicePeer):
+class SspPeer(NoteAcceptorMixin, DevicePeer):
     device_class: ClassVar[str] = "bill_acceptor"
     driver: ClassVar[str] = "ssp"
     line: ClassVar[dict[str, Any]] = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
@@ -236,41 +236,28 @@ class SspPeer(DevicePeer):
         self.inhibits = frozenset()
 
     # -- customer and engineer ---------------------------------------------------------------------------
-    def act(self, action: str, args: list[str]) -> dict[str, Any]:
-        with self.lock:
-            if action == "insert_note":
-                value = args[0] if args else ""
-                if any(f in self.device_fault_set for f, _ in _FAULT_EVENTS) or self.cassette_count >= self.capacity:
-                    return {"accepted": False, "reason": "fault"}
-                if not self.enabled or self.stage is not None:
-                    return {"accepted": False, "reason": "busy" if self.stage else "inhibited"}
-                by_value = {v: ch for ch, v in enumerate(self.channels, start=1)}
-                self.note = by_value.get(int(value), 0) if value.isdigit() else 0
-                self.stage, self._reported = "reading", False
-                return {"accepted": True, "channel": self.note}
-            if action == "empty_cassette":
-                emptied, self.cassette_count = self.cassette_count, 0
-                return {"emptied": emptied}
-        raise ValueError(f"{self.device_class} has no action {action!r}; known: {', '.join(self.actions)}")
+    def _insert(self, value: str) -> dict[str, Any]:
+        if any(f in self.device_fault_set for f, _ in _FAULT_EVENTS) or self.cassette_count >= self.capacity:
+            return {"accepted": False, "reason": "fault"}
+        if not self.enabled or self.stage is not None:
+            return {"accepted": False, "reason": "busy" if self.stage else "inhibited"}
+        by_value = {v: ch for ch, v in enumerate(self.channels, start=1)}
+        self.note = by_value.get(int(value), 0) if value.isdigit() else 0
+        self.stage, self._reported = "reading", False
+        return {"accepted": True, "channel": self.note}
 
-    def set_device_fault(self, fault: str, on: bool) -> None:
-        with self.lock:
-            if fault == "power_up_with_bill":
-                if on:
-                    if self.stage is None:
-                        self.note, self.stage = 1, "escrow"  # a note pushed in as the power came back
-                    self._power_cycle()
-                return
-            if on:
-                self.device_fault_set.add(fault)
-                if fault in _NOTE_LOSING and self.stage in ("reading", "escrow", "stacking"):
-                    self.lost += 1
-                    self.note, self.stage = None, None
-                return
-            if fault in self.device_fault_set and fault == "cassette_removed":
-                self.cassette_count = 0
-                self._once.append(Event(EventCode.CASHBOX_REPLACED))
-            self.device_fault_set.discard(fault)
+    def _power_cycle_with_bill(self) -> None:
+        if self.stage is None:
+            self.note, self.stage = 1, "escrow"  # a note pushed in as the power came back
+        self._power_cycle()
+
+    def _lose_note(self) -> None:
+        if self.stage in ("reading", "escrow", "stacking"):
+            self.lost += 1
+            self.note, self.stage = None, None
+
+    def _cassette_back(self) -> None:
+        self._once.append(Event(EventCode.CASHBOX_REPLACED))
 
     @property
     def state(self) -> str:

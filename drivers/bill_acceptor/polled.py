@@ -3,13 +3,17 @@ wire: the enable/disable rule and the hooks the self-test levels use (:mod:`.sel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from drivers.base.errors import DeviceRefused, DriverError
+from drivers.base.framing import StreamDecoder
 from drivers.base.health import DeviceState, DeviceStatus
 from drivers.bill_acceptor.api import FAULT_PAUSED, BillAcceptor
+from drivers.bill_acceptor.polled_link import PolledLink
 
 __all__ = ["PolledAcceptor"]
+
+F = TypeVar("F")
 
 #: faults that do not forbid enabling acceptance
 _HARMLESS_FAULTS = frozenset({FAULT_PAUSED})
@@ -24,6 +28,32 @@ class PolledAcceptor(BillAcceptor):
     #: how long the external self-test waits for the acceptor to come back from a reset
     reset_timeout_s: float = 15.0
     _log: Any
+    #: the serial request/reply link, built by the protocol driver
+    link: PolledLink[Any]
+
+    def _new_link(self, decoder: StreamDecoder[F]) -> PolledLink[F]:
+        """The link for this device's port, line settings (``line_settings()``) and timeout."""
+        return PolledLink(self.spec.port, self.line_settings(), decoder, timeout_s=self.spec.timeout_s,
+                          log=self._log, count=self.count, usb_backend=self.ctx.usb_backend, protocol=self.protocol)
+
+    def line_settings(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def open(self) -> None:
+        with self.lock:
+            self.link.open()
+            self._opened()
+
+    def _opened(self) -> None:
+        """The port was (re)opened: forget what a session with the unit had set up, if anything."""
+
+    def close(self) -> None:
+        with self.lock:
+            self.link.close()
+
+    def poll(self) -> DeviceStatus:
+        with self.lock:
+            return self._refresh()
 
     def version_request(self) -> str:
         """The unit's identification (firmware, part or serial number)."""

@@ -96,9 +96,7 @@ class CcnetDriver(PolledAcceptor):
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
         self._log = log.bind(device=spec.name, device_class=self.device_class)
-        self.link: PolledLink[Frame] = PolledLink(spec.port, self.line_settings(), new_decoder(),
-                                                  timeout_s=spec.timeout_s, log=self._log, count=self.count,
-                                                  usb_backend=ctx.usb_backend, protocol="ccnet")
+        self.link: PolledLink[Frame] = self._new_link(new_decoder())
         self._last: PollReply | None = None
         self._configured = False
         self.bill_table: BillTableReply | None = None
@@ -108,19 +106,7 @@ class CcnetDriver(PolledAcceptor):
         return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
                 "stopbits": STOPBITS}
 
-    def open(self) -> None:
-        with self.lock:
-            self.link.open()
-
-    def close(self) -> None:
-        with self.lock:
-            self.link.close()
-
     # -- the poll ----------------------------------------------------------------------------
-    def poll(self) -> DeviceStatus:
-        with self.lock:
-            return self._refresh()
-
     @property
     def note_in_flight(self) -> bool:
         last = self._last

@@ -92,9 +92,7 @@ class SspDriver(PolledAcceptor):
         self.encrypted = bool(spec.options.get("encrypted", False))
         self.fixed_key = _fixed_key(spec.options)
         self._log = log.bind(device=spec.name, device_class=self.device_class)
-        self.link: PolledLink[Packet] = PolledLink(spec.port, self.line_settings(), new_decoder(),
-                                                   timeout_s=spec.timeout_s, log=self._log, count=self.count,
-                                                   usb_backend=ctx.usb_backend, protocol="ssp")
+        self.link: PolledLink[Packet] = self._new_link(new_decoder())
         self._seq = True
         self._key: EsspKey | None = None
         self._configured = False
@@ -107,14 +105,8 @@ class SspDriver(PolledAcceptor):
     def line_settings(self) -> dict[str, Any]:
         return {"baudrate": self.spec.baudrate or 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
 
-    def open(self) -> None:
-        with self.lock:
-            self.link.open()
-            self._configured = False
-
-    def close(self) -> None:
-        with self.lock:
-            self.link.close()
+    def _opened(self) -> None:
+        self._configured = False  # a new session starts with SYNC
 
     # -- exchanges ---------------------------------------------------------------------------------
     def _command(self, cmd: Command, params: bytes = b"", *, retries: int | None = None, ack: bool = True) -> bytes:
@@ -203,10 +195,6 @@ class SspDriver(PolledAcceptor):
             self._enabled_on_device = self.wants_accepting
 
     # -- the poll ------------------------------------------------------------------------------------
-    def poll(self) -> DeviceStatus:
-        with self.lock:
-            return self._refresh()
-
     @property
     def note_in_flight(self) -> bool:
         return self.notes.in_flight or (self._last is not None and bool(self._last.codes & NOTE_EVENTS))
