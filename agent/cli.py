@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -96,19 +97,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_inspect(cfg, args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`kiosk-agent status --json | head`): stop quietly, like other Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
     return EXIT_USAGE
 
 
 def _config_check(path: str, as_json: bool) -> int:
-    problems = all_problems(path)
+    """Problems fail the check (exit 2); warnings (settings that work but can lose or stall data on
+    some brokers) are printed with it and do not."""
+    warnings: list[str] = []
+    problems = all_problems(path, warn=warnings.append)
     if as_json:
-        print(json.dumps({"ok": not problems, "path": path, "problems": problems}, indent=2))
-    elif problems:
+        print(json.dumps({"ok": not problems, "path": path, "problems": problems, "warnings": warnings}, indent=2))
+        return EXIT_USAGE if problems else EXIT_OK
+    if problems:
         print(f"{path}: {len(problems)} problem(s)")
         for problem in problems:
             print(f"  {problem}")
     else:
-        print(f"{path}: ok")
+        print(f"{path}: ok" + (f", {len(warnings)} warning(s)" if warnings else ""))
+    for warning in warnings:
+        print(f"  warning: {warning}")
     return EXIT_USAGE if problems else EXIT_OK
 
 

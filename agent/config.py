@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,12 @@ class MqttConfig:
     start_delay_max: float = 0.0
     #: attempts after which a record the fleet rejected finally goes to the dead letters
     max_attempts: int = 10
+    #: seconds to wait for CONNACK after CONNECT before naming the broker silent (paho itself
+    #: gives up after ``keepalive`` seconds, so the effective deadline is the smaller one)
+    connack_timeout: float = 10.0
+    #: settle = "fleet-ack": a transaction PUBACKed but not acked by the fleet within this many
+    #: seconds is published again
+    fleet_ack_timeout: float = 60.0
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -199,6 +206,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
         "health_interval": _num(1), "reconnect_min": _num(0.05), "reconnect_max": _num(0.1),
         "settle": _str(choices=("puback", "fleet-ack")), "window": _int(1, 1000),
         "drain_rate": _num(0), "start_delay_max": _num(0), "max_attempts": _int(1),
+        "connack_timeout": _num(1, 600), "fleet_ack_timeout": _num(1),
         "tls_ca": _str(), "tls_cert": _str(), "tls_key": _str(), "username": _str(),
         "password_file": _str(),
     }),
@@ -374,8 +382,30 @@ def load_config(path: str | Path) -> AgentConfig:
     return parse_config(data, source=str(p))
 
 
-def all_problems(path: str | Path) -> list[str]:
-    """Every problem, fatal or per-device, for ``config check``."""
+def config_warnings(cfg: AgentConfig) -> list[str]:
+    """Settings that work but can lose or stall data on some brokers: ``config check`` prints
+    them (and still succeeds), the daemon logs them at start."""
+    out = []
+    m = cfg.mqtt
+    if m.protocol == "3.1.1" and m.settle == "puback":
+        out.append('mqtt.settle: under protocol = "3.1.1" a publish the broker\'s ACL denies is still '
+                   'PUBACKed and then dropped, so settle = "puback" would delete a transaction the fleet never '
+                   'received; use settle = "fleet-ack" (docs/mqtt.md) or protocol = "5"')
+    if m.protocol == "3.1.1" and re.search(r"[. ]", cfg.topic_root):
+        out.append(f"terminal: the topic root {cfg.topic_root!r} contains '.' or ' ': NATS's MQTT listener "
+                   "(3.1.1 only) closes the connection on such topics")
+    if m.connack_timeout > m.keepalive:
+        out.append(f"mqtt.connack_timeout: {m.connack_timeout:g} s exceeds mqtt.keepalive ({m.keepalive} s); "
+                   "a silent broker is given up after the keepalive")
+    return out
+
+
+def all_problems(path: str | Path, warn: Callable[[str], None] | None = None) -> list[str]:
+    """Every problem, fatal or per-device, for ``config check``.
+
+    Warnings (``config_warnings``) are not problems: they go to ``warn``, by default one line
+    each on stderr, so the check still succeeds and its stdout (text or JSON) is unchanged.
+    """
     try:
         cfg = load_config(path)
     except ConfigError as exc:
@@ -388,4 +418,9 @@ def all_problems(path: str | Path) -> list[str]:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
             pass
         return problems
+    for warning in config_warnings(cfg):
+        if warn is not None:
+            warn(warning)
+        else:
+            print(f"{path}: warning: {warning}", file=sys.stderr)
     return [p for probs in cfg.device_problems.values() for p in probs]

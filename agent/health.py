@@ -195,6 +195,8 @@ def _terminal_state(devices: Mapping[str, Mapping[str, Any]], terminal_faults: l
     usable = {DeviceState.ONLINE.value, DeviceState.DEVICE_BUSY.value}
     if any(d["required"] and d["state"] not in usable for d in devices.values()):
         return "out_of_service"
-    if terminal_faults or any(d["faults"] or d["state"] not in usable for d in devices.values()):
+    # an uplink fault of severity "warning" is the network being away: offline is not a fault
+    if (any(f.get("severity") != "warning" for f in terminal_faults)
+            or any(d["faults"] or d["state"] not in usable for d in devices.values())):
         return "degraded"
     return "ok"

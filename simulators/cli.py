@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulators.registry import BILL_PROTOCOLS
+from simulators.kit import KitError
+from simulators.registry import BILL_PROTOCOLS, DEVICE_NAMES
 from simulators.runner import SimulatorService, request
 
 
@@ -38,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--mqtt-host", default="127.0.0.1")
     r.add_argument("--mqtt-port", type=int, default=1883)
     r.add_argument("--tcp", action="store_true", help="serve on TCP (pyserial socket://) instead of ptys")
-    r.add_argument("--base-port", type=int, default=0, help="with --tcp: first port (default: free ports)")
+    r.add_argument("--base-port", type=int, default=0,
+                   help="with --tcp: id_reader gets N, printer N+1, bill_acceptor N+2, card_reader N+3, "
+                        "scanner N+4 (default: free ports); the map is printed when ready")
     r.add_argument("--bill-protocol", choices=sorted(BILL_PROTOCOLS), default="id003", help="bill acceptor protocol")
     r.add_argument("--terminal-id", default="T-SIM-0001")
     r.add_argument("--site", default="SIM-LAB")
@@ -55,21 +58,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     state = Path(args.state_dir or os.environ.get("KIOSK_SIM_STATE", "sim-state"))
     if args.log_level:
         logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port, bill_protocol=args.bill_protocol)
-        if service.kit.missing:
-            print(f"kiosk-sim: no simulator for {', '.join(service.kit.missing)} in this build", file=sys.stderr)
-        if args.config_out:
-            service.write_config(Path(args.config_out), mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
-                                 terminal_id=args.terminal_id, site=args.site)
-        print(f"kiosk-sim ready: {len(service.kit.peers)} devices, config {args.config_out or '-'}", flush=True)
-        service.serve()
-        return 0
+        if args.base_port and not args.tcp:
+            parser.error("--base-port needs --tcp (without it the simulators are on ptys)")
+        if args.base_port and not 1024 <= args.base_port <= 65535 - (len(DEVICE_NAMES) - 1):
+            parser.error(f"--base-port must be in 1024..{65535 - (len(DEVICE_NAMES) - 1)}")
+        return _run(args, state)
     if args.command == "fault":
         req = {"op": "fault", "device": args.device, "fault": args.fault, "on": not args.clear}
     elif args.command == "act":
@@ -85,4 +85,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kiosk-sim: {answer.get('error')}", file=sys.stderr)
         return 1
     print(json.dumps(answer["result"], indent=2, ensure_ascii=False))
+    return 0
+
+
+def _run(args: argparse.Namespace, state: Path) -> int:
+    try:
+        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port, bill_protocol=args.bill_protocol)
+    except KitError as exc:
+        print(f"kiosk-sim: {exc}", file=sys.stderr)
+        return 2
+    if service.kit.missing:
+        print(f"kiosk-sim: no simulator for {', '.join(service.kit.missing)} in this build", file=sys.stderr)
+    if args.config_out:
+        service.write_config(Path(args.config_out), mqtt_host=args.mqtt_host, mqtt_port=args.mqtt_port,
+                             terminal_id=args.terminal_id, site=args.site)
+
+    def ready() -> None:
+        """Printed once the control socket answers: which device is where, so a person (or a test) can
+        point a client at it."""
+        devices = service.device_map()
+        if args.json:
+            print(json.dumps({"ready": True, "state_dir": str(service.state_dir), "config": args.config_out,
+                              "devices": devices}), flush=True)
+            return
+        print(f"kiosk-sim ready: {len(devices)} devices, config {args.config_out or '-'}, "
+              f"state dir {service.state_dir}", flush=True)
+        for name, d in devices.items():
+            print(f"  {name:<15}{d['class']:<17}{d['port']}", flush=True)
+        print(f"control: kiosk-sim status --state-dir {service.state_dir}  (stop: Ctrl-C or SIGTERM)", flush=True)
+
+    service.serve(on_ready=ready)
     return 0

@@ -26,6 +26,10 @@ def available_classes() -> list[str]:
     return out
 
 
+class KitError(RuntimeError):
+    """A simulator could not open its port (a TCP port in use, a state directory not writable)."""
+
+
 class SimulatorKit:
     def __init__(self, workdir: Path, *, names: list[str] | None = None, tcp: bool = False,
                  base_port: int = 0, bill_protocol: str = "id003") -> None:
@@ -41,7 +45,12 @@ class SimulatorKit:
             peer = peer_class(cls, bill_protocol)()
             port = base_port + i if base_port else 0
             link: Link = TcpLink(peer, port) if tcp else PtyLink(peer, self.workdir / "dev" / name)
-            link.start()
+            try:
+                link.start()
+            except OSError as exc:
+                self.stop()
+                where = f"TCP port 127.0.0.1:{port}" if tcp else f"a pty at {self.workdir / 'dev' / name}"
+                raise KitError(f"{name}: cannot open {where}: {exc.strerror or exc}") from exc
             self.peers[name], self.links[name] = peer, link
 
     def devices_section(self, poll_interval: float = 1.0, timeout: float = 1.0) -> dict[str, Any]:

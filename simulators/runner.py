@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from simulators.base.peer import COMMON_FAULTS
 from simulators.kit import SimulatorKit, write_agent_config
+
+#: ``kiosk-sim --log-level info`` shows every control request (fault, act, status) and its outcome
+log = logging.getLogger("kiosk-sim")
 
 
 class SimulatorService:
@@ -87,7 +92,13 @@ class SimulatorService:
             "devices": self.kit.devices_section(poll_interval=1.0),
         })
 
-    def serve(self) -> None:
+    def device_map(self) -> dict[str, dict[str, str]]:
+        """Each device's class and where a host opens it: the pty symlink, or ``socket://127.0.0.1:P``
+        with ``--tcp`` (P = base port + the device's slot in ``registry.DEVICE_NAMES``)."""
+        return {n: {"class": p.device_class, "port": self.kit.links[n].url} for n, p in self.kit.peers.items()}
+
+    def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve the control socket until SIGTERM/SIGINT; ``on_ready`` runs once it accepts requests."""
         service = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -99,6 +110,8 @@ class SimulatorService:
                         answer: dict[str, Any] = {"ok": False, "error": "not JSON"}
                     else:
                         answer = service.handle(req)
+                    log.info("control %s -> %s", json.dumps(req, ensure_ascii=False),
+                             "ok" if answer.get("ok") else answer.get("error"))
                     self.wfile.write((json.dumps(answer, ensure_ascii=False) + "\n").encode())
 
         with contextlib.suppress(FileNotFoundError):
@@ -112,6 +125,8 @@ class SimulatorService:
         thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
         thread.start()
         try:
+            if on_ready is not None:
+                on_ready()
             stop.wait()
         finally:
             self._server.shutdown()

@@ -6,8 +6,11 @@
   output counts as a failure, because verify exits 0 on an unknown directive (systemd 252).
 * ``systemd-analyze security --offline=true`` scores the unit without systemd as PID 1; the limit is
   2.0 (``--threshold`` takes tenths).
-* udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254) and udevadm is not installed
-  here, so a strict parser of the udev(7) rule grammar checks every line.
+* udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254), so a strict parser of the
+  udev(7) rule grammar checks every line (and tests/cli/test_unit_runs.py has udev's own parser read
+  the installed rules).
+* The unit's command lines are run, not compared, by tests/cli/test_unit_runs.py: the shipped and the
+  installed unit under an emulated systemd, the installed executable itself.
 * install.sh runs with ``--system-site-packages --no-deps``: the venv takes setuptools/wheel for the
   build and nothing else from Debian's python3, so the test needs no package index. It is root-only
   (it creates users and chowns files), and is skipped with that reason when not run as root.
@@ -25,6 +28,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli.systemd_exec import unit_directives
+from tests.cli.unit_check import UNIT_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT_SRC = REPO / "systemd" / "kiosk-agent.service"
@@ -49,26 +55,11 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Com
 # --- the unit -------------------------------------------------------------------------------------
 
 
-def unit_directives(text: str) -> list[tuple[str, str, str]]:
-    """(section, key, value) for every assignment, repeated keys kept, like systemd reads them."""
-    out, section = [], ""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        out.append((section, key.strip(), value.strip()))
-    return out
-
-
 def test_unit_states_the_agent_contract() -> None:
     d = unit_directives(UNIT_SRC.read_text())
     one = {(s, k): v for s, k, v in d}
     assert one[("Service", "Type")] == "notify" and one[("Service", "NotifyAccess")] == "main"
-    assert one[("Service", "ExecStart")] == "/opt/kiosk-agent/venv/bin/kiosk-agent run -c /etc/kiosk-agent/agent.toml"
+    # ExecStart= is not compared as a string: tests/cli/test_unit_runs.py runs it.
     assert one[("Service", "WatchdogSec")] == "30s" and one[("Service", "Restart")] == "on-failure"
     assert one[("Service", "LoadCredential")] == "journal.key:/etc/kiosk-agent/journal.key"
     assert one[("Service", "StateDirectory")] == "kiosk-agent"
@@ -95,7 +86,7 @@ def test_agent_defaults_live_where_the_unit_lets_it_write() -> None:
     one = {(s, k): v for s, k, v in unit_directives(UNIT_SRC.read_text())}
     state = "/var/lib/" + one[("Service", "StateDirectory")] + "/"
     runtime = "/run/" + one[("Service", "RuntimeDirectory")] + "/"
-    assert one[("Service", "ExecStart")].endswith(" -c " + config.DEFAULT_PATH)
+    assert UNIT_CONFIG == config.DEFAULT_PATH  # the path the run tests find in ExecStart= and swap
     assert config.DEFAULT_PATH.startswith("/etc/" + one[("Service", "ConfigurationDirectory")] + "/")
     assert config.StorageConfig().path.startswith(state) and config.StorageConfig().key_file is None
     assert config.ApiConfig().socket.startswith(runtime)

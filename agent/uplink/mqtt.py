@@ -9,6 +9,7 @@ our code (the lock-order deadlocks of paho #226/#354 cannot happen). Callbacks o
 from __future__ import annotations
 
 import ssl
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,44 @@ class LinkEvent:
     reason: str = ""
     topic: str = ""
     payload: bytes = b""
+    #: the socket error behind a "disconnected" event, for naming it
+    error: BaseException | None = None
+    #: paho's own error line for it (paho swallows the exception of a failed read and logs it)
+    detail: str = ""
+
+
+class SetupError(OSError):
+    """mqtt.tls_ca/tls_cert/tls_key or mqtt.password_file cannot be used."""
+
+
+class ConnectAttempt:
+    """One DNS lookup + TCP connect + TLS handshake + CONNECT, on its own short-lived thread.
+
+    Those steps block (paho bounds TCP and TLS by its 5 s ``connect_timeout``, but nothing bounds
+    ``getaddrinfo``: a DNS server that drops packets costs resolver timeout x attempts x servers),
+    and the uplink thread must keep turning meanwhile, or its stale heartbeat starves the systemd
+    watchdog and a kiosk whose DNS is down would be restarted in a loop. The uplink thread leaves
+    the paho client alone until ``done`` is set, so paho is still driven by one thread at a time.
+    """
+
+    def __init__(self, session: MqttSession, will_payload: bytes, started: float) -> None:
+        self.started = started
+        self.error: OSError | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(session, will_payload), name="mqtt-connect",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, session: MqttSession, will_payload: bytes) -> None:
+        try:
+            session.connect(will_payload)
+        except OSError as exc:
+            self.error = exc
+        except Exception as exc:  # a paho ValueError and the like: a bug, but named, never fatal
+            log.exception("mqtt_connect_crashed")
+            self.error = OSError(f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
 
 
 class MqttSession:
@@ -46,24 +85,40 @@ class MqttSession:
         c.max_queued_messages_set(0)
         # we run our own backoff with jitter; paho's would climb to 2 minutes in lock-step
         c.reconnect_delay_set(1, 1)
-        if cfg.tls_ca or cfg.tls_cert:
-            c.tls_set(ca_certs=cfg.tls_ca, certfile=cfg.tls_cert, keyfile=cfg.tls_key,
-                      cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        if cfg.username:
-            password = None
-            if cfg.password_file:
-                with open(cfg.password_file, encoding="utf-8") as f:
-                    password = f.read().strip()
-            c.username_pw_set(cfg.username, password)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
+        c.on_log = self._on_log
+        self._last_paho_error = ""
         self.client = c
         self.will_topic = will_topic
         self._started = False
+        self._prepared = False
+
+    def _prepare(self) -> None:
+        """Load the TLS files and the password, once, at the first connect attempt: a missing or
+        unreadable file is then a named connection failure in health, not a daemon that cannot
+        start (the journal keeps taking records either way)."""
+        cfg = self.cfg
+        try:
+            password = None
+            if cfg.username and cfg.password_file:
+                with open(cfg.password_file, encoding="utf-8") as f:
+                    password = f.read().strip()
+            if cfg.tls_ca or cfg.tls_cert:
+                # a fresh context each try: paho's tls_set() may be called only once per client
+                ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cfg.tls_ca)
+                if cfg.tls_cert:
+                    ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+                self.client.tls_set_context(ctx)
+            if cfg.username:
+                self.client.username_pw_set(cfg.username, password)
+        except (OSError, ValueError) as exc:
+            raise SetupError(f"{type(exc).__name__}: {exc}") from exc
+        self._prepared = True
 
     # -- callbacks (on our own thread, inside loop_once) -------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -80,10 +135,17 @@ class MqttSession:
         except Exception:
             log.exception("mqtt_callback_failed", callback="on_connect_fail")
 
+    def _on_log(self, client: Any, userdata: Any, level: int, buf: str) -> None:
+        # e.g. "failed to receive on socket: [SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] ...": a TLS 1.3
+        # broker's verdict on our client certificate arrives only on the first read
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_paho_error = buf[:300]
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         try:
+            detail, self._last_paho_error = self._last_paho_error, ""
             self.events.append(LinkEvent("disconnected", code=int(getattr(reason_code, "value", 0) or 0),
-                                         reason=str(reason_code)))
+                                         reason=str(reason_code), detail=detail))
         except Exception:
             log.exception("mqtt_callback_failed", callback="on_disconnect")
 
@@ -112,27 +174,38 @@ class MqttSession:
         """Start a (re)connection attempt: TCP/TLS connect now, CONNACK later via loop_once.
 
         The Last Will (retained, QoS 1, on the status topic) is set anew before every attempt.
-        Raises OSError (refused, unreachable, TLS failure) — the caller backs off.
+        Raises OSError (DNS, refused, unreachable, TLS failure; SetupError: the TLS files or the
+        password file cannot be used) — the caller names it (agent.uplink.failures) and backs off.
         """
+        if not self._prepared:
+            self._prepare()
         self.client.will_set(self.will_topic, will_payload, qos=1, retain=True)
-        props = None
-        if self.v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = 0
         if not self._started:
-            self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
-                                clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.v5 else True,
-                                properties=props)
+            if self.v5:
+                # MQTT 5: a clean start and a session that ends with the connection (expiry 0);
+                # the journal, not the broker, is what survives an outage
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = 0
+                self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
+                                    clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY, properties=props)
+            else:
+                # MQTT 3.1.1: the same semantics come from clean_session=True (set on the Client);
+                # paho refuses clean_start and CONNECT properties under 3.1.1 (ValueError)
+                self.client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
             self._started = True
         else:
             self.client.reconnect()
+
+    def start_connect(self, will_payload: bytes, now: float) -> ConnectAttempt:
+        """``connect()`` on a thread of its own; poll the returned attempt's ``done``."""
+        return ConnectAttempt(self, will_payload, now)
 
     def loop_once(self, timeout_s: float) -> int:
         """Run paho's network loop once; returns paho's rc (non-zero: the link is down)."""
         try:
             return int(self.client.loop(timeout=timeout_s))
-        except (OSError, ssl.SSLError) as exc:
-            self.events.append(LinkEvent("disconnected", reason=f"socket error: {exc}"))
+        except OSError as exc:
+            self.events.append(LinkEvent("disconnected", reason=f"socket error: {exc}", error=exc))
             return int(mqtt.MQTT_ERR_CONN_LOST)
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int | None:

@@ -20,16 +20,19 @@ from typing import Any
 import structlog
 
 from agent.commands import CommandRunner
-from agent.config import AgentConfig
+from agent.config import AgentConfig, config_warnings
 from agent.journal import Journal
 from agent.journal.store import iso
+from agent.uplink import failures
+from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
-from agent.uplink.mqtt import LinkEvent, MqttSession
+from agent.uplink.mqtt import ConnectAttempt, LinkEvent, MqttSession
 from agent.uplink.topics import Topics
 
 log = structlog.get_logger(__name__)
 
-CONNACK_TIMEOUT_S = 10.0
+#: a connection attempt (DNS, TCP, TLS) still running after this long is named in health
+SLOW_CONNECT_S = 15.0
 
 
 def _json(doc: dict[str, Any]) -> bytes:
@@ -49,7 +52,8 @@ class Uplink:
         self.session = MqttSession(cfg.mqtt, cfg.terminal.id, will_topic=self.topics.status)
         self.forwarder = Forwarder(journal, self.topics, self._publish_record, window=cfg.mqtt.window,
                                    fleet_ack=cfg.mqtt.settle == "fleet-ack", drain_rate=cfg.mqtt.drain_rate,
-                                   max_attempts=cfg.mqtt.max_attempts)
+                                   max_attempts=cfg.mqtt.max_attempts,
+                                   unacked_resend_s=cfg.mqtt.fleet_ack_timeout)
         self.commands: CommandRunner | None = None
         self._rng = random.Random()
         self._delay_rng = random.Random(f"start-delay:{cfg.terminal.id}")
@@ -73,8 +77,12 @@ class Uplink:
         #: threads never iterate it while the uplink thread changes it
         self._outages: tuple[float, ...] = ()
         self.last_error: str | None = None
-        self.auth_failed: str | None = None
+        #: why the latest connection attempt failed (a terminal fault until the next CONNACK)
+        self.link_failure: LinkFailure | None = None
+        self._attempt: ConnectAttempt | None = None
         self.heartbeat_mono = time.monotonic()
+        for warning in config_warnings(cfg):
+            log.warning("config_warning", warning=warning)
 
     # -- public -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -109,14 +117,17 @@ class Uplink:
         cutoff = time.monotonic() - 86400
         return {"online": self.connected, "offline_since": None if self.connected else self.offline_since,
                 "outages_24h": sum(1 for t in self._outages if t >= cutoff), "session": self.session_no,
-                "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}", "last_error": self.last_error}
+                "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}", "protocol": self.cfg.mqtt.protocol,
+                "last_error": self.last_error,
+                "last_error_code": None if self.link_failure is None else self.link_failure.code}
 
     def faults(self) -> list[dict[str, str]]:
         out = []
         if self.forwarder.denied:
             out.append({"code": "publish_denied", "action": "maintenance", "text": self.forwarder.denied})
-        if self.auth_failed:
-            out.append({"code": "broker_auth_failed", "action": "maintenance", "text": self.auth_failed})
+        failure = self.link_failure
+        if failure is not None and not self.connected:
+            out.append(failure.fault())
         return out
 
     def drain_figures(self) -> dict[str, Any]:
@@ -139,19 +150,25 @@ class Uplink:
 
     def _step(self, now: float) -> None:
         if not self.connected and self._connecting_since is None:
-            if now < self._next_attempt:
-                self._wake.wait(min(0.25, self._next_attempt - now))
-                self._wake.clear()
-                return
-            try:
+            attempt = self._attempt
+            if attempt is None:
+                if now < self._next_attempt:
+                    self._wake.wait(min(0.25, self._next_attempt - now))
+                    self._wake.clear()
+                    return
                 # the will names the session it belongs to, so a consumer can discard a stale one
                 will = self._status("offline", "lwt")
                 will["session"] = self.session_no + 1
-                self.session.connect(_json(will))
-                self._connecting_since = now
-            except OSError as exc:
-                self._attempt_failed(f"connect failed: {exc}", now)
+                self._attempt = self.session.start_connect(_json(will), now)
                 return
+            if not attempt.done.wait(0.1):
+                self._connect_pending(attempt.started, now)
+                return
+            self._attempt = None
+            if attempt.error is not None:
+                self._connect_failed(failures.from_exception(self.cfg.mqtt, attempt.error), now)
+                return
+            self._connecting_since = now  # CONNECT is out: the CONNACK deadline starts
         # busy (records in flight): turn fast; idle: a slower turn keeps an idle terminal's CPU
         # near zero, at the cost of up to 0.1 s before a new record leaves
         busy = bool(self.forwarder.inflight) or self._wake.is_set()
@@ -159,12 +176,15 @@ class Uplink:
         rc = self.session.loop_once(0.01 if busy else 0.1)
         for ev in self.session.take_events():
             self._handle(ev, now)
-        if rc != 0 and (self.connected or self._connecting_since is not None):
+        if rc != 0 and self._connecting_since is not None:
+            self._connect_failed(failures.closed_before_connack(self.cfg.mqtt, f"paho rc={rc}"), now)
+            return
+        if rc != 0 and self.connected:
             self._link_lost(f"network loop: rc={rc}", now)
             return
-        if self._connecting_since is not None and now - self._connecting_since > CONNACK_TIMEOUT_S:
+        if self._connecting_since is not None and now - self._connecting_since > self.cfg.mqtt.connack_timeout:
             self.session.drop()
-            self._link_lost("no CONNACK", now)
+            self._connect_failed(failures.no_connack(self.cfg.mqtt, now - self._connecting_since), now)
             return
         self.forwarder.flush_acks()
         if not self.connected:
@@ -182,13 +202,12 @@ class Uplink:
         if ev.kind == "connected":
             self._on_connected(now)
         elif ev.kind == "connect_failed":
-            if "auth" in ev.reason.lower() or ev.code in (0x86, 0x87, 4, 5):
-                if self.auth_failed is None:
-                    log.error("broker_refused_connection", reason=ev.reason, code=ev.code)
-                self.auth_failed = ev.reason
-            self._link_lost(f"connect refused: {ev.reason}", now)
+            if self._connecting_since is not None:
+                self._connect_failed(failures.from_connack(self.cfg.mqtt, ev.reason, ev.code), now)
         elif ev.kind == "disconnected":
-            if self.connected or self._connecting_since is not None:
+            if self._connecting_since is not None:
+                self._connect_failed(self._why_no_connack(ev, now), now)
+            elif self.connected:
                 self._link_lost(f"disconnected: {ev.reason}", now)
         elif ev.kind == "puback":
             self.forwarder.on_puback(ev.mid, ev.code, ev.reason)
@@ -203,7 +222,9 @@ class Uplink:
         self.connected_since_mono = now
         self.session_no += 1
         self._failures = 0
-        self.auth_failed = None
+        if self.link_failure is not None:
+            log.info("uplink_failure_cleared", code=self.link_failure.code)
+        self.link_failure = None
         self.last_error = None
         # presence and health go out first: paho re-sends its own in-flight backlog only after
         # on_connect has returned, and we publish these from inside the CONNACK handling.
@@ -242,6 +263,34 @@ class Uplink:
             self._offline_since_mono = now
             self._outage_seq = self.journal.last_seq()
         self._attempt_failed(reason, now)
+
+    def _why_no_connack(self, ev: LinkEvent, now: float) -> LinkFailure:
+        """The link went down after CONNECT was sent and before any CONNACK."""
+        assert self._connecting_since is not None
+        if ev.error is not None and not isinstance(ev.error, ConnectionError):
+            return failures.from_exception(self.cfg.mqtt, ev.error)  # e.g. a TLS 1.3 alert on the first read
+        if "keep alive" in ev.reason.lower():
+            # paho gives up on a silent broker after `keepalive` s, maybe before connack_timeout
+            return failures.no_connack(self.cfg.mqtt, now - self._connecting_since)
+        return failures.closed_before_connack(self.cfg.mqtt, ev.detail or ev.reason)
+
+    def _connect_pending(self, started: float, now: float) -> None:
+        """DNS/TCP/TLS still running on the connect thread: name it once it is unusually slow."""
+        if now - started < SLOW_CONNECT_S or (self.link_failure and self.link_failure.code == "connect_stalled"):
+            return
+        failure = failures.stalled(self.cfg.mqtt, now - started)
+        log.warning("uplink_connect_stalled", error=failure.text)
+        self.link_failure = failure
+        self.last_error = failure.text
+
+    def _connect_failed(self, failure: LinkFailure, now: float) -> None:
+        """A connection attempt failed before CONNACK: name it in health, log it once, back off."""
+        if self.link_failure != failure:
+            level = log.error if failure.action == failures.MAINTENANCE else log.warning
+            level("uplink_connect_failed", code=failure.code, error=failure.text)
+        self.link_failure = failure
+        self.session.drop()
+        self._link_lost(failure.text, now)
 
     def _attempt_failed(self, reason: str, now: float) -> None:
         self.last_error = reason

@@ -235,12 +235,25 @@ TERMINAL_FAULT_SOURCES = (("agent/health.py", "document"), ("agent/app.py", "ter
 CONFIG_FAULT_SOURCES = (("agent/health.py", "devices"),)
 
 
+#: the connection failures the uplink adds to the terminal's faults: the string literals of the
+#: ``FAULT_CODES`` assignment there (tests/uplink/test_failures.py holds it equal to the codes made)
+LINK_FAULT_CODES = ("agent/uplink/failures.py", "FAULT_CODES")
+
+
 def terminal_fault_codes() -> set[str]:
-    """``{"code": "...", ...}`` literals in the functions that build the terminal's faults."""
+    """``{"code": "...", ...}`` literals in the functions that build the terminal's faults, and
+    the uplink's connection-failure codes."""
     codes: set[str] = set()
     for rel, func in TERMINAL_FAULT_SOURCES:
         for v in _dict_values(_function(REPO / rel, func), "code"):
             codes.update(_strings(v))
+    rel, name = LINK_FAULT_CODES
+    tree = ast.parse((REPO / rel).read_text(encoding="utf-8"))
+    assigned = [n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
+    if len(assigned) != 1:
+        raise LookupError(f"{rel}: expected one assignment to {name}, found {len(assigned)}")
+    codes.update(c.value for c in ast.walk(assigned[0]) if isinstance(c, ast.Constant) and isinstance(c.value, str))
     return codes
 
 

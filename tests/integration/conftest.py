@@ -18,6 +18,15 @@ SIM_POLL_S = 0.5
 
 _ids = itertools.count(1)
 
+#: the MQTT versions the agent supports; uplink tests run under each (ids: mqtt5, mqtt3.1.1)
+PROTOCOLS = ("5", "3.1.1")
+
+
+@pytest.fixture(params=PROTOCOLS, ids=lambda p: f"mqtt{p}")
+def protocol(request: pytest.FixtureRequest) -> str:
+    """The agent's ``mqtt.protocol`` for a test that must hold under both MQTT versions."""
+    return str(request.param)
+
 
 @pytest.fixture
 def terminal_id() -> str:

@@ -1,4 +1,9 @@
-"""Store-and-forward end to end: the real daemon, a real Mosquitto, a TCP proxy that cuts the link."""
+"""Store-and-forward end to end: the real daemon, a real Mosquitto, a TCP proxy that cuts the link.
+
+The uplink tests run under both MQTT versions (the ``protocol`` fixture); the minute-long flapping
+test runs a shorter 3.1.1 form, since the drain code is shared and only the session differs, and
+the blackholed will runs under 3.1.1 in test_broker_matrix.py (against Mosquitto and NATS).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,10 @@ def _delivered(rec, terminal_id: str, leaf: str) -> list[dict]:
 
 
 def test_offline_submit_then_link_back_delivers_everything_in_order_health_first(
-        agent_factory, mqtt_proxy, recorder, terminal_id):
+        agent_factory, broker, mqtt_proxy, recorder, terminal_id, protocol):
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/#")
     mqtt_proxy.refuse()
-    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id).start()
+    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"protocol": protocol}).start()
     api = agent.client()
     for i in range(30):
         code, doc = api.post("/v1/transactions", _txn(i, data={"name": "张三", "id_number": "11010519491231002X"}))
@@ -46,12 +51,15 @@ def test_offline_submit_then_link_back_delivers_everything_in_order_health_first
     assert outage and outage[0]["data"]["queued"]["txn"] == 30
     wait_until(lambda: api.get("/v1/transactions/tx-00029")[1]["state"] == "settled", 10)
     wait_until(lambda: api.get("/v1/health")[1]["queue"]["pending"] == 0, 10)
+    assert broker.client_protocols(terminal_id) == {protocol}  # the broker saw the version we asked for
 
 
-def test_kill9_between_commit_and_puback_resends_after_restart(agent_factory, mqtt_proxy, recorder, terminal_id):
+def test_kill9_between_commit_and_puback_resends_after_restart(
+        agent_factory, mqtt_proxy, recorder, terminal_id, protocol):
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/txn")
     mqtt_proxy.blackhole()  # publishes leave the agent but no PUBACK ever comes back
-    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"keepalive": 60}).start()
+    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id,
+                          mqtt={"keepalive": 60, "protocol": protocol}).start()
     api = agent.client()
     # the agent connects only if CONNACK arrives, so let it connect first, then blackhole
     mqtt_proxy.restore()
@@ -127,6 +135,7 @@ def test_507_when_max_pending_reached_and_nothing_accepted_is_dropped(agent_fact
 
 def test_blackholed_link_is_noticed_by_keepalive_and_the_will_says_offline(
         agent_factory, mqtt_proxy, recorder, terminal_id):
+    # MQTT 5 here; the same blackholed will under 3.1.1 (Mosquitto and NATS) is in test_broker_matrix.py
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/status")
     agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"keepalive": 5}).start()
     api = agent.client()
@@ -141,12 +150,16 @@ def test_blackholed_link_is_noticed_by_keepalive_and_the_will_says_offline(
     rec.wait_for(lambda m: m.json().get("state") == "online" and m.json().get("session", 0) >= 2, 20)
 
 
-def test_flapping_link_for_a_minute_loses_nothing(agent_factory, mqtt_proxy, recorder, terminal_id):
+#: seconds of flapping per version: the full minute under MQTT 5, a shorter form under 3.1.1
+FLAP_S = {"5": 60, "3.1.1": 15}
+
+
+def test_flapping_link_for_a_minute_loses_nothing(agent_factory, mqtt_proxy, recorder, terminal_id, protocol):
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/txn")
-    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id).start()
+    agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"protocol": protocol}).start()
     api = agent.client()
     rng = random.Random(7)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + FLAP_S[protocol]
     n = 0
     while time.monotonic() < deadline:
         action = rng.choice(["cut", "refuse", "restore", "restore", "blackhole"])
@@ -169,9 +182,9 @@ def test_flapping_link_for_a_minute_loses_nothing(agent_factory, mqtt_proxy, rec
     assert seqs == list(range(1, n + 1)) or len(seqs) == n
 
 
-def test_sigterm_publishes_offline_shutdown_and_exits_zero(agent_factory, broker, recorder, terminal_id):
+def test_sigterm_publishes_offline_shutdown_and_exits_zero(agent_factory, broker, recorder, terminal_id, protocol):
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/status")
-    agent = agent_factory(broker.port, terminal_id=terminal_id).start()
+    agent = agent_factory(broker.port, terminal_id=terminal_id, mqtt={"protocol": protocol}).start()
     rec.wait_for(lambda m: m.json().get("state") == "online", 15)
     assert agent.terminate() == 0
     msg = rec.wait_for(lambda m: m.json().get("reason") == "shutdown", 5)
@@ -180,3 +193,4 @@ def test_sigterm_publishes_offline_shutdown_and_exits_zero(agent_factory, broker
     late = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/status")
     retained = late.wait_for(lambda m: m.retain, 5).json()
     assert retained["state"] == "offline" and retained["reason"] == "shutdown"
+    assert broker.client_protocols(terminal_id) == {protocol}

@@ -22,9 +22,10 @@ def _txn(i: int) -> dict[str, object]:
     return {"txn_id": f"tx-{i:05d}", "kind": "payment", "amount": 100, "method": "cash"}
 
 
-def test_agent_delivers_over_mutual_tls(agent_factory, tls_broker, pki, recorder):
+def test_agent_delivers_over_mutual_tls(agent_factory, tls_broker, pki, recorder, protocol):
     rec = recorder("kiosk/v1/TEST-SITE/T-0001/up/#", port=tls_broker.port)
-    agent = agent_factory(tls_broker.tls_port, terminal_id="T-0001", mqtt={"host": "localhost", **_tls(pki, "T-0001")})
+    agent = agent_factory(tls_broker.tls_port, terminal_id="T-0001",
+                          mqtt={"host": "localhost", "protocol": protocol, **_tls(pki, "T-0001")})
     agent.start()
     api = agent.client()
     wait_until(lambda: api.get("/v1/health")[1]["connectivity"]["online"], 20, message=agent.log_tail)

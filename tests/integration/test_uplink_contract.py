@@ -1,5 +1,6 @@
-"""The MQTT contract beyond plain delivery: ACL denial (MQTT 5 reason codes), fleet-ack
-settlement and dead letters, remote commands, and the systemd notify protocol."""
+"""The MQTT contract beyond plain delivery: ACL denial (MQTT 5 reason codes; invisible under
+3.1.1, where fleet-ack is what keeps the record), fleet-ack settlement and dead letters, remote
+commands (both MQTT versions), and the systemd notify protocol."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def _txn(i: int) -> dict[str, object]:
     return {"txn_id": f"tx-{i:05d}", "kind": "payment", "amount": 100 + i, "method": "unionpay"}
 
 
-def _publish(port: int, topic: str, payload: bytes) -> None:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+def _publish(port: int, topic: str, payload: bytes, *, v5: bool = True) -> None:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
     c.connect("127.0.0.1", port)
     c.loop_start()
     try:
@@ -72,10 +73,40 @@ def test_acl_denied_publish_stays_queued_with_a_fault_then_drains(tmp_path, agen
         broker.stop()
 
 
-def test_fleet_ack_settles_and_final_rejections_go_dead(agent_factory, broker, recorder, terminal_id):
+def test_under_3_1_1_an_acl_denial_is_invisible_and_fleet_ack_is_what_keeps_the_record(
+        tmp_path, agent_factory, recorder, terminal_id):
+    """MQTT 3.1.1 has no PUBACK reason code: Mosquitto PUBACKs the denied publish and drops it.
+    settle = "puback" would call that delivered (config check warns); fleet-ack keeps it `sent`
+    and publishes it again once the fleet has not acked it within fleet_ack_timeout."""
+    root = f"kiosk/v1/TEST-SITE/{terminal_id}"
+    broker = MosquittoBroker(tmp_path / "acl-broker", acl=DENY_TXN).start()
+    try:
+        rec = recorder(f"{root}/up/txn", port=broker.port)
+        agent = agent_factory(broker.port, terminal_id=terminal_id,
+                              mqtt={"protocol": "3.1.1", "settle": "fleet-ack", "fleet_ack_timeout": 2})
+        agent.start()
+        api = agent.client()
+        assert api.post("/v1/transactions", _txn(0))[0] == 201
+        # PUBACKed (state sent), yet nobody received it, and no fault can say so
+        wait_until(lambda: api.get("/v1/transactions/tx-00000")[1]["state"] == "sent", 15)
+        broker.wait_for_log(f"Denied PUBLISH from {terminal_id}", 10)
+        assert not rec.messages() and not api.get("/v1/health")[1]["faults"]
+
+        broker.set_acl(ALLOW_ALL)
+        got = rec.wait_count(f"{root}/up/txn", 1, 30)  # re-published after fleet_ack_timeout
+        assert got[0].json()["txn_id"] == "tx-00000"
+        _publish(broker.port, f"{root}/down/txn-ack", json.dumps({"txn_ids": ["tx-00000"]}).encode(), v5=False)
+        wait_until(lambda: api.get("/v1/transactions/tx-00000")[1]["state"] == "settled", 10)
+        assert broker.client_protocols(terminal_id) == {"3.1.1"}
+    finally:
+        broker.stop()
+
+
+def test_fleet_ack_settles_and_final_rejections_go_dead(agent_factory, broker, recorder, terminal_id, protocol):
     root = f"kiosk/v1/TEST-SITE/{terminal_id}"
     rec = recorder(f"{root}/up/txn")
-    agent = agent_factory(broker.port, terminal_id=terminal_id, mqtt={"settle": "fleet-ack", "max_attempts": 1})
+    agent = agent_factory(broker.port, terminal_id=terminal_id,
+                          mqtt={"settle": "fleet-ack", "max_attempts": 1, "protocol": protocol})
     agent.start()
     api = agent.client()
     for i in range(3):
@@ -98,10 +129,10 @@ def test_fleet_ack_settles_and_final_rejections_go_dead(agent_factory, broker, r
 
 
 def test_remote_commands_answer_with_their_id_and_bad_ones_change_nothing(
-        agent_factory, broker, recorder, terminal_id):
+        agent_factory, broker, recorder, terminal_id, protocol):
     root = f"kiosk/v1/TEST-SITE/{terminal_id}"
     rec = recorder(f"{root}/up/cmd-result")
-    agent = agent_factory(broker.port, terminal_id=terminal_id).start()
+    agent = agent_factory(broker.port, terminal_id=terminal_id, mqtt={"protocol": protocol}).start()
     api = agent.client()
     wait_until(lambda: api.get("/v1/health")[1]["connectivity"]["online"], 15)
     before = api.get("/v1/queue")[1]

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
+from tests.support.process import ServerProcess
 from tests.support.recorder import Received, Recorder
 from tests.support.waiting import wait_until
 
@@ -45,6 +46,7 @@ __all__ = [
     "Recorder",
     "free_port",
     "mosquitto_path",
+    "mqtt_connack",
     "mqtt_probe",
 ]
 
@@ -76,8 +78,9 @@ def free_port() -> int:
             return port
 
 
-def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
-    """True when an MQTT 3.1.1 CONNECT to host:port is answered with an accepting CONNACK."""
+def mqtt_connack(host: str, port: int, timeout_s: float = 0.5) -> int | None:
+    """The return code of the CONNACK an anonymous MQTT 3.1.1 CONNECT gets at host:port (0:
+    accepted, 5: not authorised, ...), or None when there is no MQTT answer."""
     client_id = f"probe-{os.getpid()}".encode()
     body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
     try:
@@ -87,12 +90,20 @@ def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
             while len(reply) < 4:
                 chunk = sock.recv(4 - len(reply))
                 if not chunk:
-                    return False
+                    return None
                 reply += chunk
-            sock.sendall(b"\xe0\x00")  # DISCONNECT
-            return reply == b"\x20\x02\x00\x00"
+            if reply[:3] != b"\x20\x02\x00":
+                return None
+            if reply[3] == 0:
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+            return reply[3]
     except OSError:
-        return False
+        return None
+
+
+def mqtt_probe(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when an MQTT 3.1.1 CONNECT to host:port is answered with an accepting CONNACK."""
+    return mqtt_connack(host, port, timeout_s) == 0
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ class _BindRace(Exception):
     """mosquitto could not bind a port picked a moment earlier; pick again."""
 
 
-class MosquittoBroker:
+class MosquittoBroker(ServerProcess):
     """One mosquitto process on loopback, restartable on the same ports.
 
     Args:
@@ -120,6 +131,8 @@ class MosquittoBroker:
         acl: ACL file lines, written verbatim (e.g. ``KIOSK_ACL``); None means no ACL file.
         persistence: keep sessions/retained messages across graceful restarts.
         log_type: mosquitto ``log_type`` values.
+        users: user name -> password; when given, a password file (mosquitto_passwd) is written
+            and anonymous clients are refused on every listener (CONNACK "not authorised").
     """
 
     def __init__(
@@ -131,6 +144,7 @@ class MosquittoBroker:
         *,
         persistence: bool = False,
         log_type: Sequence[str] = ("all",),
+        users: Mapping[str, str] | None = None,
     ) -> None:
         exe = mosquitto_path()
         if exe is None:
@@ -147,15 +161,14 @@ class MosquittoBroker:
         self.acl = list(acl) if acl is not None else None
         self.persistence = persistence
         self.log_type = tuple(log_type)
+        self.users = dict(users) if users is not None else None
+        self.passwd_path = self.workdir / "passwd"
         self.conf_path = self.workdir / "mosquitto.conf"
         self.acl_path = self.workdir / "acl"
-        self.log_path = self.workdir / "mosquitto.log"
+        super().__init__(self.workdir / "mosquitto.log")
         self.data_dir = self.workdir / "data"
         self.starts = 0
         self._ports_fixed = port is not None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
-        self._log_offset = 0
 
     # ---------------------------------------------------------------- config
     def _config_text(self) -> str:
@@ -164,7 +177,7 @@ class MosquittoBroker:
             # as root, mosquitto would switch to user 'mosquitto', who cannot read our 0600 files
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "per_listener_settings false",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if self.users is not None else 'true'}",
             f"persistence {'true' if self.persistence else 'false'}",
             "log_dest stderr",
             *(f"log_type {t}" for t in self.log_type),
@@ -175,6 +188,8 @@ class MosquittoBroker:
             lines += [f"persistence_location {self.data_dir}/", "autosave_interval 1"]
         if self.acl is not None:
             lines.append(f"acl_file {self.acl_path}")
+        if self.users is not None:
+            lines.append(f"password_file {self.passwd_path}")
         lines.append(f"listener {self.port} {LOOPBACK}")
         if self.tls is not None:
             lines += [
@@ -189,20 +204,19 @@ class MosquittoBroker:
         return "\n".join(lines) + "\n"
 
     def _write_files(self) -> None:
+        if self.users is not None:
+            self.passwd_path.write_text("")
+            self.passwd_path.chmod(0o600)
+            passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for user, password in self.users.items():
+                subprocess.run([passwd, "-b", str(self.passwd_path), user, password], check=True,
+                               capture_output=True, timeout=30)
         if self.acl is not None:
             self.acl_path.write_text("\n".join(self.acl) + "\n")
             self.acl_path.chmod(0o600)
         self.conf_path.write_text(self._config_text())
 
     # ------------------------------------------------------------- lifecycle
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
     def start(self, timeout_s: float = 10.0) -> MosquittoBroker:
         """Start mosquitto and return once it answers an MQTT CONNECT."""
         if self.running:
@@ -217,7 +231,7 @@ class MosquittoBroker:
             elif self.tls is not None and not self.tls_port:
                 self.tls_port = free_port()
             self._write_files()
-            self._spawn()
+            self._spawn([self.exe, "-c", str(self.conf_path)], self.workdir)
             try:
                 self._await_ready(timeout_s)
             except _BindRace:
@@ -234,17 +248,6 @@ class MosquittoBroker:
             return self
         raise RuntimeError(f"could not bind free ports for mosquitto: {self.log_tail()}")
 
-    def _spawn(self) -> None:
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in _reap()
-        self._log_offset = self._log_file.tell()
-        self._proc = subprocess.Popen(
-            [self.exe, "-c", str(self.conf_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=self._log_file,
-            cwd=self.workdir,
-        )
-
     def _await_ready(self, timeout_s: float) -> None:
         proc = self._proc
         assert proc is not None
@@ -255,31 +258,11 @@ class MosquittoBroker:
                 if "Address already in use" in tail:
                     raise _BindRace
                 raise RuntimeError(f"mosquitto exited with {proc.returncode}: {tail}")
-            return mqtt_probe(self.host, self.port)
+            code = mqtt_connack(self.host, self.port)
+            # with users, anonymous probes are refused (5): any CONNACK means it is serving
+            return code == 0 or (self.users is not None and code is not None)
 
         wait_until(ready, timeout_s, message=lambda: f"mosquitto not ready: {self.log_tail()}")
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Graceful exit (SIGTERM), SIGKILL if it does not exit within ``timeout_s``."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)  # a paused broker cannot act on SIGTERM
-            proc.terminate()
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self._reap()
 
     def kill(self) -> None:
         """Crash the broker (SIGKILL): no persistence save, clients see the sockets reset."""
@@ -323,23 +306,6 @@ class MosquittoBroker:
         self.stop()
 
     # ------------------------------------------------------------------- log
-    def log_text(self) -> str:
-        """The whole broker log (all starts of this instance)."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, max_chars: int = 2000) -> str:
-        """The log since the latest start, trimmed to its last ``max_chars``."""
-        try:
-            with open(self.log_path, "rb") as fh:
-                fh.seek(self._log_offset)
-                text = fh.read().decode(errors="replace")
-        except FileNotFoundError:
-            return "<no log>"
-        return text[-max_chars:]
-
     def wait_for_log(self, needle: str, timeout_s: float) -> str:
         """Wait until ``needle`` appears in the log; return the whole log."""
         return wait_until(
@@ -348,6 +314,13 @@ class MosquittoBroker:
             interval_s=0.05,
             message=lambda: f"{needle!r} not in broker log: {self.log_tail()}",
         )
+
+    def client_protocols(self, client_id: str) -> set[str]:
+        """The MQTT versions ("3.1", "3.1.1", "5") ``client_id`` connected with, from the log's
+        ``New client connected ... as ID (p2, c1, k5)`` lines (p2 is 3.1.1, p5 is 5)."""
+        names = {"1": "3.1", "2": "3.1.1", "5": "5"}
+        found = re.findall(rf" as {re.escape(client_id)} \(p(\d)", self.log_text())
+        return {names.get(p, p) for p in found}
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

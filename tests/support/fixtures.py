@@ -1,4 +1,5 @@
-"""pytest fixtures for real peers: Mosquitto, a TCP proxy, a systemd notify socket, a test PKI.
+"""pytest fixtures for real peers: Mosquitto, a NATS server's MQTT listener, a TCP proxy, a systemd
+notify socket, a test PKI.
 
 Enable them for the whole suite from tests/conftest.py with::
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import KIOSK_ACL, BrokerTls, MosquittoBroker, mosquitto_path
+from tests.support.nats import NatsServer, nats_server_path
 from tests.support.notify import NotifySocket
 from tests.support.pki import Pki, make_pki
 from tests.support.proxy import TcpProxy
@@ -30,6 +32,7 @@ __all__ = [
     "broker",
     "fresh_broker",
     "mqtt_proxy",
+    "nats_broker",
     "notify_socket",
     "pki",
     "recorder",
@@ -63,6 +66,20 @@ def fresh_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A private Mosquitto for one test, free to be stopped, killed, paused or restarted."""
     _require_mosquitto()
     instance = MosquittoBroker(tmp_path / "mosquitto")
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One nats-server for the session: JetStream in its own store directory and an MQTT (3.1.1)
+    listener, both on free loopback ports (``mqtt_port`` for MQTT clients); never the shared 4222."""
+    if nats_server_path() is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server): NATS broker tests cannot run")
+    instance = NatsServer(tmp_path_factory.mktemp("nats-session"))
     instance.start()
     try:
         yield instance

@@ -8,8 +8,8 @@
                                     use_identity_as_username turns it into the MQTT username)
 
 Keys are ECDSA P-256 (fast to generate, supported by mosquitto/OpenSSL), unencrypted PEM, mode
-0600; certificates are 0644. ``Pki.issue_client`` adds more, including expired ones; a second
-``make_pki`` in another directory is a foreign CA for wrong-CA tests.
+0600; certificates are 0644. ``Pki.issue_client`` adds more, including expired ones
+(``issue_server`` likewise); a second ``make_pki`` in another directory is a foreign CA for wrong-CA tests.
 """
 
 from __future__ import annotations
@@ -45,13 +45,20 @@ class Pki:
     server: CertPair
     clients: dict[str, CertPair] = field(default_factory=dict)
 
-    def issue_client(self, common_name: str, *, expired: bool = False, file_stem: str | None = None) -> CertPair:
-        """Issue a client certificate signed by this CA (``expired``: validity ended yesterday)."""
+    def _signer(
+        self, expired: bool
+    ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, tuple[dt.datetime, dt.datetime]]:
+        """The CA key and certificate, and a validity window (ended yesterday if ``expired``)."""
         ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
         ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
         now = dt.datetime.now(dt.UTC)
         validity = (now - 30 * _ONE_DAY, now - _ONE_DAY) if expired else (now - _ONE_DAY, now + 30 * _ONE_DAY)
+        return ca_key, ca_cert, validity
+
+    def issue_client(self, common_name: str, *, expired: bool = False, file_stem: str | None = None) -> CertPair:
+        """Issue a client certificate signed by this CA (``expired``: validity ended yesterday)."""
+        ca_key, ca_cert, validity = self._signer(expired)
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             _base(_name(common_name), ca_cert.subject, key, validity)
@@ -65,6 +72,24 @@ class Pki:
         _write_cert(pair.cert, builder.sign(ca_key, hashes.SHA256()))
         _write_key(pair.key, key)
         self.clients[stem] = pair
+        return pair
+
+    def issue_server(self, names: Sequence[str], *, expired: bool = False, file_stem: str = "server-extra") -> CertPair:
+        """Another server certificate from this CA for ``names`` (SAN), e.g. for a name the client does
+        not dial, or ``expired`` (validity ended yesterday)."""
+        ca_key, ca_cert, validity = self._signer(expired)
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            _base(_name(names[0]), ca_cert.subject, key, validity)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_san(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(_key_usage(ca=False), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        pair = CertPair(self.dir / f"{file_stem}.crt", self.dir / f"{file_stem}.key")
+        _write_cert(pair.cert, cert)
+        _write_key(pair.key, key)
         return pair
 
 

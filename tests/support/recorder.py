@@ -1,4 +1,5 @@
-"""An MQTT 5 test subscriber that records every message it receives, for assertions with deadlines."""
+"""An MQTT test subscriber (5 by default, 3.1.1 on request) that records every message it receives,
+for assertions with deadlines."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Recorder:
         client_id: str | None = None,
         qos: int = 1,
         configure: Callable[[mqtt.Client], None] | None = None,
+        protocol: str = "5",
     ) -> None:
         self.host, self.port = host, port
         self.topics = [topics] if isinstance(topics, str) else list(topics)
@@ -69,7 +71,9 @@ class Recorder:
         self._subscribed = threading.Event()
         self._refused: str | None = None
         self.client_id = client_id or f"recorder-{os.getpid()}-{id(self):x}"
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        self.v5 = protocol == "5"  # "3.1.1" for brokers without MQTT 5 (a NATS server's MQTT listener)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311)
         self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -84,7 +88,8 @@ class Recorder:
         if rc.is_failure:
             self._refused = str(rc)
             return
-        result, mid = client.subscribe([(t, SubscribeOptions(qos=self.qos)) for t in self.topics])
+        opts: Any = SubscribeOptions(qos=self.qos) if self.v5 else self.qos
+        result, mid = client.subscribe([(t, opts) for t in self.topics])
         if result == mqtt.MQTT_ERR_SUCCESS:
             self._sub_mid = mid
 

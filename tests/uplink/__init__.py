@@ -1,0 +1,1 @@
+"""Uplink tests that need no broker: failure naming and configuration warnings."""
