@@ -17,6 +17,8 @@ __all__ = ["DRIVERS", "DeviceDriver", "DeviceSpec", "DriverContext", "build_driv
 DRIVERS: dict[tuple[str, str], str] = {
     ("id_reader", "sam"): "drivers.id_reader.driver:SamIdReaderDriver",
     ("receipt_printer", "escpos"): "drivers.receipt_printer.driver:EscposDriver",
+    ("bill_acceptor", "ssp"): "drivers.bill_acceptor.ssp.driver:SspDriver",  # before id003: the default
+    ("bill_acceptor", "ccnet"): "drivers.bill_acceptor.ccnet.driver:CcnetDriver",
     ("bill_acceptor", "id003"): "drivers.bill_acceptor.id003.driver:Id003Driver",
     ("card_reader", "crt"): "drivers.card_reader.driver:CrtCardReaderDriver",
     ("barcode_scanner", "serial"): "drivers.barcode_scanner.driver:SerialScannerDriver",

@@ -15,6 +15,13 @@ PEERS: dict[str, str] = {
     "barcode_scanner": "simulators.barcode_scanner:ScannerPeer",
 }
 
+#: bill-acceptor wire protocol -> peer (``kiosk-sim run --bill-protocol``); "id003" is the default
+BILL_PROTOCOLS: dict[str, str] = {
+    "id003": "simulators.bill_acceptor_id003:Id003Peer",
+    "ccnet": "simulators.bill_acceptor_ccnet:CcnetPeer",
+    "ssp": "simulators.bill_acceptor_ssp:SspPeer",
+}
+
 #: the device names `kiosk-sim run` gives them (design section 3)
 DEVICE_NAMES: dict[str, str] = {
     "id_reader": "id_reader",
@@ -25,7 +32,13 @@ DEVICE_NAMES: dict[str, str] = {
 }
 
 
-def peer_class(device_class: str) -> type[DevicePeer]:
-    module_name, _, attr = PEERS[device_class].partition(":")
+def peer_class(device_class: str, bill_protocol: str = "id003") -> type[DevicePeer]:
+    """The peer class for ``device_class``; a bill acceptor speaks ``bill_protocol``.
+
+    Raises:
+        KeyError: unknown device class or bill protocol.
+    """
+    target = BILL_PROTOCOLS[bill_protocol] if device_class == "bill_acceptor" else PEERS[device_class]
+    module_name, _, attr = target.partition(":")
     cls: type[DevicePeer] = getattr(importlib.import_module(module_name), attr)
     return cls

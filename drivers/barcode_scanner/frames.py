@@ -15,6 +15,7 @@ dropped (they cannot be part of a code a kiosk acts on) and counted by the calle
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from drivers.barcode_scanner.constants import CR, LF, MAX_CODE_LEN, MENU_PREFIX, TERMINATORS, MenuStatus
@@ -54,6 +55,37 @@ def _scan(raw: bytes) -> ScanData:
     return ScanData(text[:MAX_CODE_LEN], truncated)
 
 
+_INFO_LINE = re.compile(rb"[^\r\n:]{1,40}: [^\r\n]*")
+#: how much info-first text is held while the echo is awaited
+_INFO_MAX = 4096
+
+
+def _info_first(buf: bytes, tag: str) -> tuple[Frame | None, bytes] | None:
+    """A unit that sends the information lines *before* the echoed tag + status (seen on
+    Honeywell units for REVINF): ``Name: value CR LF ... TAG ACK .``. Returns the reply, ``(None,
+    buf)`` to wait while the buffer holds only complete ``Name: value`` lines, or None when the
+    buffer is not such a reply (it is then read as scans)."""
+    t = tag.encode("ascii")
+    end = buf.find(t)
+    head = buf if end < 0 else buf[:end]
+    lines = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    complete, tail = lines[:-1], lines[-1]
+    if not complete or not all(_INFO_LINE.fullmatch(line) for line in complete if line):
+        return None
+    if end < 0:
+        waiting = (not tail or t.startswith(tail) or bool(_INFO_LINE.match(tail + b" ")) or b":" not in tail)
+        return (None, buf) if waiting and len(buf) <= _INFO_MAX else None
+    if tail:
+        return None
+    after = buf[end + len(t):]
+    if len(after) < 2:
+        return None, buf
+    if after[0] not in _STATUS or after[1] not in TERMINATORS:
+        return None
+    data = b"\r\n".join(line for line in complete if line).decode("ascii", "replace")
+    return MenuReply(tag, data, MenuStatus(after[0])), after[2:]
+
+
 def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "cr",
                  idle: bool = False) -> tuple[Frame | None, bytes]:
     """The first complete frame in ``buf``.
@@ -66,6 +98,10 @@ def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "
         return None, buf
     for tag in menu_tags:
         t = tag.encode("ascii")
+        if not buf.startswith(t) and not idle:
+            found = _info_first(buf, tag)
+            if found is not None:
+                return found
         if len(buf) < len(t) and t.startswith(buf):
             return None, buf  # could still become the awaited reply: wait
         if buf.startswith(t):

@@ -27,6 +27,9 @@ CMT = 0x43
 PMT = 0x50
 #: Negative response head 'N' (M001 §1.2.3; the spec misprints it as 45H, hardware sends 4EH)
 EMT = 0x4E
+#: the 45H of the M001 text: some firmware (and independent implementations) send it, so a
+#: negative reply is recognised by either head (issue 17, item 5)
+EMT_AS_PRINTED = 0x45
 
 #: Default module address (DIP switches all ON) (M001 §1.3)
 DEFAULT_ADDR = 0x00

@@ -14,6 +14,7 @@ from drivers.card_reader.constants import (
     CM,
     CMT,
     EMT,
+    EMT_AS_PRINTED,
     MAX_DATA,
     PMT,
     BinCounterPm,
@@ -114,7 +115,7 @@ def decode_reply(text: bytes) -> Reply:
         if len(text) < 6:
             raise FrameError("positive reply without st0 st1 st2")
         return PositiveReply(cm, pm, ModuleStatus(text[3], text[4], text[5]), bytes(text[6:]))
-    if head == EMT:
+    if head in (EMT, EMT_AS_PRINTED):
         if len(text) < 5:
             raise FrameError("negative reply without e1 e0")
         return NegativeReply(cm, pm, bytes(text[3:5]).decode("latin-1"), bytes(text[5:]))

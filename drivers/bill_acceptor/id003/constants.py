@@ -141,6 +141,9 @@ POWER_UP_STATUSES = frozenset({Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACC
 ERROR_STATUSES = frozenset(s for s in Status if 0x43 <= s <= 0x4B)
 #: statuses that carry one data byte (escrow: at least one) [protocols.md 3a]
 STATUSES_WITH_DATA = frozenset({Status.ESCROW, Status.REJECTING, Status.FAILURE})
+#: statuses whose data byte is optional: recycler units (JCM RC-series on ID003) send STACKED
+#: with one byte naming where the note went (cash box or a recycle box); plain acceptors send none
+STATUSES_WITH_OPTIONAL_DATA = frozenset({Status.STACKED})
 
 
 class Denomination(IntEnum):

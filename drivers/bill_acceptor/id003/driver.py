@@ -23,33 +23,27 @@ replies that do not fit the request (a late answer to an earlier one) are discar
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any, ClassVar, TypeVar
 
 import structlog
 
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, FrameError, ProtocolError, TransportError
+from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
     Action,
-    DeviceState,
     DeviceStatus,
     Fault,
     SelftestLevel,
     SelftestResult,
     Severity,
 )
-from drivers.base.transport import Transport, open_transport
+from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
     FAULT_CREDIT_PENDING,
     FAULT_EVENT_PENDING,
-    FAULT_PAUSED,
-    BillAcceptor,
     format_code,
 )
-from drivers.bill_acceptor.id003 import selftest as _selftest
 from drivers.bill_acceptor.id003.constants import (
     BAUDRATE,
     BYTESIZE,
@@ -77,6 +71,8 @@ from drivers.bill_acceptor.id003.messages import (
     VersionRequest,
     decode_reply,
 )
+from drivers.bill_acceptor.polled import PolledAcceptor
+from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 
 log = structlog.get_logger(__name__)
 
@@ -84,10 +80,6 @@ __all__ = ["Id003Driver"]
 
 R = TypeVar("R", StatusReply, AckReply, SettingReply, VersionReply)
 
-#: silence after a partial frame that means the rest is not coming (ID003 inter-byte ~50 ms)
-_INTER_BYTE_S = 0.1
-#: faults that do not forbid enabling acceptance
-_HARMLESS_FAULTS = frozenset({FAULT_PAUSED})
 _COUNT_ON_ENTRY = {
     Status.ACCEPTOR_JAM: "jams",
     Status.STACKER_JAM: "jams",
@@ -98,15 +90,11 @@ _COUNT_ON_ENTRY = {
 }
 
 
-def _is_pty(port: str) -> bool:
-    """Whether ``port`` is (a symlink to) a Unix98 pseudo-terminal."""
-    return os.path.realpath(port).startswith("/dev/pts/")
-
-
-class Id003Driver(BillAcceptor):
+class Id003Driver(PolledAcceptor):
     """JCM ID003 bill acceptor (registered as ``bill_acceptor`` / ``id003``)."""
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
+    protocol: ClassVar[str] = "id003"
     #: extra attempts for idempotent requests (status, settings, version)
     retries: ClassVar[int] = 2
     #: how long the external self-test waits for the acceptor to come back from RESET
@@ -114,13 +102,12 @@ class Id003Driver(BillAcceptor):
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
-        self._transport: Transport | None = None
-        self._decoder = new_decoder()
+        self._log = log.bind(device=spec.name, device_class=self.device_class)
+        self.link: PolledLink[Frame] = self._new_link(new_decoder())
         self._last: StatusReply | None = None
         #: settings sent since the last power-up / reset
         self._configured = False
         self.version: str | None = None
-        self._log = log.bind(device=spec.name, device_class=self.device_class)
 
     # -- lifecycle -------------------------------------------------------------------------
     def line_settings(self) -> dict[str, Any]:
@@ -128,39 +115,7 @@ class Id003Driver(BillAcceptor):
         return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
                 "stopbits": STOPBITS}
 
-    def open(self) -> None:
-        with self.lock:
-            self.close()
-            settings = self.line_settings()
-            transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **settings)
-            try:
-                transport.open()
-            except Exception as exc:  # termios.error escapes SerialTransport.open: it is no OSError
-                error = exc if isinstance(exc, TransportError) else TransportError(
-                    f"cannot open {self.spec.port}: {exc!r}")
-                if not _is_pty(self.spec.port):
-                    raise error from exc
-                # A pty has no parity bit to set; some kernels accept PARENB once and then refuse
-                # it (EINVAL) on every later open of the same pty, which would make the
-                # simulator unreopenable. Real UARTs never take this path.
-                self._log.warning("pty_parity_refused", port=self.spec.port, error=str(error))
-                transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend,
-                                           **{**settings, "parity": "N"})
-                transport.open()
-            self._transport = transport
-            self._decoder.clear()
-
-    def close(self) -> None:
-        with self.lock:
-            transport, self._transport = self._transport, None
-            if transport is not None:
-                transport.close()
-
     # -- the poll ----------------------------------------------------------------------------
-    def poll(self) -> DeviceStatus:
-        with self.lock:
-            return self._refresh()
-
     @property
     def note_in_flight(self) -> bool:
         last = self._last
@@ -254,30 +209,21 @@ class Id003Driver(BillAcceptor):
         self._setting(SettingCommand.inhibit(not self.wants_accepting))
 
     # -- enable / disable ---------------------------------------------------------------------
-    def _set_acceptance(self, enabled: bool) -> DeviceStatus:
-        previous, self.wants_accepting = self.wants_accepting, enabled
-        try:
-            status = self._refresh()
-        except DriverError:
-            if enabled:
-                self.wants_accepting = previous
-            raise
-        blocking = [f for f in status.faults if f.code not in _HARMLESS_FAULTS]
-        if enabled and (blocking or status.state not in (DeviceState.ONLINE, DeviceState.DEVICE_BUSY,
-                                                          DeviceState.STARTING)):
-            self.wants_accepting = previous
-            fault = blocking[0] if blocking else None
-            code = fault.code if fault else status.state.value
-            if self._last is not None and self._last.status is Status.IDLING:
-                self._apply_inhibit()
-            raise DeviceRefused(code, f"cannot accept notes: {fault.text if fault else status.state.value}")
-        if previous != enabled:
-            self._log.info("acceptance_changed", accepting=enabled)
-        return status
+    def _refused(self) -> None:
+        if self._last is not None and self._last.status is Status.IDLING:
+            self._apply_inhibit()
 
     # -- self-test ---------------------------------------------------------------------------
     def selftest(self, level: SelftestLevel) -> SelftestResult:
         return _selftest.run(self, level)
+
+    @property
+    def status_name(self) -> str | None:
+        return self._last.status.name if self._last else None
+
+    @property
+    def is_idle(self) -> bool:
+        return self._last is not None and self._last.status in (Status.IDLING, Status.DISABLE)
 
     def version_request(self) -> str:
         reply = self._request(VersionRequest(), VersionReply, retries=self.retries)
@@ -309,20 +255,10 @@ class Id003Driver(BillAcceptor):
                                 f"{reply.command.name} {reply.data.hex()}")
 
     def _send(self, msg: AckCommand) -> None:
-        self._write(msg.encode())
-
-    def _write(self, data: bytes) -> None:
-        transport = self._require()
-        self._log.debug("id003_tx", hex=data.hex(" "))
-        transport.write(data)
-
-    def _require(self) -> Transport:
-        if self._transport is None or not self._transport.is_open:
-            raise TransportError(f"{self.spec.port} is not open")
-        return self._transport
+        self.link.write(msg.encode())
 
     def _request(self, msg: Any, expect: type[R], *, retries: int) -> R:
-        """Send ``msg`` and return the first reply of type ``expect``.
+        """Send ``msg`` and return the first reply of type ``expect`` (see :class:`PolledLink`).
 
         Raises:
             DeviceTimeout: no reply at all on any attempt.
@@ -330,73 +266,22 @@ class Id003Driver(BillAcceptor):
             ProtocolError: the acceptor answered INVALID_COMMAND.
             TransportError: the port failed.
         """
-        transport = self._require()
-        corrupt = 0
-        for attempt in range(retries + 1):
-            self._drain(transport)
-            errors_before = self._decoder.errors + self._decoder.dropped
-            self._write(msg.encode())
-            try:
-                reply = self._read_reply(expect, msg)
-            except DeviceTimeout:
-                garbled = self._decoder.errors + self._decoder.dropped > errors_before or bool(self._decoder.pending)
-                corrupt += int(garbled)
-                self.count("communication_errors")
-                self._log.debug("id003_no_reply", command=msg.command.name, attempt=attempt, garbled=garbled)
-                continue
+
+        def pick(frame: Frame) -> Any:
+            reply = self._decode(frame)
+            if reply is None:
+                return None
+            if isinstance(reply, expect):
+                return reply
+            if isinstance(reply, StatusReply) and reply.status is Status.INVALID_COMMAND:
+                raise ProtocolError(f"the acceptor refused {msg.command.name} as an invalid command")
             if isinstance(reply, StatusReply) and reply.status is Status.COMMUNICATION_ERROR:
-                self.count("communication_errors")
-                corrupt += 1
-                continue
-            return reply
-        if corrupt:
-            raise FrameError(f"no valid reply to {msg.command.name} in {retries + 1} attempts "
-                             f"({corrupt} corrupt or cut short)")
-        raise DeviceTimeout(f"no reply to {msg.command.name} within {self.spec.timeout_s:.3f}s "
-                            f"({retries + 1} attempts)")
+                return RETRY
+            self._log.debug("id003_stale_reply", expected=expect.__name__, got=repr(reply))
+            return None
 
-    def _drain(self, transport: Transport) -> None:
-        """Drop what is waiting (late answers to timed-out requests) before a new request.
-
-        Reads instead of ``reset_input``: a flush on a vanished pty raises termios.error, which
-        the transport does not map to TransportError; a read does.
-        """
-        self._decoder.clear()
-        for _ in range(64):
-            stale = transport.read(4096, 0.0)
-            if not stale:
-                return
-            self._log.debug("id003_stale_input", hex=stale.hex(" "))
-
-    def _read_reply(self, expect: type[R], msg: Any) -> R:
-        transport = self._require()
-        deadline = time.monotonic() + self.spec.timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeviceTimeout(f"no reply to {msg.command.name}")
-            chunk = transport.read(256, min(remaining, _INTER_BYTE_S))
-            frames = self._decoder.feed(chunk) if chunk else self._salvage()
-            for frame in frames:
-                reply = self._decode(frame)
-                if reply is None:
-                    continue
-                if isinstance(reply, expect):
-                    return reply
-                if isinstance(reply, StatusReply) and reply.status is Status.INVALID_COMMAND:
-                    raise ProtocolError(f"the acceptor refused {msg.command.name} as an invalid command")
-                if isinstance(reply, StatusReply) and reply.status is Status.COMMUNICATION_ERROR:
-                    return reply  # type: ignore[return-value]  # the caller retries
-                self._log.debug("id003_stale_reply", expected=expect.__name__, got=repr(reply))
-
-    def _salvage(self) -> list[Frame]:
-        """Silence with a partial frame buffered: it was garbage or cut short; resync past it."""
-        pending = self._decoder.pending
-        if not pending:
-            return []
-        self._decoder.clear()
-        self._decoder.errors += 1
-        return self._decoder.feed(pending[1:])
+        result: R = self.link.exchange(msg.encode(), msg.command.name, pick, retries=retries)
+        return result
 
     def _decode(self, frame: Frame) -> Reply | None:
         self._log.debug("id003_rx", hex=frame.encode().hex(" "))

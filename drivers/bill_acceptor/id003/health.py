@@ -81,6 +81,8 @@ def health_of(reply: StatusReply) -> DeviceStatus:
                               "vendor_code": f"id003:0x{status.value:02X}"}
     if status is Status.ESCROW and reply.data:
         detail["denomination_code"] = format_code(reply.data[0])
+    if status is Status.STACKED and reply.data:
+        detail["stacked_to"] = format_code(reply.data[0])  # recycler units: the box the note went to
     if status in _JAM_LOCATION:
         detail["jam"] = _JAM_LOCATION[status]
     if status is Status.POWER_UP_WITH_BILL_IN_ACCEPTOR:

@@ -19,6 +19,7 @@ from drivers.bill_acceptor.id003.constants import (
     SETTING_COMMANDS,
     SETTING_REQUESTS,
     STATUSES_WITH_DATA,
+    STATUSES_WITH_OPTIONAL_DATA,
     Command,
     FailureCode,
     RejectReason,
@@ -322,6 +323,9 @@ def decode_reply(frame: Frame) -> Reply:
             raise FrameError(f"{status.name} needs a data byte")
         if status is not Status.ESCROW and len(frame.data) != 1:
             raise FrameError(f"{status.name} takes one data byte, got {len(frame.data)}")
+    elif status in STATUSES_WITH_OPTIONAL_DATA:
+        if len(frame.data) > 1:
+            raise FrameError(f"{status.name} takes at most one data byte, got {len(frame.data)}")
     elif frame.data:
         raise FrameError(f"{status.name} takes no data, got {len(frame.data)} bytes")
     return StatusReply(status, frame.data)

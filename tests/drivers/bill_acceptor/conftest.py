@@ -1,18 +1,16 @@
-"""Fixtures: an Id003Peer on a real pty (or TCP) and Id003Driver instances talking to it."""
+"""Fixtures: a Id003Peer on a real pty and Id003Driver instances talking to it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from drivers.base.device import DeviceSpec, DriverContext
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from simulators.base.link import PtyLink
 from simulators.bill_acceptor_id003 import Id003Peer
-from tests.drivers.bill_acceptor.support import Journal
+from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
 
 DriverFactory = Callable[..., Id003Driver]
 
@@ -24,12 +22,8 @@ def peer() -> Id003Peer:
 
 @pytest.fixture
 def link(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
-    lnk = PtyLink(peer, tmp_path / "bill_acceptor")
-    lnk.start()
-    try:
+    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
         yield lnk
-    finally:
-        lnk.stop()
 
 
 @pytest.fixture
@@ -39,24 +33,9 @@ def journal() -> Journal:
 
 @pytest.fixture
 def make_driver(link: PtyLink, journal: Journal) -> Iterator[DriverFactory]:
-    made: list[Id003Driver] = []
-
-    def factory(url: str | None = None, *, timeout_s: float = 0.25, prompt: Callable[[str], None] | None = None,
-                **options: Any) -> Id003Driver:
-        spec = DeviceSpec(name="bill_acceptor", device_class="bill_acceptor", driver="id003",
-                          port=url or link.url, baudrate=9600, poll_interval_s=5.0, timeout_s=timeout_s,
-                          options=options)
-        ctx = DriverContext(emit=journal.emit)
-        if prompt is not None:
-            ctx.prompt = prompt
-        drv = Id003Driver(spec, ctx)
-        drv.open()
-        made.append(drv)
-        return drv
-
-    yield factory
-    for drv in made:
-        drv.close()
+    maker = DriverMaker(Id003Driver, "id003", link, journal)
+    yield maker
+    maker.close_all()
 
 
 @pytest.fixture

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
+from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.health import DeviceStatus
-from drivers.bill_acceptor.id003.driver import Id003Driver
+from drivers.bill_acceptor.api import BillAcceptor
+from simulators.base.link import PtyLink
+from simulators.base.peer import DevicePeer
 from tests.support.waiting import wait_until
+
+D = TypeVar("D", bound=BillAcceptor)
 
 
 class Journal:
@@ -39,7 +46,7 @@ class Journal:
             return [k for k, _ in self.events]
 
 
-def poll_until(driver: Id003Driver, predicate: Callable[[DeviceStatus], bool], timeout_s: float = 5.0,
+def poll_until(driver: BillAcceptor, predicate: Callable[[DeviceStatus], bool], timeout_s: float = 5.0,
                what: str = "status") -> DeviceStatus:
     """Poll the driver (real I/O) until ``predicate(status)`` holds."""
     seen: list[str] = []
@@ -60,3 +67,39 @@ def acceptor_status(name: str) -> Callable[[DeviceStatus], bool]:
 
 def idle(status: DeviceStatus) -> bool:
     return status.detail.get("acceptor_status") in ("IDLING", "DISABLE")
+
+
+@contextmanager
+def pty_link(peer: DevicePeer, path: Path) -> Iterator[PtyLink]:
+    """``peer`` served on a real pty at ``path`` for the duration."""
+    link = PtyLink(peer, path)
+    link.start()
+    try:
+        yield link
+    finally:
+        link.stop()
+
+
+class DriverMaker(Generic[D]):
+    """Builds and opens ``driver_cls`` instances on ``link``, journalled in ``journal``; closes them all."""
+
+    def __init__(self, driver_cls: type[D], driver: str, link: PtyLink, journal: Journal) -> None:
+        self.driver_cls, self.driver, self.link, self.journal = driver_cls, driver, link, journal
+        self.made: list[D] = []
+
+    def __call__(self, url: str | None = None, *, timeout_s: float = 0.25,
+                 prompt: Callable[[str], None] | None = None, **options: Any) -> D:
+        spec = DeviceSpec(name="bill_acceptor", device_class="bill_acceptor", driver=self.driver,
+                          port=url or self.link.url, baudrate=9600, poll_interval_s=5.0, timeout_s=timeout_s,
+                          options=options)
+        ctx = DriverContext(emit=self.journal.emit)
+        if prompt is not None:
+            ctx.prompt = prompt
+        drv = self.driver_cls(spec, ctx)
+        drv.open()
+        self.made.append(drv)
+        return drv
+
+    def close_all(self) -> None:
+        for drv in self.made:
+            drv.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import drivers.bill_acceptor.id003.driver as driver_module
+import drivers.bill_acceptor.polled_link as driver_module
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import TransportError
@@ -50,7 +50,8 @@ def test_driver_requests_9600_8e1(link: PtyLink, monkeypatch: pytest.MonkeyPatch
     try:
         assert seen[0]["baudrate"] == 9600 and seen[0]["bytesize"] == 8
         assert seen[0]["parity"] == "E" and seen[0]["stopbits"] == 1
-        assert drv._transport is not None and drv._transport._settings["parity"] == "E"  # type: ignore[attr-defined]
+        assert drv.link._transport is not None
+        assert drv.link._transport._settings["parity"] == "E"  # type: ignore[attr-defined]
         assert drv.poll().detail["acceptor_status"] == "POWER_UP"
     finally:
         drv.close()

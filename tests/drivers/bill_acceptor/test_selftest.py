@@ -7,7 +7,7 @@ import threading
 from drivers.base.health import Action, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.id003.constants import Command
 from drivers.bill_acceptor.id003.driver import Id003Driver
-from drivers.bill_acceptor.id003.selftest import PROMPT
+from drivers.bill_acceptor.selftest import PROMPT
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
 from tests.drivers.bill_acceptor.support import Journal, idle, poll_until

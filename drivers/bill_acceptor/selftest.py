@@ -1,6 +1,7 @@
-"""The three UPOS self-test levels for the ID003 driver.
+"""The three UPOS self-test levels, the same for every host-polled bill-acceptor protocol.
 
-* internal: STATUS REQUEST + VERSION REQUEST; pass when the acceptor answers with no fault;
+* internal: one status exchange + the version (ID003 VERSION REQUEST, CCNET IDENTIFICATION, SSP
+  firmware version); pass when the acceptor answers with no fault;
 * external: RESET, then the init sequence (settings) until the acceptor is idle again;
 * interactive: the engineer is asked to insert a note; acceptance is enabled until one note is
   credited (VEND_VALID, journalled like any other) or ``interactive_timeout_s`` passes, then the
@@ -10,23 +11,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
 from drivers.base.health import Action, DeviceStatus, SelftestLevel, SelftestOutcome, SelftestResult
 from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S
-from drivers.bill_acceptor.id003.constants import Status
+from drivers.bill_acceptor.polled import PolledAcceptor
 
-if TYPE_CHECKING:
-    from drivers.bill_acceptor.id003.driver import Id003Driver
+SelfTestable = PolledAcceptor
 
 PROMPT = "请投入一张纸币 / Insert a banknote"
 
 
-def run(driver: Id003Driver, level: SelftestLevel) -> SelftestResult:
+def run(driver: SelfTestable, level: SelftestLevel) -> SelftestResult:
     clock = driver.ctx.clock
     started = clock.monotonic()
-    body: Callable[[Id003Driver], SelftestResult] = {
+    body: Callable[[SelfTestable], SelftestResult] = {
         SelftestLevel.INTERNAL: _internal,
         SelftestLevel.EXTERNAL: _external,
         SelftestLevel.INTERACTIVE: _interactive,
@@ -51,7 +51,7 @@ def _fault_result(level: SelftestLevel, status: DeviceStatus, details: dict[str,
                           details={**details, "faults": status.fault_codes})
 
 
-def _internal(driver: Id003Driver) -> SelftestResult:
+def _internal(driver: SelfTestable) -> SelftestResult:
     level = SelftestLevel.INTERNAL
     with driver.lock:
         status = driver.poll()
@@ -63,7 +63,7 @@ def _internal(driver: Id003Driver) -> SelftestResult:
     return SelftestResult(level, SelftestOutcome.PASS, "status and version answered", details=details)
 
 
-def _external(driver: Id003Driver) -> SelftestResult:
+def _external(driver: SelfTestable) -> SelftestResult:
     level = SelftestLevel.EXTERNAL
     clock = driver.ctx.clock
     with driver.lock:
@@ -75,17 +75,17 @@ def _external(driver: Id003Driver) -> SelftestResult:
         seen: list[str] = ["RESET"]
         while True:
             status = driver.poll()
-            last = driver.last_status
-            name = last.status.name if last else "?"
+            name = driver.status_name or "?"
             if seen[-1] != name:
                 seen.append(name)
-            if last is not None and last.status in (Status.IDLING, Status.DISABLE):
+            if driver.is_idle:
                 break
             if status.faults:
                 return _fault_result(level, status, {"sequence": seen})
             if clock.monotonic() >= deadline:
                 return SelftestResult(level, SelftestOutcome.FAIL, f"acceptor not idle {driver.reset_timeout_s}s "
-                                      f"after RESET (last {name})", code=f"id003:{name}", action=Action.RESET,
+                                      f"after RESET (last {name})", code=f"{driver.protocol}:{name}",
+                                      action=Action.RESET,
                                       details={"sequence": seen})
             clock.sleep(FAST_POLL_INTERVAL_S)
         version = driver.version_request()
@@ -93,7 +93,7 @@ def _external(driver: Id003Driver) -> SelftestResult:
                           details={"sequence": seen, "version": version, "acceptor_status": name})
 
 
-def _interactive(driver: Id003Driver) -> SelftestResult:
+def _interactive(driver: SelfTestable) -> SelftestResult:
     level = SelftestLevel.INTERACTIVE
     clock = driver.ctx.clock
     with driver.lock:

@@ -1,0 +1,164 @@
+"""PolledLink: the serial side of a host-polled bill acceptor (ID003, CCNET, SSP), protocol-free.
+
+One request, one reply frame. What is common to the three protocols lives here, so each driver
+keeps only its own bytes and state machine:
+
+* opening the port with the line the protocol needs; a pty has no parity bit and some kernels
+  refuse PARENB on a reopened pty, so the simulator's pty falls back to no parity (a real UART
+  never takes that path);
+* draining stale input (late answers to timed-out requests) before each request;
+* reading until a reply frame the caller accepts arrives, within ``timeout_s``; a partial frame
+  followed by silence is salvaged (resynchronised past its first byte);
+* retries with a clear error at the end: :class:`DeviceTimeout` when nothing came back,
+  :class:`FrameError` when bytes came back but never a valid frame.
+
+The caller's ``pick(frame)`` returns the reply it wants, ``None`` for a frame to skip (a stale
+answer), :data:`RETRY` for a reply that asks for the request again (ID003 COMMUNICATION_ERROR,
+CCNET NAK), or raises :class:`ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from drivers.base.errors import DeviceTimeout, FrameError, TransportError
+from drivers.base.framing import StreamDecoder
+from drivers.base.transport import Transport, open_transport
+
+__all__ = ["RETRY", "PolledLink"]
+
+F = TypeVar("F")
+
+#: ``pick`` result: the device asked for the request again (counted as a corrupt exchange)
+RETRY: Any = object()
+#: silence after a partial frame that means the rest is not coming (inter-byte gaps are < 50 ms)
+INTER_BYTE_S = 0.1
+
+
+def _is_pty(port: str) -> bool:
+    return os.path.realpath(port).startswith("/dev/pts/")
+
+
+class PolledLink(Generic[F]):
+    """A request/reply serial link with resynchronisation and retries (not thread-safe)."""
+
+    def __init__(self, port: str, settings: Mapping[str, Any], decoder: StreamDecoder[F], *, timeout_s: float,
+                 log: Any, count: Callable[[str], None], usb_backend: Any = None, protocol: str = "") -> None:
+        self.port = port
+        self.settings = dict(settings)
+        self.decoder = decoder
+        self.timeout_s = timeout_s
+        self.usb_backend = usb_backend
+        self._log = log
+        self._count = count
+        self._protocol = protocol
+        self._transport: Transport | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and self._transport.is_open
+
+    def open(self) -> None:
+        self.close()
+        transport = open_transport(self.port, usb_backend=self.usb_backend, **self.settings)
+        try:
+            transport.open()
+        except Exception as exc:  # termios.error escapes SerialTransport.open: it is no OSError
+            error = exc if isinstance(exc, TransportError) else TransportError(f"cannot open {self.port}: {exc!r}")
+            if not _is_pty(self.port) or self.settings.get("parity", "N") == "N":
+                raise error from exc
+            self._log.warning("pty_parity_refused", port=self.port, error=str(error))
+            transport = open_transport(self.port, usb_backend=self.usb_backend, **{**self.settings, "parity": "N"})
+            transport.open()
+        self._transport = transport
+        self.decoder.clear()
+
+    def close(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    def _require(self) -> Transport:
+        if self._transport is None or not self._transport.is_open:
+            raise TransportError(f"{self.port} is not open")
+        return self._transport
+
+    def write(self, data: bytes) -> None:
+        transport = self._require()
+        self._log.debug(f"{self._protocol}_tx", hex=data.hex(" "))
+        transport.write(data)
+
+    def exchange(self, request: bytes | Callable[[], bytes], label: str, pick: Callable[[F], Any], *,
+                 retries: int) -> Any:
+        """Send ``request`` and return what ``pick`` accepts; ``retries`` extra attempts.
+
+        ``request`` may be a callable, called for every attempt (SSP re-encodes nothing, but an
+        encrypted eSSP packet must not be re-encrypted with a new count).
+
+        Raises:
+            DeviceTimeout: no reply at all on any attempt.
+            FrameError: bytes came back but never a valid frame (or only RETRY answers).
+            ProtocolError: raised by ``pick``.
+            TransportError: the port failed.
+        """
+        corrupt = 0
+        for attempt in range(retries + 1):
+            self.drain()
+            errors_before = self.decoder.errors + self.decoder.dropped
+            self.write(request() if callable(request) else request)
+            try:
+                reply = self._read(label, pick)
+            except DeviceTimeout:
+                garbled = self.decoder.errors + self.decoder.dropped > errors_before or bool(self.decoder.pending)
+                corrupt += int(garbled)
+                self._count("communication_errors")
+                self._log.debug(f"{self._protocol}_no_reply", command=label, attempt=attempt, garbled=garbled)
+                continue
+            if reply is RETRY:
+                self._count("communication_errors")
+                corrupt += 1
+                continue
+            return reply
+        if corrupt:
+            raise FrameError(f"no valid reply to {label} in {retries + 1} attempts ({corrupt} corrupt or cut short)")
+        raise DeviceTimeout(f"no reply to {label} within {self.timeout_s:.3f}s ({retries + 1} attempts)")
+
+    def drain(self) -> None:
+        """Drop what is waiting before a new request.
+
+        Reads instead of ``reset_input``: a flush on a vanished pty raises termios.error, which
+        the transport does not map to TransportError; a read does.
+        """
+        transport = self._require()
+        self.decoder.clear()
+        for _ in range(64):
+            stale = transport.read(4096, 0.0)
+            if not stale:
+                return
+            self._log.debug(f"{self._protocol}_stale_input", hex=stale.hex(" "))
+
+    def _read(self, label: str, pick: Callable[[F], Any]) -> Any:
+        transport = self._require()
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeviceTimeout(f"no reply to {label}")
+            chunk = transport.read(256, min(remaining, INTER_BYTE_S))
+            frames = self.decoder.feed(chunk) if chunk else self._salvage()
+            for frame in frames:
+                reply = pick(frame)
+                if reply is not None:
+                    return reply
+
+    def _salvage(self) -> list[F]:
+        """Silence with a partial frame buffered: it was garbage or cut short; resync past it."""
+        pending = self.decoder.pending
+        if not pending:
+            return []
+        self.decoder.clear()
+        self.decoder.errors += 1
+        return self.decoder.feed(pending[1:])
