@@ -59,6 +59,7 @@ class Recorder:
         qos: int = 1,
         configure: Callable[[mqtt.Client], None] | None = None,
         protocol: str = "5",
+        contract_check: bool = True,
     ) -> None:
         self.host, self.port = host, port
         self.topics = [topics] if isinstance(topics, str) else list(topics)
@@ -82,6 +83,12 @@ class Recorder:
         if configure is not None:
             configure(self.client)  # e.g. tls_set(...) for a TLS listener
         self._started = False
+        #: every payload a terminal publishes (an ``up/`` leaf) is checked against contract/schemas when
+        #: it leaves the record (``clear()``) and at ``stop()``, which then fails the test on a violation;
+        #: off only for a recorder that watches payloads made invalid on purpose
+        self.contract_check = contract_check
+        self.contract_violations: list[str] = []
+        self._checked_payloads: set[tuple[str, bytes]] = set()
 
     # -- paho callbacks (network thread): only record, never block
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
@@ -138,6 +145,28 @@ class Recorder:
             self.client.loop_stop()
             release_paho_sockets(self.client)
             self._started = False
+        self._check_contract(self.messages())
+        if self.contract_violations:
+            shown = "\n  ".join(self.contract_violations[:20])
+            raise AssertionError(f"the terminal published {len(self.contract_violations)} payload(s) that break "
+                                 f"contract/schemas:\n  {shown}")
+
+    def _check_contract(self, items: Sequence[Received]) -> None:
+        if not self.contract_check:
+            return
+        import contract  # jsonschema only where a recorder is used
+
+        for m in items:
+            leaf = contract.leaf_of(m.topic)
+            if leaf not in contract.UP_LEAVES or (m.topic, m.payload) in self._checked_payloads:
+                continue
+            self._checked_payloads.add((m.topic, m.payload))
+            try:
+                doc = json.loads(m.payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                self.contract_violations.append(f"{m.topic}: not UTF-8 JSON ({exc})")
+                continue
+            self.contract_violations.extend(f"{m.topic}: {p}" for p in contract.validate(leaf, doc))
 
     def __enter__(self) -> Recorder:
         return self.start()
@@ -155,7 +184,8 @@ class Recorder:
 
     def clear(self) -> None:
         with self._lock:
-            self._messages.clear()
+            items, self._messages = self._messages, []
+        self._check_contract(items)
 
     def wait_for(self, predicate: Callable[[Received], bool], timeout_s: float) -> Received:
         """The first recorded message satisfying ``predicate`` (waiting for it if needed)."""
