@@ -97,6 +97,11 @@ def test_demo_serves_the_fleet_and_stops_every_child_on_sigterm(demo_factory) ->
     assert {t["site"] for t in rows} == {f"SITE-{i:03d}" for i in range(10)}
     sites = json.loads(demo.fleet("sites", "--json").stdout)
     assert {s["class"] for s in sites} == {"urban", "suburban"}
+    # the README's second command, as the demo printed it: this month's report from the same store
+    month = re.search(r" report --month (\d{4}-\d{2})$", out, re.M).group(1)  # type: ignore[union-attr]
+    r = demo.fleet("report", "--month", month, "--json")
+    assert r.returncode == 0, r.stderr
+    assert sorted(t["terminal_id"] for t in json.loads(r.stdout)["terminals"]) == ids
     conf = (demo.state / "mosquitto.conf").read_text()
     assert "listener 1883" not in conf and "max_queued_messages 0" in conf
 
