@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -99,9 +100,16 @@ def test_demo_serves_the_fleet_and_stops_every_child_on_sigterm(demo_factory) ->
     assert {s["class"] for s in sites} == {"urban", "suburban"}
     # the README's second command, as the demo printed it: this month's report from the same store
     month = re.search(r" report --month (\d{4}-\d{2})$", out, re.M).group(1)  # type: ignore[union-attr]
-    r = demo.fleet("report", "--month", month, "--json")
-    assert r.returncode == 0, r.stderr
-    assert sorted(t["terminal_id"] for t in json.loads(r.stdout)["terminals"]) == ids
+
+    def report() -> list[dict[str, Any]] | None:
+        r = demo.fleet("report", "--month", month, "--json")
+        assert r.returncode == 0, r.stderr
+        terms = json.loads(r.stdout)["terminals"]
+        assert sorted(t["terminal_id"] for t in terms) == ids
+        # every terminal announces its devices on connect, so each has an availability figure at once
+        return terms if all(t["availability"] is not None for t in terms) else None
+    terms = wait_until(report, 20, 0.5, message=lambda: demo.fleet("report", "--month", month).stdout)
+    assert all(0.0 <= t["availability"] <= 1.0 for t in terms)
     conf = (demo.state / "mosquitto.conf").read_text()
     assert "listener 1883" not in conf and "max_queued_messages 0" in conf
 
