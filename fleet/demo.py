@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -55,12 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="mean seconds between a terminal's fault changes (raised, then cleared)")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the forked child
     """Linux: SIGTERM this child when the demo dies, even by SIGKILL (no orphaned broker or ingest)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:  # the demo died between fork and prctl: nobody would send the signal
+        os._exit(1)
 
 
 @dataclass
@@ -107,7 +110,7 @@ class Demo:
     def spawn(self, name: str, argv: list[str]) -> Child:
         out = open(self.state_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in _end()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                process_group=0, preexec_fn=_die_with_parent)
+                                process_group=0, preexec_fn=partial(_die_with_parent, os.getpid()))
         child = self.children[name] = Child(name, proc, self.state_dir / f"{name}.log", out)
         log.info("demo_child_started", child=name, pid=proc.pid)
         return child
