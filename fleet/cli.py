@@ -91,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
     # -- serve: the read-only dashboard (fleet/web/, owned by the dashboard work) --
     from fleet.web import add_arguments as _serve_arguments
     _serve_arguments(cmd("serve", "the read-only web dashboard (loopback by default)"))
+    from fleet.demo import add_arguments as _demo_arguments  # demo: broker, ingest, simulate, serve
+    _demo_arguments(cmd("demo", "the fleet side on this machine: broker, ingest, simulated terminals, dashboard"))
     return p
 
 
@@ -127,6 +129,9 @@ def emit(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]] | None 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "demo":  # writes its own config; needs none
+        from fleet.demo import run as demo
+        return demo(args)
     try:
         cfg = load(args.config)
     except ConfigError as exc:

@@ -41,6 +41,7 @@ class SimTerminal:
     faults: dict[str, list[str]] = field(default_factory=lambda: {d: [] for d in DEVICES})
     connected: bool = False
     published: int = 0
+    announced: bool = False  # each device's first state sent (as the agent does when its pollers start)
 
     def devices(self) -> dict[str, tuple[str, str, list[str], str]]:
         return {name: (klass, "userError" if self.faults[name] else "online", list(self.faults[name]),
@@ -101,6 +102,10 @@ class Simulator:
                     return
                 sim.connected = True
                 sim.send("status", sim.term.status("online"), retain=True)
+                if not sim.announced:  # availability is observed from a device's first state event
+                    sim.announced = True
+                    for name, (_klass, state, faults, action) in sim.devices().items():
+                        sim.send("events", sim.term.device_state(name, state, None, faults, action))
                 sim.health(self.cfg)
             except Exception:
                 log.exception("sim_on_connect_failed", terminal_id=terminal_id)
