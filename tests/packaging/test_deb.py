@@ -214,25 +214,23 @@ def test_install_upgrade_downgrade_remove_purge(debs: dict[str, Path], root: Roo
     assert root.status() == f"{V2} ii"
     assert {p: p.read_bytes() for p in kept} == kept
 
+    # -- a downgrade forced by the environment instead -------------------------------------------------
+    r = root.dpkg("-i", debs[V1], env={"KIOSK_AGENT_ALLOW_DOWNGRADE": "1"})
+    assert r.returncode == 0 and "(forced)" in r.stderr, r.stderr
+    assert root.status() == f"{V1} ii" and root.version_of_code() == f"kiosk-agent {V1}"
+
     # -- remove: the code goes, config, key and journal stay ------------------------------------------
     r = root.dpkg("-r", "kiosk-agent")
     assert r.returncode == 0, r.stderr
-    assert root.status() == f"{V2} rc"
+    assert root.status() == f"{V1} rc"
     assert not (root / "opt/kiosk-agent/venv").exists() and not (root / "usr/bin/kiosk-agent").exists()
     assert {p: p.read_bytes() for p in kept} == kept
 
     # -- purge: all of it goes (the system user stays, as Debian's policy has it) ----------------------
     r = root.dpkg("-P", "kiosk-agent")
     assert r.returncode == 0, r.stderr
-    assert root.status() in ("absent", f"{V2} pn", "pn")
+    assert root.status() in ("absent", f"{V1} pn", "pn")
     assert not conf.exists() and not state.exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service").exists()
     assert "kiosk-agent:x:" in (root / "etc/passwd").read_text()
 
-
-def test_downgrade_forced_by_environment(debs: dict[str, Path], root: Root) -> None:
-    for deb in (debs[V2],):
-        assert root.dpkg("-i", deb).returncode == 0
-    r = root.dpkg("-i", debs[V1], env={"KIOSK_AGENT_ALLOW_DOWNGRADE": "1"})
-    assert r.returncode == 0 and "(forced)" in r.stderr, r.stderr
-    assert root.status() == f"{V1} ii" and root.version_of_code() == f"kiosk-agent {V1}"
