@@ -105,3 +105,12 @@ def test_greenboot(fake: FakeEnv) -> None:
     assert rc == 3 and calls == [["kiosk-agent", "health-check", "--wait", "0"]]
     assert fake.run("greenboot/kiosk-agent-baseline", rc=0)[:2] == (
         0, [["kiosk-agent", "health-check", "--save-baseline"]])
+
+
+def test_docs_show_the_exact_scripts() -> None:
+    """docs/updates.md shows the hooks as shipped, not a paraphrase that could drift from them."""
+    doc = (REPO / "docs" / "updates.md").read_text()
+    for script in ("mender/ArtifactInstall_Enter_50_kiosk-agent-baseline",
+                   "mender/ArtifactCommit_Enter_50_kiosk-agent-health", "rauc/kiosk-agent-mark-good",
+                   "greenboot/50-kiosk-agent.sh"):
+        assert f"```shell\n{(CONTRIB / script).read_text()}```\n" in doc, script
