@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("KIOSK_DEB_CACHE", "/var/cache/kiosk-agent-tests/deb"))
 BUILD_SCRIPT = REPO / "scripts" / "build-deb.sh"
-INPUTS = ("agent", "drivers", "simulators", "contract", "debian", "systemd", "config", "contrib", "docs/install.md",
-          "docs/updates.md", "README.md", "pyproject.toml", "scripts/build-deb.sh")
+INPUTS = ("agent", "drivers", "simulators", "contract", "fleet", "debian", "systemd", "config", "contrib",
+          "docs/install.md", "docs/updates.md", "README.md", "pyproject.toml", "scripts/build-deb.sh")
 SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 
 
