@@ -4,7 +4,8 @@ A build takes about a minute (a virtual environment with the dependencies, byte-
 so each version is built once per distinct input: the cache key hashes the files the build copies
 (the Python packages, debian/, systemd/, config/, docs, pyproject.toml, the build script) plus the
 requested version and the interpreter. Two versions build concurrently. Built into a temporary
-directory next to the cache and renamed into place when complete; a lock file serialises builders.
+directory next to the cache and renamed into place when complete; a lock file serialises builders; the
+newest three builds of each version are kept.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -79,23 +81,39 @@ def build_debs(*versions: str, timeout_s: float = 600) -> dict[str, Path]:
             if v != project_version():
                 args += ["--version", v]
             log = (tmp / "build.log").open("w")
-            todo.append((v, tmp, subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT), log))
-        for v, tmp, proc, log in todo:
-            try:
-                rc = proc.wait(timeout_s)
-            finally:
+            todo.append((v, tmp, subprocess.Popen(args, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                                       start_new_session=True), log))
+        try:
+            for v, tmp, proc, log in todo:
+                try:
+                    rc = proc.wait(timeout_s)
+                finally:
+                    log.close()
+                if rc != 0:
+                    text = (tmp / "build.log").read_text(errors="replace")
+                    raise AssertionError(f"build-deb.sh --version {v} failed ({rc}):\n{text[-4000:]}")
+                final = CACHE_DIR / f"{v}-{input_hash(v)}"
+                shutil.rmtree(final, ignore_errors=True)
+                tmp.rename(final)
+                _prune(v)
+                hit = _cached(v)
+                assert hit is not None, f"build-deb.sh left no single .deb in {final}"
+                out[v] = hit
+        finally:  # a failed or interrupted build leaves neither a process nor a half directory
+            for _v, tmp, proc, log in todo:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: dpkg-buildpackage, pip, ...
+                    proc.wait(30)
                 log.close()
-            if rc != 0:
-                text = (tmp / "build.log").read_text(errors="replace")
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise AssertionError(f"build-deb.sh --version {v} failed ({rc}):\n{text[-4000:]}")
-            final = CACHE_DIR / f"{v}-{input_hash(v)}"
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
-            hit = _cached(v)
-            assert hit is not None, f"build-deb.sh left no single .deb in {final}"
-            out[v] = hit
     return out
+
+
+def _prune(version: str, keep: int = 3) -> None:
+    """The cache keeps the newest builds of each version (branches alternate), not every one ever made."""
+    builds = sorted(CACHE_DIR.glob(f"{version}-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def lintian_report(deb: Path) -> tuple[int, str]:
