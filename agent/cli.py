@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")
     i.add_argument("--check", action="append", default=[], metavar="ITEM",
                    help="checklist item the engineer confirms (repeatable)")
+    h = sub.add_parser("health-check", parents=after,
+                       help="the update gate: exit 0 when the daemon serves, the journal, uplink and devices are "
+                            "no worse than the saved baseline (docs/updates.md)")
+    h.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="keep checking for up to this long until healthy (default: check once)")
+    h.add_argument("--save-baseline", action="store_true",
+                   help="record the current state as the baseline (before an update) instead of checking")
+    h.add_argument("--baseline", metavar="FILE", help="baseline file (default: update-baseline.json next to the "
+                                                      "journal)")
     d = sub.add_parser("demo", help="the whole story on one machine", parents=after)
     d.add_argument("--state-dir", default="demo-state")
     d.add_argument("--transactions", type=int, default=5)
@@ -92,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "selftest":
             from agent.selftest_cli import run_selftest
             return run_selftest(cfg, args)
+        if args.command == "health-check":
+            from agent.healthcheck import run_health_check
+            return run_health_check(cfg, wait_s=args.wait, save=args.save_baseline, baseline_file=args.baseline,
+                                    as_json=args.json)
         if args.command == "inspect":
             from agent.inspect import run_inspect
             return run_inspect(cfg, args)

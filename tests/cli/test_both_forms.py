@@ -143,6 +143,16 @@ def test_config_check_good_and_bad(terminal: Terminal, tmp_path: Path) -> None:
     assert rc == 2 and text.startswith(f"{bad}: {len(doc['problems'])} problem(s)")
 
 
+def test_health_check_in_both_forms(terminal: Terminal, tmp_path: Path) -> None:
+    """The update gate (tests/cli/test_health_check.py covers what it judges)."""
+    base = tmp_path / "baseline.json"
+    assert both("kiosk-agent", ["-c", terminal.config], ["health-check", "--save-baseline", "--baseline", base],
+                same) == (0, f"saved the health baseline {base}\n")
+    rc, checks = both("kiosk-agent", ["-c", terminal.config, "--json"], ["health-check", "--baseline", base],
+                      lambda t: {c["name"]: c["ok"] for c in json.loads(t)["checks"]})
+    assert rc == 0 and all(checks.values()) and len(checks) == 5, checks
+
+
 def test_run_under_a_notify_socket_in_both_forms(tmp_path: Path, broker) -> None:  # type: ignore[no-untyped-def]
     """``run`` in both forms: READY=1, STOPPING=1 and exit 0 on SIGTERM, and the --log-level given
     applies (``error`` silences the ``api_listening`` line the config's ``info`` level shows)."""
@@ -226,6 +236,6 @@ def test_every_subcommand_is_covered(name: str) -> None:
 
     parser = (agent_cli if name == "kiosk-agent" else sim_cli)._parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo"},
+    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo", "health-check"},
                "kiosk-sim": {"run", "fault", "act", "status"}}[name]
     assert set(sub.choices) == covered

@@ -91,6 +91,9 @@ RUN: list[tuple[str, Expect]] = [
     # docs/install.md
     (r"^sudo kiosk-agent config check$", Expect(out=r"config/agent\.toml: ok$")),
     (r"^systemd-analyze security --offline=true --threshold=20 ", Expect(out=r"Overall exposure level")),
+    # docs/updates.md: the update gate on the healthy test terminal
+    (r"^kiosk-agent health-check --save-baseline +#", Expect(out=r"^saved the health baseline ")),
+    (r"^kiosk-agent health-check --wait 300 +#", Expect(out=r"^ok +devices")),
 ]
 
 SKIPPED: list[tuple[str, str]] = [
@@ -112,6 +115,11 @@ SKIPPED: list[tuple[str, str]] = [
      "tests/test_systemd_unit.py::test_systemd_analyze_verify_installed_unit_is_silent"),
     (r"^udevadm info --attribute-walk|^sudo udevadm ", "needs the USB-serial bridges and a running udevd; "
                                                        "tests/cli/test_unit_runs.py has udevadm test read the rules"),
+    (r"^\./scripts/build-deb\.sh", "builds the package (about a minute each); tests/packaging/test_deb.py builds "
+                                   "it, checks its contents and runs lintian"),
+    (r"^sudo (apt install \./|KIOSK_AGENT_ALLOW_DOWNGRADE=1 dpkg -i |touch /etc/kiosk-agent/allow-downgrade)",
+     "changes this machine's packages; tests/packaging/test_deb.py runs dpkg on the package in a throwaway root "
+     "(install, upgrade, both forced downgrades, purge), test_deb_systemd.py under a real systemd"),
     (r"^ls -l /dev/kiosk-\*", "the names exist only with the devices plugged in; tests/cli/test_unit_runs.py "
                              "links them to simulators and runs the unit on them"),
     # README "The fleet side", docs/fleet.md "Demo"
