@@ -8,6 +8,7 @@
 #   - PostgreSQL (the fleet service's scale store; tests run a private cluster with initdb + pg_ctl);
 #   - Chromium and its WebDriver (the fleet dashboard is tested in headless Chromium);
 #   - curl (docs/api.md's example is run with the docs' own curl command);
+#   - dpkg-dev, debhelper, lintian, python3-venv (scripts/build-deb.sh; tests/packaging build the .deb);
 #   - a virtual environment in .venv with the package and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v dpkg-buildpackage >/dev/null 2>&1 || need_apt+=(dpkg-dev)
+command -v dh >/dev/null 2>&1 || need_apt+=(debhelper)
+command -v lintian >/dev/null 2>&1 || need_apt+=(lintian)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
