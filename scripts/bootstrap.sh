@@ -32,7 +32,7 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v dpkg-buildpackage >/dev/null 2>&1 || need_apt+=(dpkg-dev)
 command -v dh >/dev/null 2>&1 || need_apt+=(debhelper)
 command -v lintian >/dev/null 2>&1 || need_apt+=(lintian)
-python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+dpkg -s python3-venv >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq
