@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--site", help="the terminal's site (default: as last seen by ingest)")
     k.add_argument("--wait", action="store_true", help="wait for the cmd-result")
     k.add_argument("--timeout", type=float, default=130.0)
+    # simulate: owned by fleet/sim/ (the fleet simulator); its options live there
+    from fleet.sim.run import add_arguments as simulate_arguments
+    simulate_arguments(cmd("simulate", "run N simulated terminals against the broker (load, tests, benchmarks)"))
     return p
 
 
@@ -120,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config: {p}", file=sys.stderr)
         return 2
     logs.setup(args.log_level or cfg.log.level, cfg.log.format)
+    if args.command == "simulate":  # fleet/sim/: needs the broker, never the store
+        from fleet.sim.run import main as simulate
+        return simulate(args, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.topic_prefix)
     if args.command == "config":
         print(f"{cfg.source or '(defaults)'}: ok")
         return 0
