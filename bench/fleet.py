@@ -1,0 +1,454 @@
+"""Fleet benchmark (issue 13, Targets), run by hand, never in CI::
+
+    .venv/bin/python -m bench.fleet [--messages 100000] [--terminals 1000,10000] [--outage 60] [--only rate,...]
+
+Everything runs on loopback: a private Mosquitto (tests/support/broker.py, with unlimited queues
+for offline sessions), a private PostgreSQL cluster (tests/support/pg.py, initdb + pg_ctl as an
+unprivileged user), real ``kiosk-fleet ingest`` processes (tests/fleet/conftest.py FleetProcess)
+and ``kiosk-fleet simulate``. Phases:
+
+* ``rate``: the same M journal records (txn + events, contract-valid, from fleet/sim/payloads.py)
+  are published once while every consumer group is offline with a persistent session, so the
+  broker queues one copy per group; then each group is drained alone: a bare paho subscriber that
+  only counts (the baseline), one ingest into SQLite, one into PostgreSQL, two ingests sharing one
+  subscription into each. Rate = records / (last commit - first commit), polled every 0.1 s.
+* ``fleet``: N simulated terminals (for each N in --terminals) live against one ingest: nothing
+  lost (store == what the simulator says it wrote, no seq gap), duplicates absorbed, end-to-end lag
+  (terminal ``ts`` -> row visible in the store, sampled every 0.1 s) p50/p99 at steady state, and,
+  with --outage S, a broker stop of S seconds: time until the backlog is in and lag is back < 1 s.
+  Then ``kiosk-fleet report`` for that month is timed on the store the run filled.
+* ``kill``: fleet-ack mode, kill -9 of the ingest mid-stream, restart: 0 transactions lost.
+
+Figures go to stdout as JSON lines and a summary at the end (bench/README.md, "fleet").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from fleet.sim import payloads
+from fleet.sim.mqttlite import LiteClient
+from fleet.sim.terminal import iso
+from fleet.store import open_store
+from tests.fleet.conftest import FleetProcess, write_fleet_config
+from tests.support.broker import MosquittoBroker
+from tests.support.pg import PostgresCluster, pg_bindir
+from tests.support.waiting import wait_until
+
+PREFIX = "kiosk/v1"
+SHARED = [f"{PREFIX}/+/+/up/{leaf}" for leaf in ("txn", "events", "selftest")]
+
+
+class BenchBroker(MosquittoBroker):
+    """The test broker, with no cap on what it queues for an offline persistent session."""
+
+    def _config_text(self) -> str:
+        return super()._config_text() + "max_queued_messages 0\nmax_inflight_messages 0\n"
+
+
+def emit(phase: str, **fig: Any) -> dict[str, Any]:
+    row = {"phase": phase, **fig}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def rss_kb(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1])
+    return out
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(p / 100 * len(s)))], 3)
+
+
+# -- the records --------------------------------------------------------------------------------
+def make_records(total: int, terminals: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    """``total`` contract-valid journal records spread over ``terminals``, seq 1.. per terminal."""
+    rng = random.Random(seed)
+    out = []
+    seqs = [0] * terminals
+    for i in range(total):
+        t = i % terminals
+        seqs[t] += 1
+        tid, site = f"bench-{t:05d}", f"B{t % 50:02d}"
+        base = payloads.envelope(tid, site, f"{t:016x}", iso(time.time()), seqs[t])
+        if rng.random() < 0.5:
+            doc, leaf = payloads.txn(base, f"tx-{t:05d}-{seqs[t]:08d}", rng, offline=False), "txn"
+        else:
+            doc, leaf = payloads.event(base, f"evt-{rng.getrandbits(128):032x}",
+                                       *payloads.business_event(rng)), "events"
+        out.append((f"{PREFIX}/{site}/{tid}/up/{leaf}", json.dumps(doc, separators=(",", ":")).encode()))
+    return out
+
+
+async def _publish_all(port: int, records: list[tuple[str, bytes]], conns: int = 4) -> None:
+    async def one(k: int) -> None:
+        c = LiteClient(f"bench-pub-{k}", max_inflight=500)
+        await c.connect("127.0.0.1", port)
+        await asyncio.gather(*(c.publish(t, p, 1) for t, p in records[k::conns]))
+        await c.disconnect()
+    await asyncio.gather(*(one(k) for k in range(conns)))
+
+
+def publish_all(port: int, records: list[tuple[str, bytes]]) -> float:
+    t0 = time.monotonic()
+    asyncio.run(_publish_all(port, records))
+    return time.monotonic() - t0
+
+
+# -- consumers ----------------------------------------------------------------------------------
+class RawCounter:
+    """The baseline: a bare paho MQTT 5 subscriber on a shared subscription that only counts."""
+
+    def __init__(self, port: int, group: str) -> None:
+        self.n, self.first, self.last = 0, 0.0, 0.0
+        self.done = threading.Event()
+        self.want = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{group}", protocol=mqtt.MQTTv5)
+        self.port, self.group = port, group
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *_: c.subscribe([(f"$share/{group}/{t}", 1) for t in SHARED])
+
+    def _on_message(self, *_a: Any) -> None:
+        now = time.monotonic()
+        self.first = self.first or now
+        self.last = now
+        self.n += 1
+        if self.n >= self.want:
+            self.done.set()
+
+    def connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", self.port, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def ingest_procs(work: Path, port: int, url: str, group: str, n: int, **ingest: Any) -> list[FleetProcess]:
+    out = []
+    for k in range(n):
+        name = f"{group}-{k}"
+        cfg = write_fleet_config(work / f"{name}.toml", port, url,
+                                 mqtt={"group": group, "client_id": name}, ingest=ingest,
+                                 log={"level": "info", "format": "json"})
+        out.append(FleetProcess(cfg, work, name))
+    return out
+
+
+def stored(url: str) -> int:
+    store = open_store(url)
+    try:
+        return sum(int(store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]) for t in ("transactions", "events"))
+    finally:
+        store.close()
+
+
+def drain_rate(procs: list[FleetProcess], url: str, want: int, timeout_s: float = 600) -> dict[str, Any]:
+    """Start the consumers on their queued backlog; rate from the first to the last committed row."""
+    for p in procs:
+        p.start()
+    first = last = 0.0
+    n = n_first = 0
+    peak: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while n < want and time.monotonic() < deadline:
+        time.sleep(0.1)
+        n = stored(url)
+        now = time.monotonic()
+        if n and not first:
+            first, n_first = now, n
+        last = now
+        for p in procs:
+            assert p.proc is not None
+            r = rss_kb(p.proc.pid)
+            peak[p.name] = max(peak.get(p.name, 0), r["VmRSS"])
+    for p in procs:
+        p.stop()
+    rate = (n - n_first) / (last - first) if last > first else None
+    return {"stored": n, "want": want, "rate": round(rate) if rate else None,
+            "rate_per_process": round(rate / len(procs)) if rate else None, "rss_kb": peak}
+
+
+def phase_rate(work: Path, broker: MosquittoBroker, pg: PostgresCluster | None, messages: int) -> list[dict]:
+    port = broker.port
+    raw = RawCounter(port, "raw")
+    groups: dict[str, tuple[str, int]] = {"sqlite1": (f"sqlite:///{work}/rate1.db", 1),
+                                         "sqlite2": (f"sqlite:///{work}/rate2.db", 2)}
+    if pg is not None:
+        groups["pg1"] = (pg.create_database("rate1"), 1)
+        groups["pg2"] = (pg.create_database("rate2"), 2)
+    procs = {g: ingest_procs(work, port, url, g, n, batch_max=1000) for g, (url, n) in groups.items()}
+    # every group's persistent session exists (subscribed) before the records are published
+    raw.connect()
+    wait_until(lambda: raw.client.is_connected(), 10)
+    time.sleep(0.5)
+    raw.stop()
+    for ps in procs.values():
+        for p in ps:
+            p.start()
+            p.stop()
+    records = make_records(messages, 200)
+    took = publish_all(port, records)
+    out = [emit("rate", consumer="publish", records=messages, rate=round(messages / took))]
+    raw.want = messages
+    raw.connect()
+    raw.done.wait(600)
+    raw.stop()
+    base = (raw.n - 1) / (raw.last - raw.first) if raw.last > raw.first else None
+    out.append(emit("rate", consumer="raw paho counter", processes=1, stored=raw.n, rate=round(base or 0)))
+    one: dict[str, float] = {}
+    for g, (url, n) in groups.items():
+        r = drain_rate(procs[g], url, messages)
+        backend = "sqlite" if g.startswith("sqlite") else "postgres"
+        if n == 1 and r["rate"]:
+            one[backend] = r["rate"]
+        extra = {"vs_raw": round(r["rate"] / base, 3)} if r["rate"] and base else {}
+        if n == 2 and r["rate"] and one.get(backend):
+            extra["vs_one_process"] = round(r["rate"] / one[backend], 3)
+        out.append(emit("rate", consumer=f"ingest -> {backend}", processes=n, **r, **extra))
+    forget_sessions(port, ["raw-raw"] + [p.name for ps in procs.values() for p in ps])
+    return out
+
+
+def forget_sessions(port: int, client_ids: list[str]) -> None:
+    """End the benchmark groups' persistent sessions, so the broker stops queueing for them."""
+    for cid in client_ids:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        c.connect("127.0.0.1", port, clean_start=True, properties=props)
+        c.loop_start()
+        wait_until(c.is_connected, 10)
+        c.disconnect()
+        c.loop_stop()
+
+
+class LagSampler(threading.Thread):
+    """Polls the store every 0.1 s for rows not seen yet; lag = the poll's wall clock - the record's ts."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.samples: list[tuple[float, float, float]] = []  # (seen wall time, record ts, lag)
+        self.halt = threading.Event()
+        self.seen: set[tuple[str, int]] = set()
+
+    def run(self) -> None:
+        from fleet import timeutil
+        store = open_store(self.url)
+        horizon = "0"
+        try:
+            while not self.halt.wait(0.1):
+                rows = store.query("SELECT terminal_id, seq, ts, received FROM transactions WHERE received >= ? "
+                                   "UNION ALL SELECT terminal_id, seq, ts, received FROM events WHERE received >= ?",
+                                   (horizon, horizon))
+                now = time.time()
+                newest = horizon
+                for r in rows:
+                    key = (r["terminal_id"], int(r["seq"]))
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    ts = timeutil.parse(r["ts"]).timestamp()
+                    self.samples.append((now, ts, now - ts))
+                    newest = max(newest, str(r["received"]))
+                if newest != horizon:  # a batch committed late may hold rows received a little earlier
+                    horizon = iso(timeutil.parse(newest).timestamp() - 5)
+        finally:
+            store.close()
+
+    def lags(self, since: float, until: float) -> list[float]:
+        return [lag for seen, _ts, lag in self.samples if since <= seen < until]
+
+
+def simulate_proc(port: int, n: int, summary: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "fleet", "simulate", "--port", str(port), "--terminals", str(n),
+           "--summary", str(summary), "--log-level", "warning", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(summary.with_suffix(".log"), "wb"))
+
+
+def check_store(url: str, sent: dict[str, Any]) -> dict[str, Any]:
+    store = open_store(url)
+    try:
+        n = {t: int(store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]) for t in ("transactions", "events")}
+        gaps = store.gaps()
+        counters = store.counters()
+    finally:
+        store.close()
+    return {"sent_txn": sent["records"].get("txn", 0), "stored_txn": n["transactions"],
+            "sent_events": sent["records"].get("events", 0), "stored_events": n["events"],
+            "lost_txn": sent["records"].get("txn", 0) - n["transactions"],
+            "lost_events": sent["records"].get("events", 0) - n["events"], "gaps": len(gaps),
+            "duplicates_absorbed": sum(v for k, v in counters.items() if k.startswith("duplicates")),
+            "resent_by_terminals": sent["resent"], "unsettled_at_end": sent["unsettled"]}
+
+
+def settle(url: str, want: int, quiet_s: float = 15.0, limit_s: float = 300.0) -> None:
+    """Wait until the store holds ``want`` rows, or has not grown for ``quiet_s`` (then the
+    difference is reported as lost, not hidden)."""
+    last, since, deadline = -1, time.monotonic(), time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        n = stored(url)
+        if n >= want:
+            return
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since > quiet_s:
+            return
+        time.sleep(0.5)
+
+
+def phase_fleet(work: Path, broker: MosquittoBroker, n: int, url: str, steady_s: float, outage_s: float,
+                rate: float, health_interval: float) -> list[dict]:
+    out = []
+    ing = ingest_procs(work, broker.port, url, f"fleet{n}", 1, ack=True, batch_max=1000)[0].start()
+    sampler = LagSampler(url)
+    sampler.start()
+    summary = work / f"sim{n}.json"
+    sim = simulate_proc(broker.port, n, summary, "--ack", "--ack-timeout", "30",
+                        "--rate", str(rate), "--health-interval", str(health_interval),
+                        "--reconnect-max", "20", "--drain-timeout", "120", "--ramp", str(max(2.0, n / 1000)))
+    t0 = time.time()
+    ramp_end = t0 + max(2.0, n / 1000) + 10
+    time.sleep(max(0.0, ramp_end - time.time()) + steady_s)
+    steady = sampler.lags(ramp_end, time.time())
+    row: dict[str, Any] = {"terminals": n, "rate_per_terminal": rate, "health_interval": health_interval,
+                           "steady_s": steady_s, "samples": len(steady),
+                           "lag_p50_s": pct(steady, 50), "lag_p99_s": pct(steady, 99)}
+    if outage_s:
+        broker.stop()
+        down_at = time.time()
+        time.sleep(outage_s)
+        broker.start(timeout_s=30)
+        up_at = time.time()
+        # backlog in: no row with ts inside the outage has arrived for 5 s; lag back: 10 s of rows all < 1 s
+        backlog_in = lag_ok = None
+        deadline = up_at + 600
+        while time.time() < deadline and (backlog_in is None or lag_ok is None):
+            time.sleep(1)
+            now = time.time()
+            old = [seen for seen, ts, _l in sampler.samples if ts < up_at and seen > up_at]
+            if backlog_in is None and old and now - max(old) > 5:
+                backlog_in = max(old) - up_at
+            recent = [(seen, lag) for seen, _ts, lag in sampler.samples if seen > now - 10]
+            if lag_ok is None and backlog_in is not None and recent and all(lag < 1 for _s, lag in recent):
+                first_ok = min(s for s, _l in recent)
+                lag_ok = first_ok - up_at
+        row.update(outage_s=round(up_at - down_at, 1), backlog_rows=len([1 for s, ts, _l in sampler.samples
+                                                                       if down_at <= ts < up_at]),
+                   backlog_ingested_after_s=round(backlog_in, 1) if backlog_in is not None else None,
+                   lag_under_1s_after_s=round(lag_ok, 1) if lag_ok is not None else None)
+    assert ing.proc is not None
+    row["ingest_rss_kb"] = rss_kb(ing.proc.pid)["VmHWM"]
+    sim.send_signal(signal.SIGTERM)
+    sim.wait(300)
+    sent = json.loads(summary.read_text())
+    row["simulator_rss_kb"] = sent["max_rss_kb"]
+    settle(url, sent["records_total"])
+    sampler.halt.set()
+    ing.stop()
+    row.update(check_store(url, sent))
+    out.append(emit("fleet", **row))
+    month = time.strftime("%Y-%m", time.gmtime())
+    t = time.monotonic()
+    cfg = write_fleet_config(work / "report.toml", broker.port, url)
+    r = subprocess.run([sys.executable, "-m", "fleet", "-c", str(cfg), "report", "--month", month, "--json"],
+                       capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - t
+    doc = json.loads(r.stdout) if r.returncode == 0 else {}
+    out.append(emit("report", terminals=len(doc.get("terminals", [])), month=month, seconds=round(took, 2),
+                    rc=r.returncode, error=r.stderr[-300:] if r.returncode else None))
+    return out
+
+
+def phase_kill(work: Path, broker: MosquittoBroker, n: int, url: str) -> list[dict]:
+    ing = ingest_procs(work, broker.port, url, "kill", 1, ack=True, batch_max=1000)[0].start()
+    summary = work / "simkill.json"
+    sim = simulate_proc(broker.port, n, summary, "--rate", "0.2", "--ack", "--ack-timeout", "10",
+                        "--drain-timeout", "120", "--ramp", "2")
+    wait_until(lambda: stored(url) > n, 120, interval_s=0.2)
+    before = stored(url)
+    ing.kill()
+    time.sleep(3)
+    ing.start()
+    time.sleep(5)
+    sim.send_signal(signal.SIGTERM)
+    sim.wait(300)
+    sent = json.loads(summary.read_text())
+    settle(url, sent["records_total"])
+    ing.stop()
+    return [emit("kill", terminals=n, stored_before_kill=before, acked_txns=sent["acked_txns"],
+                 **check_store(url, sent))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--terminals", default="1000,10000")
+    ap.add_argument("--rate", type=float, default=0.05, help="records/s per simulated terminal")
+    ap.add_argument("--steady", type=float, default=60.0, help="seconds of steady state measured")
+    ap.add_argument("--outage", type=float, default=60.0, help="broker outage seconds (largest N only; 0: none)")
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite", help="store of the fleet phase")
+    ap.add_argument("--health-interval", type=float, default=60.0, help="of the simulated terminals, seconds")
+    ap.add_argument("--only", default="rate,fleet,kill")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
+    args = ap.parse_args(argv)
+    phases = set(args.only.split(","))
+    rows: list[dict] = []
+    work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    emit("workdir", path=str(work), kept=args.keep)
+    pg = PostgresCluster(work / "pg").start() if pg_bindir() else None
+    # persistence: a graceful broker stop keeps the queued messages, as a production broker does
+    broker = BenchBroker(work / "broker", log_type=("error", "warning"), persistence=True).start()
+    try:
+        emit("machine", cpus=os.cpu_count(), load_1m=os.getloadavg()[0], pg=pg is not None)
+        if "rate" in phases:
+            rows += phase_rate(work, broker, pg, args.messages)
+        sizes = [int(x) for x in args.terminals.split(",") if x]
+        for i, n in enumerate(sizes if "fleet" in phases else []):
+            url = (pg.create_database(f"fleet{n}") if args.backend == "postgres" and pg
+                   else f"sqlite:///{work}/fleet{n}.db")
+            outage = args.outage if i == len(sizes) - 1 else 0
+            rows += phase_fleet(work, broker, n, url, args.steady, outage, args.rate, args.health_interval)
+        if "kill" in phases:
+            rows += phase_kill(work, broker, 1000, f"sqlite:///{work}/kill.db")
+    finally:
+        broker.stop()
+        if pg is not None:
+            pg.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"summary": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
