@@ -409,6 +409,59 @@ def phase_kill(work: Path, broker: MosquittoBroker, n: int, url: str) -> list[di
                  **check_store(url, sent))]
 
 
+def probe_clients(kind: str, n: int, port: int, messages: int) -> dict[str, Any]:
+    """In a fresh process: RSS per connected idle client and one client's QoS 1 publish rate, for our
+    asyncio client and for paho driven without threads (its socket API: loop_read/loop_write/loop_misc)."""
+    before = rss_kb(os.getpid())["VmRSS"]
+    t0 = time.monotonic()
+    payload = make_records(1, 1)[0][1]
+    if kind == "lite":
+        async def go() -> tuple[float, float, int]:
+            cs = [LiteClient(f"probe-{i}") for i in range(n)]
+            for k in range(0, n, 200):
+                await asyncio.gather(*(c.connect("127.0.0.1", port) for c in cs[k:k + 200]))
+            took = time.monotonic() - t0
+            t1 = time.monotonic()
+            await asyncio.gather(*(cs[0].publish("probe/x", payload, 1) for _ in range(messages)))
+            rate = messages / (time.monotonic() - t1)
+            after = rss_kb(os.getpid())["VmRSS"]
+            for c in cs:
+                await c.disconnect()
+            return took, rate, after
+        took, rate, after = asyncio.run(go())
+    else:
+        cs = []
+        for i in range(n):
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{i}", protocol=mqtt.MQTTv311)
+            c.connect("127.0.0.1", port)
+            while not c.is_connected():
+                c.loop(timeout=0.01)
+            cs.append(c)
+        took = time.monotonic() - t0
+        c0 = cs[0]
+        c0.max_inflight_messages_set(500)
+        t1 = time.monotonic()
+        infos = [c0.publish("probe/x", payload, 1) for _ in range(messages)]
+        while not all(i.is_published() for i in infos[-50:]) or not infos[0].is_published():
+            c0.loop(timeout=0.01)
+        rate = messages / (time.monotonic() - t1)
+        after = rss_kb(os.getpid())["VmRSS"]
+        for c in cs:
+            c.disconnect()
+    return {"client": kind, "clients": n, "connect_s": round(took, 2),
+            "rss_per_client_kb": round((after - before) / n, 1), "one_client_qos1_publish_rate": round(rate)}
+
+
+def phase_clients(broker: MosquittoBroker, n: int, messages: int) -> list[dict]:
+    out = []
+    for kind in ("lite", "paho"):
+        r = subprocess.run([sys.executable, "-m", "bench.fleet", "--probe", kind, "--probe-n", str(n),
+                            "--probe-port", str(broker.port), "--messages", str(messages)],
+                           capture_output=True, text=True, timeout=600)
+        out.append(emit("clients", **(json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr[-500:]})))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=100_000)
@@ -420,7 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--health-interval", type=float, default=60.0, help="of the simulated terminals, seconds")
     ap.add_argument("--only", default="rate,fleet,kill")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
+    ap.add_argument("--probe", choices=["lite", "paho"], help=argparse.SUPPRESS)
+    ap.add_argument("--probe-n", type=int, default=1000, help=argparse.SUPPRESS)
+    ap.add_argument("--probe-port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe_clients(args.probe, args.probe_n, args.probe_port, args.messages)))
+        return 0
     phases = set(args.only.split(","))
     rows: list[dict] = []
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
@@ -438,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                    else f"sqlite:///{work}/fleet{n}.db")
             outage = args.outage if i == len(sizes) - 1 else 0
             rows += phase_fleet(work, broker, n, url, args.steady, outage, args.rate, args.health_interval)
+        if "clients" in phases:
+            rows += phase_clients(broker, 1000, args.messages)
         if "kill" in phases:
             rows += phase_kill(work, broker, 1000, f"sqlite:///{work}/kill.db")
     finally:
