@@ -441,10 +441,10 @@ def probe_clients(kind: str, n: int, port: int, messages: int) -> dict[str, Any]
             for k in range(0, n, 200):
                 await asyncio.gather(*(c.connect("127.0.0.1", port) for c in cs[k:k + 200]))
             took = time.monotonic() - t0
+            after = rss_kb(os.getpid())["VmRSS"]
             t1 = time.monotonic()
             await asyncio.gather(*(cs[0].publish("probe/x", payload, 1) for _ in range(messages)))
             rate = messages / (time.monotonic() - t1)
-            after = rss_kb(os.getpid())["VmRSS"]
             for c in cs:
                 await c.disconnect()
             return took, rate, after
@@ -458,6 +458,7 @@ def probe_clients(kind: str, n: int, port: int, messages: int) -> dict[str, Any]
                 c.loop(timeout=0.01)
             cs.append(c)
         took = time.monotonic() - t0
+        after = rss_kb(os.getpid())["VmRSS"]
         c0 = cs[0]
         c0.max_inflight_messages_set(500)
         t1 = time.monotonic()
@@ -465,7 +466,6 @@ def probe_clients(kind: str, n: int, port: int, messages: int) -> dict[str, Any]
         while not all(i.is_published() for i in infos[-50:]) or not infos[0].is_published():
             c0.loop(timeout=0.01)
         rate = messages / (time.monotonic() - t1)
-        after = rss_kb(os.getpid())["VmRSS"]
         for c in cs:
             c.disconnect()
     return {"client": kind, "clients": n, "connect_s": round(took, 2),
@@ -569,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--health-interval", type=float, default=60.0, help="of the simulated terminals, seconds")
     ap.add_argument("--agents", type=int, default=20, help="real kiosk-agent processes in the agents phase")
     ap.add_argument("--agents-outage", type=float, default=30.0, help="their broker outage, seconds")
+    ap.add_argument("--kill-terminals", type=int, default=300, help="simulated terminals in the kill phase")
     ap.add_argument("--fault-rate", type=float, default=0.5, help="faults per simulated terminal per hour")
     ap.add_argument("--only", default="rate,fleet,kill,clients")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
@@ -602,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         if "clients" in phases:
             rows += phase_clients(broker, 1000, args.messages)
         if "kill" in phases:
-            rows += phase_kill(work, broker, 1000, f"sqlite:///{work}/kill.db")
+            rows += phase_kill(work, broker, args.kill_terminals, f"sqlite:///{work}/kill.db")
     finally:
         for child in _CHILDREN:
             if isinstance(child, FleetProcess):
