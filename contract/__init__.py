@@ -26,6 +26,7 @@ __all__ = [
     "asyncapi_text",
     "leaf_of",
     "load_schema",
+    "load_schema_file",
     "schema_files",
     "schema_path",
     "validate",
@@ -62,6 +63,14 @@ def load_schema(leaf: str) -> dict[str, Any]:
     """The JSON Schema of ``leaf`` as a fresh dict (callers may mutate it)."""
     schema: dict[str, Any] = json.loads(_schema_text(_check_leaf(leaf)))
     return schema
+
+
+def load_schema_file(name: str) -> dict[str, Any]:
+    """Any file of ``schemas/`` by name (``common.schema.json`` holds the shared ``$defs``), as a fresh dict."""
+    if name not in schema_files():
+        raise KeyError(f"no schema file {name!r}; known: {', '.join(schema_files())}")
+    doc: dict[str, Any] = json.loads(resources.files(__package__).joinpath("schemas", name).read_text(encoding="utf-8"))
+    return doc
 
 
 def schema_files() -> list[str]:
@@ -101,10 +110,9 @@ def validator(leaf: str) -> Validator:
         ) from exc
     schema = load_schema(leaf)
     Draft202012Validator.check_schema(schema)
-    # the root is looked up through the registry too, so its own relative references resolve from
-    # its file name (the schemas carry no $id: no network location is claimed for them)
-    resolver_root = {"$ref": f"{leaf}.schema.json"}
-    return Draft202012Validator(resolver_root, registry=_registry())
+    # no $id (no network location is claimed for the files): the root's base URI is empty, so
+    # "common.schema.json#/..." resolves to the registry entry of that name
+    return Draft202012Validator(schema, registry=_registry())
 
 
 def _path(error: Any) -> str:

@@ -57,6 +57,8 @@ class Ingest:
         self.generation = 0
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        self.touched: set[str] = set()  # terminals with journal records since the last gap check
+        self.floor: dict[str, int] = {}  # per terminal: seq up to which no gap is left
         self.totals = {"messages": 0, "batches": 0, "new": 0, "duplicates": 0, "quarantined": 0, "acks": 0}
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -115,22 +117,28 @@ class Ingest:
         return batch
 
     def store_batch(self, batch: list[Incoming]) -> BatchResult:
+        """Store a batch; never raises. A batch the store refuses while it is up is split so one bad
+        row is quarantined alone; while the store is down the batch waits (unacked) and is retried."""
         prefix = self.cfg.mqtt.topic_prefix
         parsed = [records.parse(prefix, m.topic, m.payload, m.received) for m in batch]
+        journal = (records.Txn, records.Event, records.Report)
+        self.touched.update(p.terminal_id for p in parsed if isinstance(p, journal))
         delay = 0.5
         while True:
             try:
                 return self.store.write_batch(parsed)
             except Exception as exc:
-                log.exception("batch_write_failed", size=len(parsed))
-                if len(parsed) > 1:
-                    return self._one_by_one(parsed)
-                if not isinstance(parsed[0], records.Quarantined):
-                    m = batch[0]
-                    parsed = [records.Quarantined(m.topic, f"store refused it: {exc}",
-                                                  m.payload.decode("utf-8", "backslashreplace"), m.received)]
-                time.sleep(delay)  # the store itself is down: keep the message, unacked, and retry
+                error = str(exc)
+                if self.store.healthy():
+                    log.exception("batch_refused", size=len(parsed))
+                    try:
+                        return self._one_by_one(parsed)
+                    except Exception as again:
+                        error = str(again)
+                log.error("store_unavailable", error=error, retry_s=delay)
+                time.sleep(delay)
                 delay = min(delay * 2, 10.0)
+                self.store.reconnect()
 
     def _one_by_one(self, parsed: list[records.Parsed]) -> BatchResult:
         """A batch that failed as a whole: each message alone, so one bad row cannot block the rest."""
@@ -139,6 +147,8 @@ class Ingest:
             try:
                 r = self.store.write_batch([p])
             except Exception as exc:
+                if not self.store.healthy():
+                    raise  # the store went away meanwhile: nothing is acked, the broker redelivers
                 topic = getattr(p, "topic", type(p).__name__)
                 q = records.Quarantined(topic, f"store refused it: {exc}", json.dumps(_asdict(p)), timeutil.now_iso())
                 r = self.store.write_batch([q])
@@ -184,8 +194,14 @@ class Ingest:
         for t in gone:
             log.warning("terminal_silent", terminal_id=t)
         gaps: dict[str, int] = {}
-        for g in self.store.gaps():
-            gaps[g["terminal_id"]] = gaps.get(g["terminal_id"], 0) + g["missing"]
+        # only terminals heard from since the last check, or with gaps open, and only above the seq
+        # up to which each is known to be contiguous: the check costs what arrived, not the history
+        todo, self.touched = self.touched | set(last_gaps), set()
+        for terminal in sorted(todo):
+            found = self.store.gaps(terminal, self.floor.get(terminal, 0))
+            for g in found:
+                gaps[terminal] = gaps.get(terminal, 0) + g["missing"]
+            self.floor[terminal] = found[0]["first"] - 1 if found else self.store.max_seq(terminal)
         for t, n in gaps.items():
             log.warning("seq_gap", terminal_id=t, missing=n)
         for t in set(last_gaps) - set(gaps):
@@ -207,8 +223,11 @@ class Ingest:
                 self.step()
                 now = time.monotonic()
                 if now >= next_check:
-                    gaps = self.check(gaps)
                     next_check = now + self.cfg.ingest.check_interval
+                    try:
+                        gaps = self.check(gaps)
+                    except Exception:
+                        log.exception("check_failed")  # the store is down: the batches say so and wait
                 if now - last_stats >= 10:
                     log.info("ingest_stats", **self.totals)
                     last_stats = now

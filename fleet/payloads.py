@@ -61,6 +61,34 @@ class FakeTerminal:
         data = {"code": code, "length": len(code), "truncated": False}
         return self.event("code_scanned", "scanner", data, ts=ts)
 
+    def health(self, devices: dict[str, tuple[str, str, list[str], str]], *, uptime_s: float = 0.0,
+               session: int | None = None, broker: str = "127.0.0.1:1883", ts: datetime | None = None
+               ) -> dict[str, Any]:
+        """A health document; ``devices``: name -> (class, XFS4IoT state, faults, action)."""
+        now = timeutil.iso(ts) if ts else timeutil.now_iso()
+        month = timeutil.parse(now).strftime("%Y-%m")
+        usable = all(st in ("online", "deviceBusy") for _, st, _, _ in devices.values())
+        return {
+            "terminal_id": self.terminal_id, "site": self.site, "ts": now,
+            "state": "ok" if usable else "out_of_service",
+            "agent": {"version": "0.1.0", "boot_id": self.boot_id, "uptime_s": round(uptime_s, 1), "pid": 1},
+            "connectivity": {"online": True, "offline_since": None, "outages_24h": 0,
+                             "session": self.session if session is None else session, "broker": broker,
+                             "last_error": None},
+            "queue": {"pending": 0, "oldest_age_s": 0, "dead": 0, "sent_awaiting_ack": 0, "by_kind": {},
+                      "drain_rate_per_s": 0.0, "eta_s": None, "redelivered": 0, "inflight": 0,
+                      "bytes_written_per_day": 0},
+            "devices": {name: {"class": klass, "state": st, "faults": faults, "action": action, "since": now,
+                               "detail": {}, "required": True, "availability_24h": None,
+                               "availability_30d": None, "availability_month": None}
+                        for name, (klass, st, faults, action) in devices.items()},
+            "faults": [], "availability_target": 0.98,
+            "availability_month": {"from": timeutil.iso(timeutil.month_bounds(month)[0]), "terminal": None,
+                                   "down_s": 0.0, "target": 0.98, "met": None},
+            "system": {"cpu_pct": 1.0, "mem_pct": 10.0, "disk_free_mb": 1000.0, "temps_c": {}, "net_up": True,
+                       "load_1m": 0.1, "uptime_s": round(uptime_s)},
+        }
+
     def status(self, state: str = "online", reason: str | None = None, *, session: int | None = None,
                ts: datetime | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"terminal_id": self.terminal_id, "ts": timeutil.iso(ts) if ts else timeutil.now_iso(),

@@ -65,7 +65,7 @@ SOURCE=$(cd "$SOURCE" && pwd)
 R=${ROOT%/}
 
 for f in pyproject.toml systemd/$UNIT systemd/99-kiosk.rules systemd/kiosk-agent.sysusers \
-    systemd/kiosk-agent.modules-load config/agent.toml; do
+    config/agent.toml; do
     [[ -f $SOURCE/$f ]] || die "$SOURCE/$f is missing: --source must be a kiosk-agent checkout"
 done
 [[ -z $WHEEL_DIR || -d $WHEEL_DIR ]] || die "--wheel-dir $WHEEL_DIR is not a directory"
@@ -175,9 +175,11 @@ else
 fi
 
 # --- packaged files (replaced on every install) --------------------------------------------------
-install -d -m 0755 "$R/etc/systemd/system" "$R/etc/udev/rules.d" "$R/etc/modules-load.d"
+install -d -m 0755 "$R/etc/systemd/system" "$R/etc/udev/rules.d"
 install -m 0644 "$SOURCE/systemd/$UNIT" "$R/etc/systemd/system/$UNIT"
-install -m 0644 "$SOURCE/systemd/kiosk-agent.modules-load" "$R/etc/modules-load.d/kiosk-agent.conf"
+# Earlier versions loaded the USB serial drivers at boot so that DeviceAllow=char-ttyUSB could be
+# resolved; the unit now allows those devices by major number, which needs no loaded driver.
+rm -f "$R/etc/modules-load.d/kiosk-agent.conf"
 [[ -f $SOURCE/docs/install.md ]] && install -m 0644 "$SOURCE/docs/install.md" "$R$PREFIX/doc/install.md"
 install -m 0644 "$SOURCE/config/agent.toml" "$R$PREFIX/share/agent.toml.example"
 
@@ -232,7 +234,6 @@ fi
 if ((ENABLE)); then
     if systemd_running; then
         systemctl daemon-reload
-        systemctl restart systemd-modules-load.service || say "warning: systemd-modules-load failed"
         if command -v udevadm >/dev/null; then
             udevadm control --reload
             # A "change" event re-applies names and permissions without re-binding any driver.

@@ -53,7 +53,7 @@ fi
 # Whatever systemctl did, no [Install] symlink may be left pointing at a removed unit.
 rm -f "$R/etc/systemd/system/multi-user.target.wants/$UNIT"
 
-# --- packaged files ----------------------------------------------------------------------------
+# --- packaged files (and the modules-load.d file earlier versions installed) -------------------
 rm -f "$R/etc/systemd/system/$UNIT" \
     "$R/etc/udev/rules.d/99-kiosk.rules" "$R/etc/udev/rules.d/99-kiosk.rules.new" \
     "$R/etc/modules-load.d/kiosk-agent.conf"

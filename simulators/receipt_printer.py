@@ -1,9 +1,12 @@
 """ReceiptPrinterPeer: an ESC/POS thermal printer that records what it printed.
 
-It decodes the host stream with the driver's command codec, keeps the paper / cover / cutter /
-head state, answers DLE EOT 1..4 byte-exactly (protocols.md section 2, simulator table) and
-GS r 1 in order behind the print data, and records each receipt (decoded text lines with
-bold/alignment, QR data, the cut) so tests can assert what came out.
+It decodes the host stream with the driver's ``StreamDecoder`` (every documented ESC/POS command
+by its exact length; what it cannot use is dropped and counted in ``decode_errors``, never
+printed), keeps the paper / cover / cutter / head state, answers DLE EOT 1..4 byte-exactly
+(protocols.md section 2, simulator table) and GS r 1 / GS r 2 in order behind the print data,
+and records each receipt whole (``receipt_paper.py``: styled text lines, bar codes, QR / PDF417
+data, images in dots, the cut). ``snapshot()`` (``kiosk-sim status``) shows the recent receipts
+and the decode-error count.
 
 Like a real printer, data that arrives while it cannot print (paper out, cover open, an
 error) is held in the receive buffer and printed once the cause is gone; DLE ENQ 1 recovers
@@ -19,36 +22,19 @@ clear_jam (the jam is gone but the error stays latched until DLE ENQ).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from drivers.base.errors import FrameError
 from drivers.receipt_printer.commands import (
-    CarriageReturn,
-    CodeTableCommand,
     Command,
-    CutCommand,
-    EmphasizeCommand,
-    FeedLinesCommand,
-    InitializeCommand,
-    JustifyCommand,
-    KanjiModeCommand,
-    LineFeed,
+    OtherCommand,
     PaperSensorRequest,
-    QrErrorCorrectionCommand,
-    QrModelCommand,
-    QrModuleSizeCommand,
-    QrPrintCommand,
-    QrStoreCommand,
     RecoverCommand,
     StatusRequest,
-    Text,
-    decode_command,
+    StreamDecoder,
 )
 from drivers.receipt_printer.constants import (
     STATUS_FIXED_VALUE,
     ErrorCause,
-    Justification,
     OfflineCause,
     PrinterStatus,
     RecoverRequest,
@@ -56,27 +42,22 @@ from drivers.receipt_printer.constants import (
     StatusType,
 )
 from simulators.base.peer import DevicePeer
+from simulators.receipt_paper import (
+    Paper,
+    PrintedBarcode,
+    PrintedImage,
+    PrintedLine,
+    PrintedSymbol,
+    Receipt,
+    is_cut,
+)
 
+__all__ = ["PrintedBarcode", "PrintedImage", "PrintedLine", "PrintedSymbol", "Receipt", "ReceiptPrinterPeer"]
 
-@dataclass
-class PrintedLine:
-    text: str
-    bold: bool = False
-    align: str = "left"
-
-
-@dataclass
-class Receipt:
-    """What came out between two cuts."""
-
-    lines: list[PrintedLine] = field(default_factory=list)
-    qr: list[str] = field(default_factory=list)
-    #: "partial" / "full" once cut; None while still on the roll
-    cut: str | None = None
-
-    @property
-    def text(self) -> list[str]:
-        return [line.text for line in self.lines]
+#: receipts shown by ``kiosk-sim status``
+RECENT_RECEIPTS = 5
+#: GS r 2 (drawer kick-out connector status) answer: pin 3 low, bits 4, 7 fixed at 0 (Epson GS r)
+DRAWER_STATUS = 0x00
 
 
 class ReceiptPrinterPeer(DevicePeer):
@@ -98,19 +79,11 @@ class ReceiptPrinterPeer(DevicePeer):
         self.mechanical_error = False
         self.head_overheat = False
         self.unrecoverable_error = False
-        self._kanji_default = kanji_default
-        self.kanji = kanji_default
-        self.bold = False
-        self.align = Justification.LEFT
-        self._line = b""
-        self._qr_data: bytes | None = None
-        self._buf = b""
+        self.paper_out = Paper(kanji_default)
+        self.decoder = StreamDecoder()
         #: commands received while the printer could not print
         self.held: list[Command] = []
-        self.current = Receipt()
-        self.receipts: list[Receipt] = []
         self.failed_cuts = 0
-        self.decode_errors = 0
         self.recoveries = 0
         self.status_requests: dict[int, int] = {n: 0 for n in StatusType}
 
@@ -122,6 +95,20 @@ class ReceiptPrinterPeer(DevicePeer):
     @property
     def can_print(self) -> bool:
         return self.paper != "out" and not self.cover_open and not self.error
+
+    @property
+    def current(self) -> Receipt:
+        """The receipt still on the roll (not cut yet)."""
+        return self.paper_out.current
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        return self.paper_out.receipts
+
+    @property
+    def decode_errors(self) -> int:
+        """Commands and bytes the printer could not use (unknown, bad parameters), counted once each."""
+        return self.decoder.errors
 
     @property
     def printed_lines(self) -> list[str]:
@@ -156,19 +143,8 @@ class ReceiptPrinterPeer(DevicePeer):
     # -- host bytes --------------------------------------------------------------------------
     def on_bytes(self, data: bytes) -> list[bytes]:
         self.requests += 1
-        self._buf += data
         replies: list[bytes] = []
-        while self._buf:
-            try:
-                cmd, rest = decode_command(self._buf)
-            except FrameError:
-                # a real printer ignores what it does not understand; skip a byte and go on
-                self.decode_errors += 1
-                self._buf = self._buf[1:]
-                continue
-            if cmd is None:
-                break
-            self._buf = rest
+        for cmd in self.decoder.feed(data):
             if isinstance(cmd, StatusRequest):
                 self.status_requests[cmd.n] += 1
                 replies.append(bytes([self.status_byte(cmd.n)]))
@@ -187,7 +163,7 @@ class ReceiptPrinterPeer(DevicePeer):
             self.mechanical_error = False
             if n == RecoverRequest.RECOVER_CLEAR_BUFFERS:
                 self.held.clear()
-                self._line = b""
+                self.paper_out.clear_line()
         return self._resume()
 
     def _resume(self) -> list[bytes]:
@@ -197,51 +173,18 @@ class ReceiptPrinterPeer(DevicePeer):
         return replies
 
     def _execute(self, cmd: Command) -> list[bytes]:
-        if isinstance(cmd, Text):
-            self._line += cmd.data
-        elif isinstance(cmd, LineFeed):
-            self._print_line()
-        elif isinstance(cmd, FeedLinesCommand):
-            if self._line:
-                self._print_line()
-        elif isinstance(cmd, InitializeCommand):
-            self.bold, self.align, self.kanji, self._line = False, Justification.LEFT, self._kanji_default, b""
-        elif isinstance(cmd, EmphasizeCommand):
-            self.bold = cmd.on
-        elif isinstance(cmd, JustifyCommand):
-            self.align = cmd.justification
-        elif isinstance(cmd, KanjiModeCommand):
-            self.kanji = cmd.on
-        elif isinstance(cmd, QrStoreCommand):
-            self._qr_data = cmd.data
-        elif isinstance(cmd, QrPrintCommand):
-            if self._qr_data is not None:
-                self.current.qr.append(self._qr_data.decode("utf-8", errors="replace"))
-        elif isinstance(cmd, CutCommand):
-            self._cut(cmd)
+        if is_cut(cmd):
+            if self.cutter_jammed:
+                self.paper_out.print_line(force=False)
+                self.cutter_error = True
+                self.failed_cuts += 1
+                return []
         elif isinstance(cmd, PaperSensorRequest):
             return [bytes([self.paper_sensor_byte()])]
-        elif isinstance(cmd, CodeTableCommand | CarriageReturn | QrModelCommand | QrModuleSizeCommand
-                        | QrErrorCorrectionCommand):
-            pass
+        elif isinstance(cmd, OtherCommand) and cmd.data[:2] == b"\x1dr" and cmd.data[2] in (0x02, 0x32):
+            return [bytes([DRAWER_STATUS])]
+        self.paper_out.execute(cmd)
         return []
-
-    def _print_line(self) -> None:
-        codec = "gb18030" if self.kanji else "cp437"
-        text = self._line.decode(codec, errors="replace")
-        self.current.lines.append(PrintedLine(text, self.bold, self.align.name.lower()))
-        self._line = b""
-
-    def _cut(self, cmd: CutCommand) -> None:
-        if self._line:
-            self._print_line()
-        if self.cutter_jammed:
-            self.cutter_error = True
-            self.failed_cuts += 1
-            return
-        self.current.cut = "partial" if cmd.partial else "full"
-        self.receipts.append(self.current)
-        self.current = Receipt()
 
     # -- faults and actions -----------------------------------------------------------------
     def set_device_fault(self, fault: str, on: bool) -> None:
@@ -299,4 +242,9 @@ class ReceiptPrinterPeer(DevicePeer):
                 "lines_printed": len(self.printed_lines),
                 "failed_cuts": self.failed_cuts,
                 "held_commands": len(self.held),
+                "decode_errors": self.decoder.errors,
+                "decode_dropped_bytes": self.decoder.dropped,
+                "last_decode_errors": list(self.decoder.recent_errors)[-5:],
+                "recent_receipts": [r.to_dict() for r in self.receipts[-RECENT_RECEIPTS:]],
+                "on_the_roll": self.current.to_dict(),
             }

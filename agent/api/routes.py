@@ -145,7 +145,10 @@ class Router:
         except DriverError as exc:  # before ValueError: a FrameError is both, and it is the device's fault
             raise ApiError(503, "device_unavailable", f"{name}: {exc}") from None
         except (ValueError, TypeError) as exc:
-            raise ApiError(422, "invalid_body", str(exc)) from None
+            # a print request's blocks name every problem with its path (blocks[2].data: ...)
+            problems = getattr(exc, "problems", None)
+            extra = {"problems": list(problems)} if isinstance(problems, list) else {}
+            raise ApiError(422, "invalid_body", str(exc), **extra) from None
 
     def _require_device(self, name: str) -> None:
         if name not in self.agent.device_names():

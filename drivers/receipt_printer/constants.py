@@ -10,11 +10,15 @@ from __future__ import annotations
 from enum import IntEnum, IntFlag
 
 #: ESC/POS control bytes (ASCII names, as the Epson reference writes them)
+HT = 0x09  #: Horizontal tab
 LF = 0x0A  #: Print and line feed
+FF = 0x0C  #: Print and return to standard mode (in page mode)
 CR = 0x0D  #: Print and carriage return (ignored by most thermal printers when auto-LF is off)
 DLE = 0x10  #: Real-time command prefix
 EOT = 0x04  #: DLE EOT n: transmit real-time status
 ENQ = 0x05  #: DLE ENQ n: real-time request to printer (recover from error)
+DC4 = 0x14  #: DLE DC4 fn ...: real-time pulse / power-off / buzzer / status / clear buffers
+CAN = 0x18  #: Cancel print data in page mode
 ESC = 0x1B
 FS = 0x1C
 GS = 0x1D
@@ -179,6 +183,20 @@ class CharacterCodeTable(IntEnum):
     PC437 = 0
     PC850 = 2
     WPC1252 = 16
+
+
+#: ESC t n pages a printer may document (Epson: 0..8, 11..53, 66..75, 82, 254, 255 vary by model)
+CODE_TABLES = frozenset((*range(54), *range(66, 76), 82, 254, 255))
+
+#: ESC t n -> Python codec for the pages Python has (the Epson page table, as python-escpos 3.1
+#: ``capabilities.json`` profile "default" lists it with each page's ``python_encode``)
+CODE_TABLE_CODECS: dict[int, str] = {
+    0: "cp437", 1: "cp932", 2: "cp850", 3: "cp860", 4: "cp863", 5: "cp865", 13: "cp857", 14: "cp737",
+    15: "iso8859_7", 16: "cp1252", 17: "cp866", 18: "cp852", 19: "cp858", 21: "cp874", 32: "cp720",
+    33: "cp775", 34: "cp855", 35: "cp861", 36: "cp862", 37: "cp864", 38: "cp869", 39: "iso8859_2",
+    40: "iso8859_15", 44: "cp1125", 45: "cp1250", 46: "cp1251", 47: "cp1253", 48: "cp1254", 49: "cp1255",
+    50: "cp1256", 51: "cp1257", 52: "cp1258",
+}
 
 
 #: GS r 1: transmit paper sensor status. NOT real-time: the printer answers only after the

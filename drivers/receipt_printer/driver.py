@@ -39,6 +39,7 @@ from drivers.base.errors import (
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 from drivers.base.transport import Transport, open_transport
 from drivers.receipt_printer import selftest as _selftest
+from drivers.receipt_printer.blocks import Block, print_request
 from drivers.receipt_printer.commands import PaperSensorRequest, RecoverCommand, StatusRequest
 from drivers.receipt_printer.constants import (
     BAUDRATE,
@@ -50,13 +51,8 @@ from drivers.receipt_printer.constants import (
     StatusType,
 )
 from drivers.receipt_printer.health import BLOCKING_FAULTS, FAULT_COVER_OPEN, FAULTS, RECOVERABLE_FAULTS, health_of
-from drivers.receipt_printer.receipt import (
-    PrinterOptions,
-    encode_all,
-    parse_lines,
-    receipt_commands,
-    setup_commands,
-)
+from drivers.receipt_printer.layout import layout
+from drivers.receipt_printer.receipt import PrinterOptions, encode_all, setup_commands
 from drivers.receipt_printer.status import (
     AsbStatus,
     RealTimeStatus,
@@ -250,19 +246,11 @@ class EscposDriver(DeviceDriver):
 
     # -- operations ------------------------------------------------------------------------
     def operation(self, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``print`` {lines, qr, cut} -> {printed, lines, cut, faults}; ``status`` -> {state, faults, detail};
-        ``recover`` (DLE ENQ 2, then DLE EOT 1..4) -> {state, faults}."""
+        """``print`` {blocks} or {lines, qr, cut} -> {printed, lines, cut, faults};
+        ``status`` -> {state, faults, detail}; ``recover`` (DLE ENQ 2, then DLE EOT 1..4) -> {state, faults}."""
         try:
             if op == "print":
-                unknown = set(args) - {"lines", "qr", "cut"}
-                if unknown:
-                    raise ValueError(f"unknown print arguments {sorted(unknown)}")
-                qr, cut = args.get("qr"), args.get("cut", True)
-                if qr is not None and not isinstance(qr, str):
-                    raise TypeError("qr must be a string or null")
-                if not isinstance(cut, bool):
-                    raise TypeError("cut must be a boolean")
-                return self.print_receipt(args.get("lines", []), qr, cut)
+                return self.print_blocks(print_request(args, self.options))
             if op == "status":
                 if args:
                     raise ValueError("status takes no arguments")
@@ -278,26 +266,27 @@ class EscposDriver(DeviceDriver):
             raise ProtocolError(f"corrupt status reply: {exc}") from exc
         return super().operation(op, args)
 
-    def print_receipt(self, lines: Any, qr: str | None, cut: bool) -> dict[str, Any]:
+    def print_blocks(self, blocks: list[Block]) -> dict[str, Any]:
         """Check, print, cut, verify. Raises DeviceRefused before sending anything when a fault
-        forbids printing, ValueError/TypeError for a malformed receipt."""
-        cmds, n_lines = receipt_commands(parse_lines(lines), qr, cut, self.options)
+        forbids printing."""
+        out = layout(blocks)
+        cut = out.cuts > 0
+        what = {"device": self.name, "lines": out.lines, "qr": out.qr_codes > 0, "barcodes": out.barcodes,
+                "images": out.images, "cut_requested": cut}
         with self.lock:
             before = self.poll()
             blocking = [f for f in before.faults if f.code in BLOCKING_FAULTS]
             if blocking:
                 raise DeviceRefused(blocking[0].code, f"{self.name}: cannot print: {blocking[0].text}")
-            self._write(encode_all(setup_commands(self.options) + cmds) + PaperSensorRequest().encode())
+            self._write(encode_all(setup_commands(self.options) + out.commands) + PaperSensorRequest().encode())
             try:
-                result = self._verify(n_lines, cut)
+                result = self._verify(out.lines, cut)
             except DriverError as exc:
                 # the data went out but the printer stopped answering: nobody knows what printed
-                self.ctx.emit("receipt_unverified", {"device": self.name, "lines": n_lines, "qr": qr is not None,
-                                                     "cut_requested": cut, "error": type(exc).__name__})
+                self.ctx.emit("receipt_unverified", {**what, "error": type(exc).__name__})
                 raise
         kind = "receipt_printed" if result["printed"] else "receipt_failed"
-        self.ctx.emit(kind, {"device": self.name, "lines": result["lines"], "qr": qr is not None,
-                             "cut_requested": cut, "cut": result["cut"], "faults": result["faults"]})
+        self.ctx.emit(kind, {**what, "lines": result["lines"], "cut": result["cut"], "faults": result["faults"]})
         return result
 
     def _verify(self, n_lines: int, cut: bool) -> dict[str, Any]:
@@ -347,7 +336,8 @@ class EscposDriver(DeviceDriver):
         "yes"/"no" or the check code read off the slip) decides; ``None`` means no answer."""
         answer: Any = self.ctx.prompt(
             f"{self.name}: a test slip was printed. Does it show check code {check_code}, "
-            "with clean text, a readable QR code and a clean cut? Answer with the check code.")
+            "with clean text, a solid black bar without white streaks, a barcode and a QR code that scan, "
+            "and a clean cut? Answer with the check code.")
         if answer is None:
             return None
         if isinstance(answer, bool):

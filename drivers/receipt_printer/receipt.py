@@ -1,7 +1,8 @@
-"""Receipt layout: printer options, line wrapping by display width, and the command list.
+"""Receipt basics: printer options, the ``lines`` shorthand, wrapping by display width, code pages.
 
-Pure: text in, ESC/POS commands out. Chinese receipts use GB18030 in Kanji mode (FS &);
-a CJK character is two columns wide on the paper, so lines wrap by display width.
+Pure. The print request's blocks are checked in blocks.py and turned into commands in layout.py.
+Chinese receipts use GB18030 in Kanji mode (FS &); a CJK character is two columns wide on the
+paper, so lines wrap by display width.
 """
 
 from __future__ import annotations
@@ -14,26 +15,14 @@ from typing import Any
 from drivers.receipt_printer.commands import (
     CodeTableCommand,
     Command,
-    CutCommand,
-    EmphasizeCommand,
     InitializeCommand,
-    JustifyCommand,
     KanjiModeCommand,
-    LineFeed,
-    QrErrorCorrectionCommand,
-    QrModelCommand,
-    QrModuleSizeCommand,
-    QrPrintCommand,
-    QrStoreCommand,
-    Text,
 )
 from drivers.receipt_printer.constants import (
-    QR_MAX_DATA,
     CharacterCodeTable,
     CutFunction,
     Justification,
     QrErrorCorrection,
-    QrModel,
 )
 
 #: code page option -> (Python codec, Kanji mode, ESC t table)
@@ -44,8 +33,10 @@ CODE_PAGES: dict[str, tuple[str, bool, CharacterCodeTable]] = {
     "cp1252": ("cp1252", False, CharacterCodeTable.WPC1252),
 }
 CUT_MODES = {"partial": CutFunction.FEED_PARTIAL_CUT, "full": CutFunction.FEED_FULL_CUT}
-_ALIGN = {"left": Justification.LEFT, "center": Justification.CENTER, "right": Justification.RIGHT}
+ALIGN = {"left": Justification.LEFT, "center": Justification.CENTER, "right": Justification.RIGHT}
 MAX_LINES = 500
+#: font A is 12 x 24 dots (Epson ESC ! / ESC M: font A 12 x 24), so 48 columns span 576 dots
+FONT_A_DOTS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +51,13 @@ class PrinterOptions:
     cut_mode: str = "partial"
     #: how long the printer may take to print a receipt before the GS r barrier answers
     print_timeout_s: float = 10.0
+    #: printable dots per line (58 mm: 384, 80 mm: 576); unset: width_chars x 12, font A's cell width
+    dot_width: int | None = None
+
+    @property
+    def print_width_dots(self) -> int:
+        """How wide an image or barcode may be: ``dot_width``, else ``width_chars`` font A cells of 12 dots."""
+        return self.dot_width if self.dot_width is not None else self.width_chars * FONT_A_DOTS
 
     @classmethod
     def problems(cls, options: Mapping[str, Any]) -> list[str]:
@@ -83,6 +81,9 @@ class PrinterOptions:
             elif key == "print_timeout_s":
                 if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 120:
                     out.append(f"print_timeout_s: must be a number 0.5..120, got {value!r}")
+            elif key == "dot_width":
+                if isinstance(value, bool) or not isinstance(value, int) or not 96 <= value <= 2048:
+                    out.append(f"dot_width: must be an integer 96..2048 (58 mm: 384, 80 mm: 576), got {value!r}")
             else:
                 out.append(f"{key}: unknown option for receipt_printer")
         return out
@@ -148,7 +149,7 @@ def parse_lines(raw: Any) -> list[ReceiptLine]:
             if unknown:
                 raise ValueError(f"lines[{i}]: unknown keys {sorted(unknown)}")
             text, bold, align = item.get("text"), item.get("bold", False), item.get("align", "left")
-            if not isinstance(text, str) or not isinstance(bold, bool) or align not in _ALIGN:
+            if not isinstance(text, str) or not isinstance(bold, bool) or align not in ALIGN:
                 raise ValueError(f"lines[{i}]: text must be a string, bold a boolean, align left|center|right")
             line = ReceiptLine(text, bold, align)
         else:
@@ -172,54 +173,6 @@ def setup_commands(options: PrinterOptions) -> list[Command]:
     """ESC @ and the character setup (Kanji mode for GB18030, else ESC t and FS .)."""
     _, kanji, table = CODE_PAGES[options.code_page]
     return [InitializeCommand(), CodeTableCommand(table), KanjiModeCommand(kanji)]
-
-
-def receipt_commands(lines: Sequence[ReceiptLine], qr: str | None, cut: bool,
-                     options: PrinterOptions) -> tuple[list[Command], int]:
-    """The commands printing a receipt, and the number of printed (wrapped) lines.
-
-    Raises:
-        ValueError: text outside the code page, or QR data too long.
-    """
-    cmds: list[Command] = []
-    printed = 0
-    bold, align = False, Justification.LEFT
-    for line in lines:
-        want_align = _ALIGN[line.align]
-        if want_align != align:
-            cmds.append(JustifyCommand(want_align))
-            align = want_align
-        if line.bold != bold:
-            cmds.append(EmphasizeCommand(line.bold))
-            bold = line.bold
-        for piece in wrap(line.text, options.width_chars):
-            if piece:
-                cmds.append(Text(encode_text(piece, options)))
-            cmds.append(LineFeed())
-            printed += 1
-    if bold:
-        cmds.append(EmphasizeCommand(False))
-    if qr is not None:
-        _check_text(qr, "qr")
-        data = qr.encode("utf-8")
-        if not 1 <= len(data) <= QR_MAX_DATA:
-            raise ValueError(f"qr must be 1..{QR_MAX_DATA} bytes in UTF-8")
-        cmds += [
-            JustifyCommand(Justification.CENTER),
-            QrModelCommand(QrModel.MODEL_2),
-            QrModuleSizeCommand(options.qr_module_size),
-            QrErrorCorrectionCommand(QrErrorCorrection[options.qr_error_correction]),
-            QrStoreCommand(data),
-            QrPrintCommand(),
-            LineFeed(),
-        ]
-        align = Justification.CENTER
-    if align != Justification.LEFT:
-        cmds.append(JustifyCommand(Justification.LEFT))
-    if cut:
-        # GS V 65/66 with n=0 feeds the last line past the cutter, then cuts
-        cmds.append(CutCommand(CUT_MODES[options.cut_mode], 0))
-    return cmds, printed
 
 
 def encode_all(cmds: Sequence[Command]) -> bytes:

@@ -2,8 +2,9 @@
 
 * internal: DLE EOT 1..4 only (no paper moves); pass when the printer can print
   (paper near end passes with a warning reason);
-* external: a test slip (text in the configured code page, a QR code, a check code) is
-  printed and cut, then the status is checked again; pass when it printed and cut;
+* external: a test slip (text in the configured code page, a solid bar across the full print
+  width that shows dead head dots as white streaks, the check code as a CODE128 barcode, a QR
+  code) is printed and cut, then the status is checked again; pass when it printed and cut;
 * interactive: the external slip, then the engineer confirms it through
   ``driver.confirm_slip(check_code)`` (by default ``ctx.prompt``; tests inject the simulator's
   record of the slip). No answer is a SKIP, never a pass.
@@ -15,7 +16,11 @@ from typing import TYPE_CHECKING
 
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
 from drivers.base.health import Action, SelftestLevel, SelftestOutcome, SelftestResult
+from drivers.receipt_printer.barcodes import HRI_POSITIONS, barcode_data
+from drivers.receipt_printer.blocks import BarcodeBlock, Block, ImageBlock, shorthand_blocks
 from drivers.receipt_printer.health import FAULTS
+from drivers.receipt_printer.raster import Raster
+from drivers.receipt_printer.receipt import parse_lines
 
 if TYPE_CHECKING:
     from drivers.receipt_printer.driver import EscposDriver
@@ -50,6 +55,26 @@ def slip_lines(driver: EscposDriver, check_code: str) -> list[str | dict[str, ob
     return lines
 
 
+#: rows of the solid test bar (3 mm at 8 dots/mm)
+BAR_ROWS = 24
+
+
+def head_test_bar(width: int) -> Raster:
+    """Every dot of ``width`` printed for ``BAR_ROWS`` rows (the padding bits of a last part-byte stay 0)."""
+    full, rest = divmod(width, 8)
+    row = b"\xff" * full + (bytes([(0xFF << (8 - rest)) & 0xFF]) if rest else b"")
+    return Raster(width, BAR_ROWS, row * BAR_ROWS)
+
+
+def slip_blocks(driver: EscposDriver, check_code: str) -> list[Block]:
+    """The slip: its text lines, the head test bar, the check code as a barcode, a QR code, a cut."""
+    opts = driver.options
+    return [*shorthand_blocks(parse_lines(slip_lines(driver, check_code)), None, False, opts),
+            ImageBlock(head_test_bar(opts.print_width_dots)),
+            BarcodeBlock(barcode_data("CODE128", check_code), HRI_POSITIONS["below"], 60, 2),
+            *shorthand_blocks([], f"SELFTEST:{driver.name}:{check_code}", True, opts)]
+
+
 def run(driver: EscposDriver, level: SelftestLevel) -> SelftestResult:
     started = driver.ctx.clock.monotonic()
 
@@ -68,7 +93,7 @@ def run(driver: EscposDriver, level: SelftestLevel) -> SelftestResult:
                                   or f"printer {status.state.value}", code, status.action, took(),
                                   {"faults": status.fault_codes, "detail": status.detail})
         check_code = driver.new_check_code()
-        result = driver.print_receipt(slip_lines(driver, check_code), f"SELFTEST:{driver.name}:{check_code}", True)
+        result = driver.print_blocks(slip_blocks(driver, check_code))
         code = driver.last_status.code if driver.last_status else ""
         details = {"faults": result["faults"], "lines": result["lines"], "cut": result["cut"]}
         if not result["printed"] or not result["cut"]:

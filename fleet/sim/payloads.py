@@ -57,7 +57,8 @@ def business_event(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
         return "note_rejected", "bills", {"reason": "insertion_err", "reason_code": "0x71"}
     if pick < 0.8:
         return "receipt_printed", "printer", {"device": "printer", "lines": rng.randint(8, 30), "qr": True,
-                                               "cut_requested": True, "cut": True, "faults": []}
+                                               "barcodes": 1, "images": 1, "cut_requested": True, "cut": True,
+                                               "faults": []}
     if pick < 0.9:
         code = f"{rng.randrange(10**12):012d}"
         return "code_scanned", "scanner", {"code": code, "length": len(code), "truncated": False}

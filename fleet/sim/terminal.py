@@ -237,8 +237,8 @@ class Terminal:
                 delay = min(self.opts.reconnect_max, self.opts.reconnect_min * 2 ** min(attempt, 10))
                 await _sleep_or_stop(stop, self.rng.uniform(delay / 2, delay))
             self.generating = False
-            if self.journal and self.client is None:
-                await self._session(stop)  # stopped while the link was down: one last try to settle
+            if self.client is None:
+                await self._session(stop)  # stopped while the link was down: one last try to settle, say bye
         finally:
             for t in tasks:
                 t.cancel()

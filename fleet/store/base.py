@@ -77,6 +77,17 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def healthy(self) -> bool:
+        """True when the store answers a trivial query (a refused batch is then the data's fault)."""
+        try:
+            self.execute("SELECT 1").fetchall()
+            return True
+        except Exception:
+            return False
+
+    def reconnect(self) -> None:
+        """Open a new connection after the store went away (PostgreSQL; SQLite has nothing to do)."""
+
     def applied_versions(self) -> set[int]:
         raise NotImplementedError
 
@@ -180,8 +191,7 @@ class Store:
                     self._apply_status(p, res)
                 else:
                     self._apply_health(p, res)
-            for terminal, (received, site) in seen.items():
-                self._seen(terminal, site or None, received, res)
+            self._seen_many(seen, res)
             state_events = sorted((e for k, e in events.items() if k in new_e and e.type == "device_state"),
                                   key=lambda e: (e.terminal_id, e.seq))
             for e in state_events:
@@ -214,6 +224,28 @@ class Store:
         if not row["online"] and row["reason"] == "silent":
             self.execute("UPDATE terminals SET online = ?, reason = NULL WHERE terminal_id = ?", (True, terminal_id))
         res.closed += inc.close_offline(self, terminal_id, received)
+
+    def _seen_many(self, seen: dict[str, tuple[str, str]], res: BatchResult) -> None:
+        """``_seen`` for every terminal of a batch in a few statements (not a few per terminal)."""
+        if not seen:
+            return
+        items = sorted(seen.items())
+        for i in range(0, len(items), CHUNK):
+            chunk = items[i:i + CHUNK]
+            self.execute(
+                "INSERT INTO terminals (terminal_id, site, last_seen) VALUES "
+                + ",".join(["(?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT (terminal_id) DO UPDATE SET site = COALESCE(excluded.site, terminals.site), "
+                "last_seen = CASE WHEN terminals.last_seen IS NULL OR terminals.last_seen < excluded.last_seen "
+                "THEN excluded.last_seen ELSE terminals.last_seen END",
+                [v for t, (received, site) in chunk for v in (t, site or None, received)])
+            marks = ",".join("?" * len(chunk))
+            back = self.query(f"SELECT terminal_id FROM terminals WHERE reason = ? AND terminal_id IN ({marks})",
+                              ["silent", *(t for t, _ in chunk)])
+            for r in back:
+                self.execute("UPDATE terminals SET online = ?, reason = NULL WHERE terminal_id = ?",
+                             (True, r["terminal_id"]))
+                res.closed += inc.close_offline(self, r["terminal_id"], seen[r["terminal_id"]][0])
 
     def _apply_status(self, s: Status, res: BatchResult) -> None:
         """A status counts only if it is not older than the one we hold: the same boot and a session
@@ -279,14 +311,21 @@ class Store:
                     gone.append(row["terminal_id"])
         return gone
 
+    def max_seq(self, terminal_id: str) -> int:
+        rows = self.query("SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM transactions WHERE terminal_id = ? "
+                          "UNION ALL SELECT MAX(seq) FROM events WHERE terminal_id = ? "
+                          "UNION ALL SELECT MAX(seq) FROM reports WHERE terminal_id = ?) x", (terminal_id,) * 3)
+        return int(rows[0]["m"] or 0) if rows else 0
+
     # -- queries -------------------------------------------------------------------------------
     def counters(self) -> dict[str, int]:
         return {r["name"]: int(r["value"]) for r in self.query("SELECT name, value FROM counters")}
 
-    def gaps(self, terminal_id: str | None = None) -> list[dict[str, Any]]:
-        """Missing seq ranges per terminal between the records received (all kinds share one seq)."""
-        where = "WHERE terminal_id = ?" if terminal_id else ""
-        params = (terminal_id,) * 3 if terminal_id else ()
+    def gaps(self, terminal_id: str | None = None, floor: int = 0) -> list[dict[str, Any]]:
+        """Missing seq ranges per terminal between the records received (all kinds share one seq);
+        ``floor``: only above this seq (one terminal's known-contiguous prefix is not scanned again)."""
+        where = "WHERE terminal_id = ? AND seq >= ?" if terminal_id else ""
+        params = (terminal_id, floor) * 3 if terminal_id else ()
         rows = self.query(
             "SELECT terminal_id, seq + 1 AS first, nxt - 1 AS last FROM ("
             " SELECT terminal_id, seq, LEAD(seq) OVER (PARTITION BY terminal_id ORDER BY seq) AS nxt FROM ("

@@ -11,11 +11,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
+import structlog
 
 from fleet import timeutil
 from fleet.records import Event, Parsed, Txn
 from fleet.store.base import Store
 
+log = structlog.get_logger(__name__)
 PARTITIONED = {"transactions": Txn, "events": Event}
 _LOCK_KEY = 0x6B696F736B  # "kiosk": serialises DDL between consumers
 
@@ -26,10 +28,21 @@ class PostgresStore(Store):
 
     def __init__(self, url: str) -> None:
         super().__init__()
+        self.url = url
         self.conn = psycopg.connect(url, autocommit=True)
         self._months: set[tuple[str, str]] = set()
         self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                           "applied TIMESTAMPTZ NOT NULL DEFAULT now())")
+
+    def reconnect(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+        try:
+            self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            log.warning("store_reconnect_failed", error=str(exc))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -186,6 +186,8 @@ class TcpLink(Link):
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self._conn = conn
                     continue
+                if s is not self._conn:  # the host it replaced, closed above: its events are stale
+                    continue
                 try:
                     data = s.recv(4096)
                 except OSError:

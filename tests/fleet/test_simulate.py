@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import contract
+from fleet import ops
+from fleet.sim import payloads
 from fleet.store import open_store
 from tests.support.broker import MosquittoBroker
 from tests.support.waiting import wait_until
@@ -83,6 +85,13 @@ def test_simulated_fleet_is_contract_valid_and_stored_exactly_once(
             "SELECT terminal_id, seq FROM events) u GROUP BY terminal_id")}
         assert last == sent["last_seq"]
         counters = store.counters()
+        # presence: every terminal said goodbye; faults that came and went are incidents
+        wait_until(lambda: all(not t["online"] and t["reason"] == "shutdown" for t in ops.terminals(store)), 30,
+                   message=lambda: [t for t in ops.terminals(store) if t["online"] or t["reason"] != "shutdown"])
+        incidents = ops.incidents(store)
+        codes = {c for _cls, _req, codes, _act in payloads.DEVICES.values() for c in codes}
+        assert incidents and {i["fault"] for i in incidents if i["device"]} <= codes
+        assert any(i["closed"] for i in incidents)
     finally:
         store.close()
     dupes = sum(v for k, v in counters.items() if k.startswith("duplicate"))

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.agent_proc import REPO
+from tests.support.sims import kiosk_sim, kiosk_sim_run
 from tests.support.waiting import wait_until
 
 
@@ -262,33 +263,23 @@ def test_the_engineer_at_a_kiosk_sim_terminal(tmp_path, broker, terminal_id):
     from tests.support.agent_proc import AgentProcess
 
     state, cfg = tmp_path / "sim", tmp_path / "agent.toml"
-    sim = subprocess.Popen([sys.executable, "-m", "simulators", "run", "--state-dir", str(state), "--config-out",
-                            str(cfg), "--mqtt-port", str(broker.port), "--terminal-id", terminal_id], cwd=REPO,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def ksim(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "simulators", args[0], "--state-dir", str(state), *args[1:]],
-                              cwd=REPO, capture_output=True, text=True, timeout=30)
     agent = AgentProcess(cfg, tmp_path)
-    try:
-        wait_until(lambda: ((state / "sim.sock").exists() and cfg.exists()) or sim.poll() is not None, 20)
-        assert sim.poll() is None, sim.stderr.read() if sim.stderr else ""
-        agent.start()
-        api = agent.client()
-        wait_until(lambda: all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values()), 30,
-                   message=lambda: api.get("/v1/health")[1]["devices"])
-        r = _cli(cfg, "selftest")
-        assert r.returncode == 0 and "ALL PASS" in r.stdout, r.stdout + r.stderr
-        assert "printer" in api.get("/v1/health")[1]["devices"]
-        assert ksim("fault", "printer", "paper_out").returncode == 0
-        r = _cli(cfg, "selftest", "printer", "--json")
-        assert r.returncode == 1, r.stdout + r.stderr
-        res = json.loads(r.stdout)["results"][0]
-        assert (res["device"], res["result"], res["action"]) == ("printer", "fail", "replenish"), res
-        assert "paper" in (res["reason"] + res["code"]).lower(), res
-        assert ksim("fault", "printer", "paper_out", "--clear").returncode == 0
-        assert _cli(cfg, "selftest", "printer").returncode == 0
-    finally:
-        agent.close()
-        sim.terminate()
-        sim.wait(15)
+    with kiosk_sim_run(state, cfg, broker.port, "--terminal-id", terminal_id):
+        try:
+            agent.start()
+            api = agent.client()
+            wait_until(lambda: all(d["state"] == "online" for d in api.get("/v1/health")[1]["devices"].values()),
+                       30, message=lambda: api.get("/v1/health")[1]["devices"])
+            r = _cli(cfg, "selftest")
+            assert r.returncode == 0 and "ALL PASS" in r.stdout, r.stdout + r.stderr
+            assert "printer" in api.get("/v1/health")[1]["devices"]
+            assert kiosk_sim(state, "fault", "printer", "paper_out").returncode == 0
+            r = _cli(cfg, "selftest", "printer", "--json")
+            assert r.returncode == 1, r.stdout + r.stderr
+            res = json.loads(r.stdout)["results"][0]
+            assert (res["device"], res["result"], res["action"]) == ("printer", "fail", "replenish"), res
+            assert "paper" in (res["reason"] + res["code"]).lower(), res
+            assert kiosk_sim(state, "fault", "printer", "paper_out", "--clear").returncode == 0
+            assert _cli(cfg, "selftest", "printer").returncode == 0
+        finally:
+            agent.close()

@@ -62,10 +62,11 @@ class PostgresCluster:
                 os.chmod(p, os.stat(p).st_mode | 0o011)
             shutil.chown(self.workdir, pw.pw_uid, pw.pw_gid)
             shutil.chown(self.sockdir, pw.pw_uid, pw.pw_gid)
-        r = self._as_user(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "fleet", "--auth=trust",
-                          "-E", "UTF8", "--no-sync")
-        if r.returncode != 0:
-            raise RuntimeError(f"initdb failed: {r.stderr[-2000:]}")
+        if not self.data.exists():
+            r = self._as_user(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "fleet", "--auth=trust",
+                              "-E", "UTF8", "--no-sync")
+            if r.returncode != 0:
+                raise RuntimeError(f"initdb failed: {r.stderr[-2000:]}")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.sockdir} "
                 "-c fsync=off -c full_page_writes=off -c max_connections=50")
         r = self._as_user(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile), "-o", opts,
@@ -89,6 +90,8 @@ class PostgresCluster:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server (``immediate``: like a crash; ``fast``: clean). ``start()`` again restarts it
+        on the same port with the same data."""
         if self.data.exists():
-            self._as_user(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self._as_user(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")

@@ -18,6 +18,7 @@ from drivers.base.health import Action, DeviceState, SelftestLevel, SelftestOutc
 from drivers.receipt_printer.commands import Command, LineFeed
 from drivers.receipt_printer.constants import StatusType
 from drivers.receipt_printer.driver import EscposDriver
+from drivers.receipt_printer.selftest import head_test_bar
 from simulators.base.link import PtyLink
 from simulators.receipt_printer import PrintedLine, ReceiptPrinterPeer
 from tests.support.waiting import wait_until
@@ -77,7 +78,8 @@ def test_print_receipt(driver: EscposDriver, peer: ReceiptPrinterPeer, events: E
     assert receipt.qr == ["https://bank.example.cn/r/0001"]
     assert receipt.cut == "partial"
     assert driver.counters() == {"paper_cuts": 1, "receipts_printed": 1, "lines_printed": 3}
-    assert events.items == [("receipt_printed", {"device": "printer", "lines": 3, "qr": True, "cut_requested": True,
+    assert events.items == [("receipt_printed", {"device": "printer", "lines": 3, "qr": True, "barcodes": 0,
+                                                 "images": 0, "cut_requested": True,
                                                  "cut": True, "faults": []})]
 
 
@@ -328,8 +330,29 @@ def test_printer_goes_silent_after_the_data(tmp_path: Path, make_driver: DriverF
         drv.open()
         with pytest.raises(DeviceTimeout):
             drv.operation("print", {"lines": ["a", "b"]})
-        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False,
-                                                        "cut_requested": True, "error": "DeviceTimeout"})]
+        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False, "barcodes": 0,
+                                                        "images": 0, "cut_requested": True,
+                                                        "error": "DeviceTimeout"})]
         assert "receipts_printed" not in drv.counters()
     finally:
         link.stop()
+
+
+def test_selftest_slip_has_the_head_bar_and_the_check_code_barcode(driver: EscposDriver,
+                                                                   peer: ReceiptPrinterPeer) -> None:
+    """The external slip exercises raster and barcode printing too: a solid bar across every dot of the
+    head (576 on the default 80 mm printer) and the check code as CODE128, then the QR code."""
+    driver.new_check_code = lambda: "4711"  # type: ignore[method-assign]
+    assert driver.selftest(SelftestLevel.EXTERNAL).result == SelftestOutcome.PASS
+    assert peer.decode_errors == 0
+    slip = peer.receipts[-1]
+    assert [(i.width, i.height, i.source) for i in slip.images] == [(576, 24, "raster")]
+    assert [(b.symbology, b.data, b.hri) for b in slip.barcodes] == [("CODE128", "{B4711", "below")]
+    assert slip.qr == ["SELFTEST:printer:4711"]
+    assert slip.text[-2] == "check code: 4711"
+
+
+def test_head_test_bar_prints_every_dot_and_no_padding() -> None:
+    bar = head_test_bar(388)  # 48 whole bytes and 4 dots: the last byte is 0xF0
+    assert bar.width_bytes == 49 and bar.data[:49] == b"\xff" * 48 + b"\xf0"
+    assert bar.black_fraction() == 1.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from drivers.receipt_printer.driver import EscposDriver
+from drivers.receipt_printer.layout import receipt_commands
 from drivers.receipt_printer.receipt import (
     PrinterOptions,
     encode_all,
     parse_lines,
-    receipt_commands,
     setup_commands,
     wrap,
 )
