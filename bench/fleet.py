@@ -582,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     phases = set(args.only.split(","))
     rows: list[dict] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # finally: end every child, broker and cluster
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     emit("workdir", path=str(work), kept=args.keep)
     pg = PostgresCluster(work / "pg").start() if pg_bindir() else None
