@@ -1,24 +1,36 @@
-"""Fleet ingest benchmark (issue 13, item 7), run by hand: ``python -m bench.fleet [--messages N]``.
+"""Fleet benchmark (issue 13, Targets), run by hand, never in CI::
 
-In one run, against one private Mosquitto (queue uncapped) on loopback:
+    .venv/bin/python -m bench.fleet [--messages 100000] [--terminals 1000,10000] [--outage 60] [--only rate,...]
 
-* **baseline**: a bare paho subscriber on the same shared subscription that only counts;
-* **kiosk-fleet ingest** into SQLite, and into a private PostgreSQL (initdb + pg_ctl) with 1 and
-  with 2 consumer processes on one shared subscription.
+Everything runs on loopback: a private Mosquitto (tests/support/broker.py, with unlimited queues
+for offline sessions), a private PostgreSQL cluster (tests/support/pg.py, initdb + pg_ctl as an
+unprivileged user), real ``kiosk-fleet ingest`` processes (tests/fleet/conftest.py FleetProcess)
+and ``kiosk-fleet simulate``. Phases:
 
-Each consumer's persistent session is created first, then the whole backlog (contract-valid
-transactions and events from ``--terminals`` fake terminals) is published while it is away, so the
-broker holds it; the clock runs from the consumer's start to the last record counted (baseline) or
-committed (ingest). The publisher's speed therefore does not limit what is measured. Also reported:
-the consumer's peak RSS and the end-to-end lag (terminal ``ts`` -> committed ``received``) of a live,
-paced stream after the backlog.
+* ``rate``: the same M journal records (txn + events, contract-valid, from fleet/sim/payloads.py)
+  are published once while every consumer group is offline with a persistent session, so the
+  broker queues one copy per group; then each group is drained alone: a bare paho subscriber that
+  only counts (the baseline), one ingest into SQLite, one into PostgreSQL, two ingests sharing one
+  subscription into each. Rate = records / (last commit - first commit), polled every 0.1 s.
+* ``fleet``: N simulated terminals (for each N in --terminals) live against one ingest: nothing
+  lost (store == what the simulator says it wrote, no seq gap), duplicates absorbed, end-to-end lag
+  (terminal ``ts`` -> row visible in the store, sampled every 0.1 s) p50/p99 at steady state, and,
+  with --outage S, a broker stop of S seconds: time until the backlog is in and lag is back < 1 s.
+  Then ``kiosk-fleet report`` for that month is timed on the store the run filled.
+* ``kill``: fleet-ack mode, kill -9 of the ingest mid-stream, restart: 0 transactions lost.
+
+Figures go to stdout as JSON lines and a summary at the end (bench/README.md, "fleet").
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,205 +40,584 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from fleet import timeutil
-from fleet.payloads import FakeTerminal
+from fleet.sim import payloads
+from fleet.sim.mqttlite import LiteClient
+from fleet.sim.terminal import iso
 from fleet.store import open_store
+from tests.fleet.conftest import FleetProcess, write_fleet_config
 from tests.support.broker import MosquittoBroker
 from tests.support.pg import PostgresCluster, pg_bindir
 from tests.support.waiting import wait_until
 
+PREFIX = "kiosk/v1"
+_CHILDREN: list[Any] = []  # every process started, ended by main() whatever happens
+SHARED = [f"{PREFIX}/+/+/up/{leaf}" for leaf in ("txn", "events", "selftest")]
 
-class Broker(MosquittoBroker):
-    def _config_text(self) -> str:  # a fleet broker never drops a consumer's queue (docs/fleet.md)
+
+class BenchBroker(MosquittoBroker):
+    """The test broker, with no cap on what it queues for an offline persistent session."""
+
+    def _config_text(self) -> str:
         return super()._config_text() + "max_queued_messages 0\nmax_inflight_messages 0\n"
 
 
-def _client(cid: str, port: int) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = 3600
-    props.ReceiveMaximum = 1000
-    c.connect("127.0.0.1", port, 30, clean_start=False, properties=props)
-    return c
+def emit(phase: str, **fig: Any) -> dict[str, Any]:
+    row = {"phase": phase, **fig}
+    print(json.dumps(row), flush=True)
+    return row
 
 
-def make_session(port: int, cid: str, group: str) -> None:
-    """Connect, subscribe to the shared topics, leave: the broker now queues for ``cid``."""
-    c = _client(cid, port)
-    done = threading.Event()
-    c.on_subscribe = lambda *_: done.set()
-    c.loop_start()
-    c.subscribe([(f"$share/{group}/kiosk/v1/+/+/up/{leaf}", 1) for leaf in ("txn", "events", "selftest")])
-    assert done.wait(10)
-    c.disconnect()
-    c.loop_stop()
-
-
-def backlog(n: int, terminals: int) -> list[tuple[str, bytes]]:
-    terms = [FakeTerminal(f"T-B-{i:05d}", f"S-{i % 50:03d}") for i in range(terminals)]
-    out = []
-    for i in range(n):
-        t = terms[i % terminals]
-        doc, leaf = (t.txn(amount=i), "txn") if i % 2 == 0 else (t.scan(f"C{i}"), "events")
-        out.append((t.topic(leaf), json.dumps(doc, separators=(",", ":")).encode()))
+def rss_kb(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1])
     return out
 
 
-def publish_all(port: int, msgs: list[tuple[str, bytes]]) -> None:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}", protocol=mqtt.MQTTv5)
-    c.max_inflight_messages_set(1000)
-    acked = [0]
-    lock = threading.Lock()
-
-    def on_publish(*_: Any) -> None:
-        with lock:
-            acked[0] += 1
-    c.on_publish = on_publish
-    c.connect("127.0.0.1", port, 30)
-    c.loop_start()
-    for topic, payload in msgs:
-        c.publish(topic, payload, qos=1)
-    wait_until(lambda: acked[0] >= len(msgs), 600, message=lambda: acked[0])
-    c.disconnect()
-    c.loop_stop()
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(p / 100 * len(s)))], 3)
 
 
-def run_counter(port: int, cid: str, n: int) -> float:
-    count = [0]
-    done = threading.Event()
-    t0 = time.perf_counter()
+# -- the records --------------------------------------------------------------------------------
+def make_records(total: int, terminals: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    """``total`` contract-valid journal records spread over ``terminals``, seq 1.. per terminal."""
+    rng = random.Random(seed)
+    out = []
+    seqs = [0] * terminals
+    for i in range(total):
+        t = i % terminals
+        seqs[t] += 1
+        tid, site = f"bench-{t:05d}", f"B{t % 50:02d}"
+        base = payloads.envelope(tid, site, f"{t:016x}", iso(time.time()), seqs[t])
+        if rng.random() < 0.5:
+            doc, leaf = payloads.txn(base, f"tx-{t:05d}-{seqs[t]:08d}", rng, offline=False), "txn"
+        else:
+            doc, leaf = payloads.event(base, f"evt-{rng.getrandbits(128):032x}",
+                                       *payloads.business_event(rng)), "events"
+        out.append((f"{PREFIX}/{site}/{tid}/up/{leaf}", json.dumps(doc, separators=(",", ":")).encode()))
+    return out
 
-    def on_message(*_: Any) -> None:
-        count[0] += 1
-        if count[0] >= n:
-            done.set()
-    c = _client(cid, port)
-    c.on_message = on_message
-    c.loop_start()
-    assert done.wait(600), count[0]
-    elapsed = time.perf_counter() - t0
-    c.disconnect()
-    c.loop_stop()
-    return elapsed
+
+async def _publish_all(port: int, records: list[tuple[str, bytes]], conns: int = 4) -> None:
+    async def one(k: int) -> None:
+        c = LiteClient(f"bench-pub-{k}", max_inflight=500)
+        await c.connect("127.0.0.1", port)
+        await asyncio.gather(*(c.publish(t, p, 1) for t, p in records[k::conns]))
+        await c.disconnect()
+    await asyncio.gather(*(one(k) for k in range(conns)))
 
 
-def _rows(url: str) -> int:
-    s = open_store(url)
+def publish_all(port: int, records: list[tuple[str, bytes]]) -> float:
+    t0 = time.monotonic()
+    asyncio.run(_publish_all(port, records))
+    return time.monotonic() - t0
+
+
+# -- consumers ----------------------------------------------------------------------------------
+class RawCounter:
+    """The baseline: a bare paho MQTT 5 subscriber on a shared subscription that only counts."""
+
+    def __init__(self, port: int, group: str) -> None:
+        self.n, self.first, self.last = 0, 0.0, 0.0
+        self.done = threading.Event()
+        self.want = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{group}", protocol=mqtt.MQTTv5)
+        self.port, self.group = port, group
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, *_: c.subscribe([(f"$share/{group}/{t}", 1) for t in SHARED])
+
+    def _on_message(self, *_a: Any) -> None:
+        now = time.monotonic()
+        self.first = self.first or now
+        self.last = now
+        self.n += 1
+        if self.n >= self.want:
+            self.done.set()
+
+    def connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", self.port, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def ingest_procs(work: Path, port: int, url: str, group: str, n: int, **ingest: Any) -> list[FleetProcess]:
+    out = []
+    for k in range(n):
+        name = f"{group}-{k}"
+        cfg = write_fleet_config(work / f"{name}.toml", port, url,
+                                 mqtt={"group": group, "client_id": name}, ingest=ingest,
+                                 log={"level": "info", "format": "json"})
+        out.append(FleetProcess(cfg, work, name))
+    _CHILDREN.extend(out)
+    return out
+
+
+def stored(url: str) -> int:
+    store = open_store(url)
     try:
-        s.migrate()
-        return int(s.query("SELECT (SELECT COUNT(*) FROM transactions) + (SELECT COUNT(*) FROM events) AS n")[0]["n"])
+        return sum(int(store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]) for t in ("transactions", "events"))
     finally:
-        s.close()
+        store.close()
 
 
-def run_ingest(port: int, url: str, cids: list[str], n: int, work: Path, group: str) -> dict[str, Any]:
-    procs = []
-    t0 = time.perf_counter()
-    for cid in cids:
-        cfg = work / f"{cid}.toml"
-        cfg.write_text(f'[mqtt]\nport = {port}\nclient_id = "{cid}"\ngroup = "{group}"\n'
-                       f'[store]\nurl = "{url}"\n[log]\nlevel = "warning"\n')
-        with open(work / f"{cid}.log", "ab") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "fleet", "-c", str(cfg), "ingest"],
-                                          stdout=subprocess.DEVNULL, stderr=log))
-    peak = 0.0
-    while _rows(url) < n:
-        for p in procs:
-            try:
-                peak = max(peak, psutil.Process(p.pid).memory_info().rss / 2**20)
-            except psutil.Error:
-                pass
-            assert p.poll() is None, (work / f"{cids[0]}.log").read_text()[-2000:]
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - t0
+def drain_rate(procs: list[FleetProcess], url: str, want: int, timeout_s: float = 600) -> dict[str, Any]:
+    """Start the consumers on their queued backlog; rate from the first to the last committed row."""
     for p in procs:
-        p.terminate()
-        p.wait(30)
-    return {"elapsed_s": round(elapsed, 2), "rate_per_s": round(n / elapsed), "peak_rss_mb": round(peak, 1)}
+        p.start()
+    first = last = 0.0
+    n = n_first = 0
+    peak: dict[str, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while n < want and time.monotonic() < deadline:
+        time.sleep(0.1)
+        n = stored(url)
+        now = time.monotonic()
+        if n and not first:
+            first, n_first = now, n
+        last = now
+        for p in procs:
+            assert p.proc is not None
+            r = rss_kb(p.proc.pid)
+            peak[p.name] = max(peak.get(p.name, 0), r["VmRSS"])
+    for p in procs:
+        p.stop()
+    rate = (n - n_first) / (last - first) if last > first else None
+    return {"stored": n, "want": want, "rate": round(rate) if rate else None,
+            "rate_per_process": round(rate / len(procs)) if rate else None, "rss_kb": peak}
 
 
-def lag(port: int, url: str, work: Path, count: int = 2000, rate: float = 500.0) -> dict[str, Any]:
-    """A live stream paced at ``rate``/s into one consumer: p50/p99 of ts -> committed received."""
-    cfg = work / "lag.toml"
-    cfg.write_text(f'[mqtt]\nport = {port}\nclient_id = "bench-lag"\ngroup = "lag"\n[store]\nurl = "{url}"\n')
-    with open(work / "lag.log", "ab") as log:
-        p = subprocess.Popen([sys.executable, "-m", "fleet", "-c", str(cfg), "ingest"], stdout=subprocess.DEVNULL,
-                             stderr=log)
-    wait_until(lambda: "ingest_subscribed" in (work / "lag.log").read_text(), 30)
-    t = FakeTerminal("T-LAG", "S-LAG")
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-lag-pub", protocol=mqtt.MQTTv5)
-    c.connect("127.0.0.1", port, 30)
-    c.loop_start()
-    start = time.perf_counter()
-    for i in range(count):
-        c.publish(t.topic("txn"), json.dumps(t.txn(amount=i)), qos=1)
-        delay = start + (i + 1) / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-    s = open_store(url)
+def phase_rate(work: Path, broker: MosquittoBroker, pg: PostgresCluster | None, messages: int) -> list[dict]:
+    port = broker.port
+    raw = RawCounter(port, "raw")
+    groups: dict[str, tuple[str, int]] = {"sqlite1": (f"sqlite:///{work}/rate1.db", 1),
+                                         "sqlite2": (f"sqlite:///{work}/rate2.db", 2)}
+    if pg is not None:
+        groups["pg1"] = (pg.create_database("rate1"), 1)
+        groups["pg2"] = (pg.create_database("rate2"), 2)
+    procs = {g: ingest_procs(work, port, url, g, n, batch_max=1000) for g, (url, n) in groups.items()}
+    # every group's persistent session exists (subscribed) before the records are published
+    raw.connect()
+    wait_until(lambda: raw.client.is_connected(), 10)
+    time.sleep(0.5)
+    raw.stop()
+    for ps in procs.values():
+        for p in ps:
+            p.start()
+            p.stop()
+    records = make_records(messages, 200)
+    took = publish_all(port, records)
+    out = [emit("rate", consumer="publish", records=messages, rate=round(messages / took))]
+    raw.want = messages
+    raw.connect()
+    raw.done.wait(600)
+    raw.stop()
+    base = (raw.n - 1) / (raw.last - raw.first) if raw.last > raw.first else None
+    out.append(emit("rate", consumer="raw paho counter", processes=1, stored=raw.n, rate=round(base or 0)))
+    one: dict[str, float] = {}
+    for g, (url, n) in groups.items():
+        r = drain_rate(procs[g], url, messages)
+        backend = "sqlite" if g.startswith("sqlite") else "postgres"
+        if n == 1 and r["rate"]:
+            one[backend] = r["rate"]
+        extra = {"vs_raw": round(r["rate"] / base, 3)} if r["rate"] and base else {}
+        if n == 2 and r["rate"] and one.get(backend):
+            extra["vs_one_process"] = round(r["rate"] / one[backend], 3)
+        out.append(emit("rate", consumer=f"ingest -> {backend}", processes=n, **r, **extra))
+    forget_sessions(port, ["raw-raw"] + [p.name for ps in procs.values() for p in ps])
+    return out
+
+
+def forget_sessions(port: int, client_ids: list[str]) -> None:
+    """End the benchmark groups' persistent sessions, so the broker stops queueing for them."""
+    for cid in client_ids:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        c.connect("127.0.0.1", port, clean_start=True, properties=props)
+        c.loop_start()
+        wait_until(c.is_connected, 10)
+        c.disconnect()
+        c.loop_stop()
+
+
+class LagSampler(threading.Thread):
+    """Polls the store every 0.1 s for rows not seen yet; lag = the poll's wall clock - the record's ts."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.samples: list[tuple[float, float, float]] = []  # (seen wall time, record ts, lag)
+        self.halt = threading.Event()
+        self.seen: set[tuple[str, int]] = set()
+
+    def run(self) -> None:
+        from fleet import timeutil
+        store = open_store(self.url)
+        horizon = "0"
+        try:
+            while not self.halt.wait(0.1):
+                rows = store.query("SELECT terminal_id, seq, ts, received FROM transactions WHERE received >= ? "
+                                   "UNION ALL SELECT terminal_id, seq, ts, received FROM events WHERE received >= ?",
+                                   (horizon, horizon))
+                now = time.time()
+                newest = horizon
+                for r in rows:
+                    key = (r["terminal_id"], int(r["seq"]))
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    ts = timeutil.parse(r["ts"]).timestamp()
+                    self.samples.append((now, ts, now - ts))
+                    newest = max(newest, str(r["received"]))
+                if newest != horizon:  # a batch committed late may hold rows received a little earlier
+                    horizon = iso(timeutil.parse(newest).timestamp() - 5)
+        finally:
+            store.close()
+
+    def lags(self, since: float, until: float) -> list[float]:
+        return [lag for seen, _ts, lag in self.samples if since <= seen < until]
+
+
+def simulate_proc(port: int, n: int, summary: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "fleet", "simulate", "--port", str(port), "--terminals", str(n),
+           "--summary", str(summary), "--log-level", "warning", *extra]
+    with open(summary.with_suffix(".log"), "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    _CHILDREN.append(proc)
+    return proc
+
+
+def check_store(url: str, sent: dict[str, Any]) -> dict[str, Any]:
+    store = open_store(url)
     try:
-        wait_until(lambda: int(s.query("SELECT COUNT(*) AS n FROM transactions WHERE terminal_id = ?",
-                                       ("T-LAG",))[0]["n"]) >= count, 60)
-        rows = s.query("SELECT ts, received FROM transactions WHERE terminal_id = ?", ("T-LAG",))
+        n = {t: int(store.query(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]) for t in ("transactions", "events")}
+        gaps = store.gaps()
+        counters = store.counters()
     finally:
-        s.close()
-    c.disconnect()
-    c.loop_stop()
-    p.terminate()
-    p.wait(30)
-    lags = sorted((timeutil.parse(str(r["received"])) - timeutil.parse(str(r["ts"]))).total_seconds()
-                  if isinstance(r["received"], str) else (r["received"] - r["ts"]).total_seconds() for r in rows)
-    return {"messages": count, "rate_per_s": rate, "p50_ms": round(lags[len(lags) // 2] * 1000, 1),
-            "p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 1)}
+        store.close()
+    return {"sent_txn": sent["records"].get("txn", 0), "stored_txn": n["transactions"],
+            "sent_events": sent["records"].get("events", 0), "stored_events": n["events"],
+            "lost_txn": sent["records"].get("txn", 0) - n["transactions"],
+            "lost_events": sent["records"].get("events", 0) - n["events"], "gaps": len(gaps),
+            "duplicates_absorbed": sum(v for k, v in counters.items() if k.startswith("duplicates")),
+            "resent_by_terminals": sent["resent"], "unsettled_at_end": sent["unsettled"]}
+
+
+def settle(url: str, want: int, quiet_s: float = 15.0, limit_s: float = 300.0) -> None:
+    """Wait until the store holds ``want`` rows, or has not grown for ``quiet_s`` (then the
+    difference is reported as lost, not hidden)."""
+    last, since, deadline = -1, time.monotonic(), time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        n = stored(url)
+        if n >= want:
+            return
+        if n != last:
+            last, since = n, time.monotonic()
+        elif time.monotonic() - since > quiet_s:
+            return
+        time.sleep(0.5)
+
+
+def phase_fleet(work: Path, broker: MosquittoBroker, n: int, url: str, steady_s: float, outage_s: float,
+                rate: float, health_interval: float, fault_rate: float, recovery_s: float = 240) -> list[dict]:
+    out = []
+    ing = ingest_procs(work, broker.port, url, f"fleet{n}", 1, ack=True, batch_max=1000)[0].start()
+    sampler = LagSampler(url)
+    sampler.start()
+    summary = work / f"sim{n}.json"
+    sim = simulate_proc(broker.port, n, summary, "--ack", "--ack-timeout", "60", "--fault-rate", str(fault_rate),
+                        "--rate", str(rate), "--health-interval", str(health_interval),
+                        "--reconnect-max", "20", "--drain-timeout", "120", "--ramp", str(max(2.0, n / 1000)))
+    t0 = time.time()
+    ramp_end = t0 + max(2.0, n / 1000) + 10
+    time.sleep(max(0.0, ramp_end - time.time()))
+    # the connect storm (a retained status and health per terminal) is absorbed first: steady state
+    # starts once 10 s of committed rows were all under 1 s of lag (or after 300 s, said as such)
+    caught_up = None
+    while time.time() < ramp_end + 300:
+        time.sleep(1)
+        now = time.time()
+        recent = sampler.lags(now - 10, now)
+        if recent and max(recent) < 1 and now - t0 > 20:
+            caught_up = now
+            break
+    start = time.time()
+    time.sleep(steady_s)
+    steady = sampler.lags(start, time.time())
+    assert ing.proc is not None
+    row: dict[str, Any] = {"terminals": n, "rate_per_terminal": rate, "health_interval": health_interval,
+                           "fault_rate_per_h": fault_rate, "steady_s": steady_s, "samples": len(steady),
+                           "caught_up_after_start_s": round(caught_up - t0, 1) if caught_up else None,
+                           "lag_p50_s": pct(steady, 50), "lag_p99_s": pct(steady, 99),
+                           "ingest_rss_kb_steady": rss_kb(ing.proc.pid)["VmRSS"]}
+    out.append(emit("fleet-steady", **row))
+    if outage_s:
+        broker.stop()
+        down_at = time.time()
+        time.sleep(outage_s)
+        broker.start(timeout_s=30)
+        up_at = time.time()
+        # backlog in: no row with ts inside the outage has arrived for 5 s; lag back: 10 s of rows all < 1 s
+        backlog_in = lag_ok = None
+        deadline = up_at + recovery_s
+        while time.time() < deadline and (backlog_in is None or lag_ok is None):
+            time.sleep(1)
+            now = time.time()
+            old = [seen for seen, ts, _l in sampler.samples if ts < up_at and seen > up_at]
+            if backlog_in is None and old and now - max(old) > 5:
+                backlog_in = max(old) - up_at
+            recent = [(seen, lag) for seen, _ts, lag in sampler.samples if seen > now - 10]
+            if lag_ok is None and backlog_in is not None and recent and all(lag < 1 for _s, lag in recent):
+                first_ok = min(s for s, _l in recent)
+                lag_ok = first_ok - up_at
+        row.update(outage_s=round(up_at - down_at, 1), backlog_rows=len([1 for s, ts, _l in sampler.samples
+                                                                       if down_at <= ts < up_at]),
+                   backlog_ingested_after_s=round(backlog_in, 1) if backlog_in is not None else None,
+                   lag_under_1s_after_s=round(lag_ok, 1) if lag_ok is not None else None)
+    row["ingest_rss_kb_peak"] = rss_kb(ing.proc.pid)["VmHWM"]
+    sim.send_signal(signal.SIGTERM)
+    sim.wait(300)
+    sent = json.loads(summary.read_text())
+    row["simulator_rss_kb"] = sent["max_rss_kb"]
+    settle(url, sent["records_total"])
+    sampler.halt.set()
+    ing.stop()
+    row.update(check_store(url, sent))
+    out.append(emit("fleet", **row))
+    month = time.strftime("%Y-%m", time.gmtime())
+    t = time.monotonic()
+    cfg = write_fleet_config(work / "report.toml", broker.port, url)
+    r = subprocess.run([sys.executable, "-m", "fleet", "-c", str(cfg), "report", "--month", month, "--json"],
+                       capture_output=True, text=True, timeout=600)
+    took = time.monotonic() - t
+    doc = json.loads(r.stdout) if r.returncode == 0 else {}
+    out.append(emit("report", terminals=len(doc.get("terminals", [])), month=month, seconds=round(took, 2),
+                    rc=r.returncode, error=r.stderr[-300:] if r.returncode else None))
+    return out
+
+
+def phase_kill(work: Path, broker: MosquittoBroker, n: int, url: str) -> list[dict]:
+    ing = ingest_procs(work, broker.port, url, "kill", 1, ack=True, batch_max=1000)[0].start()
+    summary = work / "simkill.json"
+    sim = simulate_proc(broker.port, n, summary, "--rate", "0.2", "--ack", "--ack-timeout", "10",
+                        "--drain-timeout", "120", "--ramp", "2")
+    wait_until(lambda: stored(url) > n, 120, interval_s=0.2)
+    before = stored(url)
+    ing.kill()
+    time.sleep(3)
+    ing.start()
+    time.sleep(5)
+    sim.send_signal(signal.SIGTERM)
+    sim.wait(300)
+    sent = json.loads(summary.read_text())
+    settle(url, sent["records_total"])
+    ing.stop()
+    return [emit("kill", terminals=n, stored_before_kill=before, acked_txns=sent["acked_txns"],
+                 **check_store(url, sent))]
+
+
+def probe_clients(kind: str, n: int, port: int, messages: int) -> dict[str, Any]:
+    """In a fresh process: RSS per connected idle client and one client's QoS 1 publish rate, for our
+    asyncio client and for paho driven without threads (its socket API: loop_read/loop_write/loop_misc)."""
+    before = rss_kb(os.getpid())["VmRSS"]
+    t0 = time.monotonic()
+    payload = make_records(1, 1)[0][1]
+    if kind == "lite":
+        async def go() -> tuple[float, float, int]:
+            cs = [LiteClient(f"probe-{i}") for i in range(n)]
+            for k in range(0, n, 200):
+                await asyncio.gather(*(c.connect("127.0.0.1", port) for c in cs[k:k + 200]))
+            took = time.monotonic() - t0
+            after = rss_kb(os.getpid())["VmRSS"]
+            t1 = time.monotonic()
+            await asyncio.gather(*(cs[0].publish("probe/x", payload, 1) for _ in range(messages)))
+            rate = messages / (time.monotonic() - t1)
+            for c in cs:
+                await c.disconnect()
+            return took, rate, after
+        took, rate, after = asyncio.run(go())
+    else:
+        cs = []
+        for i in range(n):
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{i}", protocol=mqtt.MQTTv311)
+            c.connect("127.0.0.1", port)
+            while not c.is_connected():
+                c.loop(timeout=0.01)
+            cs.append(c)
+        took = time.monotonic() - t0
+        after = rss_kb(os.getpid())["VmRSS"]
+        c0 = cs[0]
+        c0.max_inflight_messages_set(500)
+        t1 = time.monotonic()
+        infos = [c0.publish("probe/x", payload, 1) for _ in range(messages)]
+        while not all(i.is_published() for i in infos[-50:]) or not infos[0].is_published():
+            c0.loop(timeout=0.01)
+        rate = messages / (time.monotonic() - t1)
+        for c in cs:
+            c.disconnect()
+    return {"client": kind, "clients": n, "connect_s": round(took, 2),
+            "rss_per_client_kb": round((after - before) / n, 1), "one_client_qos1_publish_rate": round(rate)}
+
+
+def phase_clients(broker: MosquittoBroker, n: int, messages: int) -> list[dict]:
+    out = []
+    for kind in ("lite", "paho"):
+        r = subprocess.run([sys.executable, "-m", "bench.fleet", "--probe", kind, "--probe-n", str(n),
+                            "--probe-port", str(broker.port), "--messages", str(messages)],
+                           capture_output=True, text=True, timeout=600)
+        out.append(emit("clients", **(json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr[-500:]})))
+    return out
+
+
+def phase_agents(work: Path, broker: MosquittoBroker, n: int, outage_s: float, txns: int) -> list[dict]:
+    """``n`` real kiosk-agent processes (fleet-ack, a simulated printer each) lose the broker together
+    for ``outage_s`` while their kiosk apps keep recording transactions; then they come back."""
+    from fleet import ops
+    from simulators.kit import SimulatorKit
+    from tests.support.agent_proc import AgentProcess, base_config, write_config
+
+    url = f"sqlite:///{work}/agents.db"
+    ing = ingest_procs(work, broker.port, url, "agents", 1, ack=True, batch_ms=20.0, health_interval=5.0,
+                       check_interval=1.0)[0].start()
+    kits, agents = [], []
+    store = open_store(url)
+
+    def online() -> int:
+        return sum(1 for t in ops.terminals(store) if t["terminal_id"].startswith("T-AG-") and t["online"])
+
+    def post(k: int, count: int) -> list[str]:
+        api = agents[k].client()
+        out = []
+        for _ in range(count):
+            status, body = api.post("/v1/transactions", {"kind": "payment", "amount": 500, "method": "cash"})
+            assert status == 201, body
+            out.append(body["txn_id"])
+        return out
+
+    try:
+        t0 = time.monotonic()
+        for k in range(n):
+            wd = work / f"agent{k:02d}"
+            wd.mkdir()
+            kit = SimulatorKit(wd / "sims", names=["printer"])
+            kits.append(kit)
+            cfg = base_config(wd, broker.port, f"T-AG-{k:04d}", settle="fleet-ack", health_interval=5,
+                              reconnect_max=5.0)
+            cfg["devices"] = kit.devices_section(1.0)
+            agents.append(AgentProcess(write_config(wd / "agent.toml", cfg), wd).start(timeout_s=60))
+        wait_until(lambda: online() == n, 120, interval_s=0.5, message=lambda: f"{online()} of {n} online")
+        started_s = time.monotonic() - t0
+        ids = [post(k, txns) for k in range(n)]
+        broker.stop()
+        down = time.monotonic()
+        for k in range(n):
+            ids[k] += post(k, txns)  # recorded offline, journalled by each agent
+        wait_until(lambda: online() == 0, outage_s + 60, interval_s=0.5, message=lambda: f"{online()} online")
+        seen_offline_s = time.monotonic() - down
+        time.sleep(max(0.0, outage_s - (time.monotonic() - down)))
+        broker.start(timeout_s=30)
+        up = time.monotonic()
+        want = {t for per in ids for t in per}
+        wait_until(lambda: online() == n, 120, interval_s=0.2)
+        back_s = time.monotonic() - up
+
+        def settled() -> int:
+            return sum(1 for k in range(n) for t in ids[k]
+                       if agents[k].client().get(f"/v1/transactions/{t}")[1].get("state") == "settled")
+        wait_until(lambda: len({r["txn_id"] for r in store.query("SELECT txn_id FROM transactions")} & want)
+                   == len(want), 180, interval_s=0.5)
+        ingested_s = time.monotonic() - up
+        wait_until(lambda: settled() == len(want), 180, interval_s=1.0)
+        settled_s = time.monotonic() - up
+        rows = store.query("SELECT COUNT(*) AS n FROM transactions WHERE terminal_id LIKE 'T-AG-%'")
+        return [emit("agents", agents=n, start_all_online_s=round(started_s, 1), outage_s=round(up - down, 1),
+                     all_seen_offline_after_s=round(seen_offline_s, 1), all_online_again_after_s=round(back_s, 1),
+                     txns=len(want), all_txns_ingested_after_s=round(ingested_s, 1),
+                     all_settled_by_fleet_ack_after_s=round(settled_s, 1), stored_txns=int(rows[0]["n"]),
+                     gaps=len([g for g in store.gaps() if g["terminal_id"].startswith("T-AG-")]),
+                     counters=store.counters(), ingest_rss_kb=rss_kb(ing.proc.pid)["VmHWM"] if ing.proc else None)]
+    finally:
+        store.close()
+        for a in agents:
+            a.terminate()
+        for kit in kits:
+            kit.stop()
+        ing.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--messages", type=int, default=50_000)
-    ap.add_argument("--terminals", type=int, default=100)
-    ap.add_argument("--no-postgres", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--terminals", default="1000,10000")
+    ap.add_argument("--rate", type=float, default=0.05, help="records/s per simulated terminal")
+    ap.add_argument("--steady", type=float, default=60.0, help="seconds of steady state measured")
+    ap.add_argument("--outage", type=float, default=60.0, help="broker outage seconds (largest N only; 0: none)")
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite", help="store of the fleet phase")
+    ap.add_argument("--health-interval", type=float, default=60.0, help="of the simulated terminals, seconds")
+    ap.add_argument("--agents", type=int, default=20, help="real kiosk-agent processes in the agents phase")
+    ap.add_argument("--agents-outage", type=float, default=30.0, help="their broker outage, seconds")
+    ap.add_argument("--kill-terminals", type=int, default=300, help="simulated terminals in the kill phase")
+    ap.add_argument("--fault-rate", type=float, default=0.5, help="faults per simulated terminal per hour")
+    ap.add_argument("--only", default="rate,fleet,kill,clients")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
+    ap.add_argument("--probe", choices=["lite", "paho"], help=argparse.SUPPRESS)
+    ap.add_argument("--probe-n", type=int, default=1000, help=argparse.SUPPRESS)
+    ap.add_argument("--probe-port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe_clients(args.probe, args.probe_n, args.probe_port, args.messages)))
+        return 0
+    phases = set(args.only.split(","))
+    rows: list[dict] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # finally: end every child, broker and cluster
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
-    broker = Broker(work / "mq").start()
-    cluster = None
-    results: dict[str, Any] = {"messages": args.messages, "terminals": args.terminals}
+    emit("workdir", path=str(work), kept=args.keep)
+    pg = PostgresCluster(work / "pg").start() if pg_bindir() else None
+    # persistence: a graceful broker stop keeps the queued messages, as a production broker does
+    broker = BenchBroker(work / "broker", log_type=("error", "warning"), persistence=True).start()
     try:
-        msgs = backlog(args.messages, args.terminals)
-        port = broker.port
-        make_session(port, "bench-count", "count")
-        publish_all(port, msgs)
-        el = run_counter(port, "bench-count", args.messages)
-        results["baseline_counter"] = {"elapsed_s": round(el, 2), "rate_per_s": round(args.messages / el)}
-        print(json.dumps(results), flush=True)
-
-        runs: list[tuple[str, str, list[str]]] = [("sqlite_1", f"sqlite:///{work}/fleet.db", ["sq-1"])]
-        if not args.no_postgres and pg_bindir() is not None:
-            cluster = PostgresCluster(work / "pg").start()
-            runs += [("postgres_1", cluster.create_database("bench1"), ["pg1-1"]),
-                     ("postgres_2", cluster.create_database("bench2"), ["pg2-1", "pg2-2"])]
-        for name, url, cids in runs:
-            _rows(url)  # schema first, so the clock measures ingest, not migrations
-            for cid in cids:  # a group per run: an idle session of an earlier run must not take a share
-                make_session(port, cid, name)
-            publish_all(port, msgs)
-            results[name] = run_ingest(port, url, cids, args.messages, work, name)
-            results[name]["vs_baseline"] = round(results[name]["rate_per_s"] /
-                                                 results["baseline_counter"]["rate_per_s"], 2)
-            print(json.dumps({name: results[name]}), flush=True)
-        if "postgres_1" in results and "postgres_2" in results:
-            results["postgres_scaling_2_vs_1"] = round(results["postgres_2"]["rate_per_s"] /
-                                                       results["postgres_1"]["rate_per_s"], 2)
-        results["lag_sqlite"] = lag(port, f"sqlite:///{work}/lag.db", work)
-        print(json.dumps(results, indent=2))
+        emit("machine", cpus=os.cpu_count(), load_1m=os.getloadavg()[0], pg=pg is not None)
+        if "rate" in phases:
+            rows += phase_rate(work, broker, pg, args.messages)
+        sizes = [int(x) for x in args.terminals.split(",") if x]
+        for i, n in enumerate(sizes if "fleet" in phases else []):
+            url = (pg.create_database(f"fleet{n}") if args.backend == "postgres" and pg
+                   else f"sqlite:///{work}/fleet{n}.db")
+            outage = args.outage if i == len(sizes) - 1 else 0
+            rows += phase_fleet(work, broker, n, url, args.steady, outage, args.rate, args.health_interval,
+                                args.fault_rate)
+        if "agents" in phases:
+            rows += phase_agents(work, broker, args.agents, args.agents_outage, 5)
+        if "clients" in phases:
+            rows += phase_clients(broker, 1000, args.messages)
+        if "kill" in phases:
+            rows += phase_kill(work, broker, args.kill_terminals, f"sqlite:///{work}/kill.db")
     finally:
-        if cluster is not None:
-            cluster.stop()
+        for child in _CHILDREN:
+            if isinstance(child, FleetProcess):
+                child.kill()
+            elif child.poll() is None:
+                child.kill()
+                child.wait(10)
         broker.stop()
+        if pg is not None:
+            pg.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"summary": rows}, indent=1))
     return 0
 
 

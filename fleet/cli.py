@@ -72,14 +72,6 @@ def parser() -> argparse.ArgumentParser:
     o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
     o.add_argument("txn_id")
     o.add_argument("--terminal", required=True)
-    m = cmd("simulate", "run N lightweight simulated terminals against the broker (load tests, demos)")
-    m.add_argument("--terminals", type=int, default=100)
-    m.add_argument("--duration", type=float, help="seconds (default: until SIGTERM)")
-    m.add_argument("--health-interval", type=float, default=60.0)
-    m.add_argument("--txn-interval", type=float, default=30.0, help="mean seconds between transactions")
-    m.add_argument("--fault-interval", type=float, default=300.0, help="mean seconds between fault changes")
-    m.add_argument("--id-prefix", default="T-SIM")
-    m.add_argument("--seed", type=int)
     k = cmd("cmd", "send a command to a terminal (down/cmd)")
     k.add_argument("terminal")
     k.add_argument("name", choices=["selftest", "inspect", "health", "queue", "reload"])
@@ -93,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
     _serve_arguments(cmd("serve", "the read-only web dashboard (loopback by default)"))
     from fleet.demo import add_arguments as _demo_arguments  # demo: broker, ingest, simulate, serve
     _demo_arguments(cmd("demo", "the fleet side on this machine: broker, ingest, simulated terminals, dashboard"))
+    # simulate: owned by fleet/sim/ (the fleet simulator); its options live there
+    from fleet.sim.run import add_arguments as simulate_arguments
+    simulate_arguments(cmd("simulate", "run N simulated terminals against the broker (load, tests, benchmarks)"))
     return p
 
 
@@ -139,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"config: {p}", file=sys.stderr)
         return 2
     logs.setup(args.log_level or cfg.log.level, cfg.log.format)
+    if args.command == "simulate":  # fleet/sim/: needs the broker, never the store
+        from fleet.sim.run import main as simulate
+        return simulate(args, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.topic_prefix)
     if args.command == "config":
         print(f"{cfg.source or '(defaults)'}: ok")
         return 0
     if args.command == "cmd":
         return _cmd(args, cfg)
-    if args.command == "simulate":
-        return _simulate(args, cfg)
     from fleet.store import open_store
     try:
         store = open_store(cfg.store.url)
@@ -267,20 +263,6 @@ def _open(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
 
 def _pct(v: float | None) -> str | None:
     return None if v is None else f"{v * 100:.2f}%"
-
-
-def _simulate(args: argparse.Namespace, cfg: FleetConfig) -> int:
-    import asyncio
-
-    from fleet.simulate import Simulator
-
-    async def go() -> dict[str, int]:
-        sim = Simulator(cfg.mqtt, args.terminals, id_prefix=args.id_prefix, health_interval=args.health_interval,
-                        txn_interval=args.txn_interval, fault_interval=args.fault_interval, seed=args.seed)
-        return await sim.run(args.duration)
-
-    print(json.dumps(asyncio.run(go())))
-    return 0
 
 
 def _cmd(args: argparse.Namespace, cfg: FleetConfig) -> int:

@@ -81,9 +81,9 @@ class Child:
 
 
 def sites(terminals: int) -> list[tuple[str, str, str]]:
-    """The sites ``kiosk-fleet simulate`` places its terminals at (``SITE-000`` ...), two urban to one
-    suburban, so the report shows both response targets (2 h and 4 h)."""
-    return [(f"SITE-{i:03d}", f"Demo branch {i:03d}", "suburban" if i % 3 == 2 else "urban")
+    """The sites ``kiosk-fleet simulate --sites N`` places its terminals at (``S000`` ...), two urban to
+    one suburban, so the report shows both response targets (2 h and 4 h)."""
+    return [(f"S{i:03d}", f"Demo branch {i:03d}", "suburban" if i % 3 == 2 else "urban")
             for i in range(min(terminals, 100))]
 
 
@@ -93,7 +93,7 @@ def write_fleet_config(state_dir: Path, port: int, health_interval: float) -> Pa
         "# written by kiosk-fleet demo; rewritten on every start (the broker's port changes)",
         "[mqtt]", 'host = "127.0.0.1"', f"port = {port}", "",
         "[store]", f'url = "sqlite://{(state_dir / "fleet.db").resolve()}"', "",
-        "[ingest]", f"health_interval = {health_interval}", "check_interval = 1.0", "",
+        "[ingest]", "ack = true", f"health_interval = {health_interval}", "check_interval = 1.0", "",
         "[log]", 'format = "json"', "",
     ]))
     return path
@@ -200,9 +200,12 @@ class Demo:
         ingest = self.fleet("ingest", config, "ingest")
         self.wait_for(ingest, lambda: '"ingest_subscribed"' in ingest.log_text(), "subscription")
         url = self.start_serve(config)
+        # a fault raised every fault_interval per terminal on average, cleared after half of that
         self.fleet("simulate", config, "simulate", "--terminals", str(self.args.terminals),
-                   "--health-interval", str(self.args.health_interval), "--txn-interval", "10",
-                   "--fault-interval", str(self.args.fault_interval), "--id-prefix", "T-DEMO")
+                   "--health-interval", str(self.args.health_interval), "--rate", "0.1",
+                   "--fault-rate", f"{3600 / self.args.fault_interval:g}",
+                   "--fault-duration", f"{self.args.fault_interval / 2:g}",
+                   "--sites", str(len(sites(self.args.terminals))), "--ack")  # [ingest] ack = true
         self.announce(url, port, config)
         return url
 

@@ -84,7 +84,7 @@ def test_demo_serves_the_fleet_and_stops_every_child_on_sigterm(demo_factory) ->
     demo = demo_factory(10)
     out = demo.out.read_text()
     assert f"-c {demo.state / 'fleet.toml'} report --month " in out and "incidents --open" in out
-    ids = [f"T-DEMO-{i:05d}" for i in range(10)]
+    ids = [f"sim-{i:05d}" for i in range(10)]
     body = wait_until(lambda: (lambda b: b if all(t in b for t in ids) else None)(http("GET", demo.url)[2]), 30,
                       0.2, message=lambda: http("GET", demo.url)[2][-2000:])
     assert "Fleet" in body
@@ -95,7 +95,7 @@ def test_demo_serves_the_fleet_and_stops_every_child_on_sigterm(demo_factory) ->
         rows = json.loads(r.stdout)
         return rows if sorted(t["terminal_id"] for t in rows if t["online"]) == ids else None
     rows = wait_until(online, 30, 0.5, message=lambda: demo.fleet("terminals").stdout)
-    assert {t["site"] for t in rows} == {f"SITE-{i:03d}" for i in range(10)}
+    assert {t["site"] for t in rows} == {f"S{i:03d}" for i in range(10)}
     sites = json.loads(demo.fleet("sites", "--json").stdout)
     assert {s["class"] for s in sites} == {"urban", "suburban"}
     # the README's second command, as the demo printed it: this month's report from the same store

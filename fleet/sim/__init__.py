@@ -1,0 +1,1 @@
+"""``kiosk-fleet simulate``: many lightweight simulated terminals in one asyncio process."""
