@@ -1,4 +1,9 @@
-"""The terminal key: loading, creating, and AES-GCM sealing of sensitive payload fields.
+"""The terminal key, and sealing a transaction's ``data`` to the fleet (contract/README.md).
+
+New records are sealed with RFC 9180 HPKE (base mode, single shot) to the fleet's X25519 public key
+(``[seal] fleet_public_key``): the terminal holds no key that opens them. The journal key below only
+still opens records sealed by the old symmetric scheme (``LegacySealer``, alg ``AES-256-GCM``),
+which stay deliverable under the ``kid`` of the key that sealed them.
 
 The key file holds 32 random bytes, raw. It must be 0600 (or stricter), a regular file (never
 reached through a symlink) and owned by the daemon's user or root, in a directory others cannot
@@ -14,12 +19,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from agent.durable import UnsafeFile, check_journal_path, check_private_dir, create_exclusive, read_secret
 
 KEY_BYTES = 32
-ALG = "AES-256-GCM"
+ALG = "AES-256-GCM"  # the legacy symmetric scheme
+HPKE_ALG = "HPKE-v1-X25519-SHA256-A256GCM"
+#: RFC 9180 section 7: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
+HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+INFO_PREFIX = b"kiosk-agent/v1 data:"
 
 
 class KeyFileError(Exception):
@@ -77,8 +89,9 @@ def derive(key: bytes, purpose: str) -> bytes:
     return hashlib.sha256(b"kiosk-agent:" + purpose.encode() + b":" + key).digest()
 
 
-class Sealer:
-    """AES-256-GCM with a random 96-bit nonce; the record id is the associated data."""
+class LegacySealer:
+    """The old scheme, kept to open and deliver records queued before the upgrade: AES-256-GCM
+    with a random 96-bit nonce; the record id is the associated data."""
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(derive(key, "seal"))
@@ -91,6 +104,77 @@ class Sealer:
     def open(self, blob: bytes, aad: str) -> bytes:
         return self._aead.decrypt(blob[:12], blob[12:], aad.encode())
 
-    def envelope(self, blob: bytes) -> dict[str, Any]:
-        """The JSON form of a sealed blob, as published (the fleet holds the terminal key)."""
-        return {"alg": ALG, "kid": self.kid, "blob": base64.b64encode(blob).decode("ascii")}
+    def opens(self, blob: bytes, aad: str) -> bool:
+        try:
+            self.open(blob, aad)
+        except (InvalidTag, ValueError):
+            return False
+        return True
+
+
+class SealKeyError(KeyFileError):
+    """A configured fleet public key is missing, unreadable or not an X25519 PEM public key."""
+
+
+def fleet_kid(raw_public: bytes) -> str:
+    """First 16 hex digits of SHA-256 of the raw (32-byte) public key."""
+    return hashlib.sha256(raw_public).hexdigest()[:16]
+
+
+def load_fleet_key(path: str | Path) -> X25519PublicKey:
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise SealKeyError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError as exc:
+        raise SealKeyError(f"{path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, X25519PublicKey):
+        raise SealKeyError(f"{path}: not an X25519 public key ({type(key).__name__})")
+    return key
+
+
+class FleetSealer:
+    """HPKE to the fleet's key: ``ct`` = enc (32 bytes) || ciphertext, info = prefix + txn_id, no aad."""
+
+    def __init__(self, key: X25519PublicKey) -> None:
+        self._key = key
+        self.kid = fleet_kid(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FleetSealer:
+        return cls(load_fleet_key(path))
+
+    def seal(self, plaintext: bytes, txn_id: str) -> bytes:
+        return HPKE_SUITE.encrypt(plaintext, self._key, info=INFO_PREFIX + txn_id.encode())
+
+    def header(self) -> dict[str, str]:
+        return {"alg": HPKE_ALG, "kid": self.kid}
+
+
+class Sealing:
+    """What the journal seals new records with, and how it publishes every sealed record.
+
+    ``fleet`` seals new ``data`` (None: refused, or stored clear when ``allow_clear``). A legacy
+    record (no ``data_enc`` header in its payload) is published with ``legacy_kid``, the kid of
+    the journal key that sealed it, never the kid of whatever key is installed now; None when it
+    could not be established (the fleet then tries each terminal key it holds).
+    """
+
+    def __init__(self, fleet: FleetSealer | None = None, *, allow_clear: bool = False) -> None:
+        self.fleet, self.allow_clear = fleet, allow_clear
+        self.legacy_kid: str | None = None
+
+    def envelope(self, payload: dict[str, Any], blob: bytes) -> dict[str, Any]:
+        header = payload.get("data_enc")
+        ct = base64.b64encode(blob).decode("ascii")
+        if isinstance(header, dict):
+            return {**header, "ct": ct}
+        return {"alg": ALG, "kid": self.legacy_kid, "blob": ct}
+
+
+def sealing_from(fleet_public_keys: tuple[str, ...], allow_clear: bool) -> Sealing:
+    """The first configured fleet key seals new records (raises SealKeyError for any bad one)."""
+    keys = [FleetSealer.from_file(p) for p in fleet_public_keys]
+    return Sealing(keys[0] if keys else None, allow_clear=allow_clear)
