@@ -49,7 +49,7 @@ class Agent:
         self.boot_id = uuid.uuid4().hex[:16]
         key_path = Path(cfg.storage.key_file) if cfg.storage.key_file else default_key_path(cfg.storage.path)
         self.key = load_or_create_key(key_path)
-        self.sealing = sealing_from(cfg.seal.fleet_public_key, cfg.seal.allow_clear)
+        self.sealing = sealing_from(cfg.seal.fleet_public_key, cfg.seal.allow_clear, cfg.seal.kem)
         check_storage(cfg.storage.path)  # never opened or chmod'ed through a symlink (issue 15)
         try:
             self.journal = self._open_journal()

@@ -109,6 +109,8 @@ class SealConfig:
     fleet_public_key: tuple[str, ...] = ()
     #: no fleet key: publish ``data`` in clear instead of refusing it (an explicit operator choice)
     allow_clear: bool = False
+    #: x25519, or the hybrid post-quantum mlkem768-x25519 (each key file then holds both keys)
+    kem: str = "x25519"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +236,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
                         "token_file": _str()}),
     "log": (LogConfig, {"level": _str(choices=("debug", "info", "warning", "error")),
                         "format": _str(choices=("auto", "json", "console"))}),
-    "seal": (SealConfig, {"fleet_public_key": _paths, "allow_clear": _bool}),
+    "seal": (SealConfig, {"fleet_public_key": _paths, "allow_clear": _bool,
+                          "kem": _str(choices=("x25519", "mlkem768-x25519"))}),
 }
 
 _DEVICE_KEYS: dict[str, Checker] = {
@@ -391,7 +394,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConf
 def _seal(values: Mapping[str, Any]) -> SealConfig:
     keys = values.get("fleet_public_key", [])
     return SealConfig(fleet_public_key=tuple(keys) if isinstance(keys, list) else (keys,),
-                      allow_clear=values.get("allow_clear", False))
+                      allow_clear=values.get("allow_clear", False), kem=values.get("kem", "x25519"))
 
 
 def seal_problems(cfg: AgentConfig) -> list[str]:
@@ -400,7 +403,7 @@ def seal_problems(cfg: AgentConfig) -> list[str]:
     out = []
     for path in cfg.seal.fleet_public_key:
         try:
-            load_fleet_key(path)
+            load_fleet_key(path, cfg.seal.kem)
         except SealKeyError as exc:
             out.append(f"seal.fleet_public_key: {exc}")
     return out

@@ -16,11 +16,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -113,44 +115,65 @@ class LegacySealer:
 
 
 class SealKeyError(KeyFileError):
-    """A configured fleet public key is missing, unreadable or not an X25519 PEM public key."""
+    """A configured fleet public key is missing, unreadable or not of the configured KEM."""
+
+
+#: ``[seal] kem`` -> (alg on the wire, HPKE suite). The hybrid post-quantum KEM (X-Wing style
+#: ML-KEM-768 + X25519, pyca/cryptography ``KEM.MLKEM768_X25519``) is for data kept for years.
+KEMS = {
+    "x25519": (HPKE_ALG, HPKE_SUITE),
+    "mlkem768-x25519": ("HPKE-v1-MLKEM768X25519-SHA256-A256GCM",
+                        hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)),
+}
+_PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
 
 
 def fleet_kid(raw_public: bytes) -> str:
-    """First 16 hex digits of SHA-256 of the raw (32-byte) public key."""
+    """First 16 hex digits of SHA-256 of the raw public key (hybrid: ML-KEM-768 raw || X25519 raw)."""
     return hashlib.sha256(raw_public).hexdigest()[:16]
 
 
-def load_fleet_key(path: str | Path) -> X25519PublicKey:
+def load_fleet_key(path: str | Path, kem: str = "x25519") -> tuple[Any, bytes]:
+    """(the HPKE recipient key, its raw bytes). x25519: one X25519 PEM public key; mlkem768-x25519:
+    a PEM file holding an ML-KEM-768 and an X25519 public key (two blocks, either order)."""
     try:
         pem = Path(path).read_bytes()
     except OSError as exc:
         raise SealKeyError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
+        keys = [serialization.load_pem_public_key(b) for b in _PEM_BLOCK.findall(pem) or [pem]]
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise SealKeyError(f"{path}: not a PEM public key ({exc})") from None
-    if not isinstance(key, X25519PublicKey):
-        raise SealKeyError(f"{path}: not an X25519 public key ({type(key).__name__})")
-    return key
+    x25519 = [k for k in keys if isinstance(k, X25519PublicKey)]
+    if kem == "x25519":
+        if len(keys) != 1 or not x25519:
+            raise SealKeyError(f"{path}: not an X25519 public key ({', '.join(type(k).__name__ for k in keys)})")
+        return x25519[0], x25519[0].public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    pq = [k for k in keys if isinstance(k, mlkem.MLKEM768PublicKey)]
+    if len(keys) != 2 or not x25519 or not pq:
+        raise SealKeyError(f"{path}: kem = \"mlkem768-x25519\" needs an ML-KEM-768 and an X25519 public key")
+    raw = pq[0].public_bytes_raw() + x25519[0].public_bytes(serialization.Encoding.Raw,
+                                                            serialization.PublicFormat.Raw)
+    return hpke.MLKEM768X25519PublicKey(pq[0], x25519[0]), raw
 
 
 class FleetSealer:
-    """HPKE to the fleet's key: ``ct`` = enc (32 bytes) || ciphertext, info = prefix + txn_id, no aad."""
+    """HPKE to the fleet's key: ``ct`` = enc || ciphertext, info = prefix + txn_id, no aad."""
 
-    def __init__(self, key: X25519PublicKey) -> None:
+    def __init__(self, key: Any, raw: bytes, kem: str = "x25519") -> None:
         self._key = key
-        self.kid = fleet_kid(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        self.alg, self._suite = KEMS[kem]
+        self.kid = fleet_kid(raw)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> FleetSealer:
-        return cls(load_fleet_key(path))
+    def from_file(cls, path: str | Path, kem: str = "x25519") -> FleetSealer:
+        return cls(*load_fleet_key(path, kem), kem=kem)
 
     def seal(self, plaintext: bytes, txn_id: str) -> bytes:
-        return HPKE_SUITE.encrypt(plaintext, self._key, info=INFO_PREFIX + txn_id.encode())
+        return self._suite.encrypt(plaintext, self._key, info=INFO_PREFIX + txn_id.encode())
 
     def header(self) -> dict[str, str]:
-        return {"alg": HPKE_ALG, "kid": self.kid}
+        return {"alg": self.alg, "kid": self.kid}
 
 
 class Sealing:
@@ -174,7 +197,7 @@ class Sealing:
         return {"alg": ALG, "kid": self.legacy_kid, "blob": ct}
 
 
-def sealing_from(fleet_public_keys: tuple[str, ...], allow_clear: bool) -> Sealing:
+def sealing_from(fleet_public_keys: tuple[str, ...], allow_clear: bool, kem: str = "x25519") -> Sealing:
     """The first configured fleet key seals new records (raises SealKeyError for any bad one)."""
-    keys = [FleetSealer.from_file(p) for p in fleet_public_keys]
+    keys = [FleetSealer.from_file(p, kem) for p in fleet_public_keys]
     return Sealing(keys[0] if keys else None, allow_clear=allow_clear)

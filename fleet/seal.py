@@ -6,7 +6,9 @@ Two forms (contract/README.md, "Sealed transaction data"; contract/schemas/commo
   RFC 9180 base mode, single shot, suite DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / AES-256-GCM,
   ``ct`` = base64(enc 32 bytes || ciphertext), ``info`` = ``"kiosk-agent/v1 data:" + txn_id``, empty
   aad; ``kid`` = first 16 hex digits of SHA-256 of the raw 32-byte public key. Opened with the
-  fleet's private key(s) from ``[seal] private_key_file``.
+  fleet's private key(s) from ``[seal] private_key_file``. The hybrid post-quantum form
+  ``HPKE-v1-MLKEM768X25519-SHA256-A256GCM`` (KEM ML-KEM-768 + X25519) is the same with a key file
+  holding both private keys (two PEM blocks); its kid hashes ML-KEM-768 raw || X25519 raw.
 * ``AES-256-GCM`` (legacy, records sealed before the upgrade): AES-256-GCM under
   ``SHA-256(b"kiosk-agent:seal:" || K)`` where ``K`` is the terminal's 32-byte journal key; ``kid``
   = first 16 hex digits of ``SHA-256(b"kiosk-agent key id:" || K)`` (null when the terminal could
@@ -21,19 +23,26 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 HPKE_ALG = "HPKE-v1-X25519-SHA256-A256GCM"
+HYBRID_ALG = "HPKE-v1-MLKEM768X25519-SHA256-A256GCM"
 LEGACY_ALG = "AES-256-GCM"
-_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+_SUITES = {
+    HPKE_ALG: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+    HYBRID_ALG: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
+}
+_PEM_BLOCK = re.compile(rb"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----", re.S)
 _INFO = b"kiosk-agent/v1 data:"
 
 
@@ -43,7 +52,7 @@ class SealError(Exception):
 
 @dataclass
 class Keyring:
-    fleet: dict[str, X25519PrivateKey] = field(default_factory=dict)  # kid -> private key
+    fleet: dict[str, tuple[str, Any]] = field(default_factory=dict)  # kid -> (alg, private key)
     terminal: dict[str, bytes] = field(default_factory=dict)  # legacy kid -> journal key
 
 
@@ -51,9 +60,8 @@ def kid_of(key: bytes) -> str:
     return hashlib.sha256(b"kiosk-agent key id:" + key).hexdigest()[:16]
 
 
-def fleet_kid(key: X25519PrivateKey) -> str:
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+def _raw_pub(key: X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _private(path: Path) -> bytes:
@@ -73,16 +81,24 @@ def load_keys(folder: str | Path) -> dict[str, bytes]:
     return keys
 
 
-def load_fleet_keys(paths: str | list[str]) -> dict[str, X25519PrivateKey]:
-    out: dict[str, X25519PrivateKey] = {}
+def load_fleet_keys(paths: str | list[str]) -> dict[str, tuple[str, Any]]:
+    """kid -> (alg, key): a file with one X25519 private key, or an ML-KEM-768 and an X25519 one."""
+    out: dict[str, tuple[str, Any]] = {}
     for p in [paths] if isinstance(paths, str) else paths:
+        pem = _private(Path(p))
         try:
-            key = serialization.load_pem_private_key(_private(Path(p)), None)
-        except (OSError, ValueError, TypeError) as exc:
+            keys = [serialization.load_pem_private_key(b, None) for b in _PEM_BLOCK.findall(pem) or [pem]]
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise SealError(f"{p}: not a readable unencrypted PEM private key ({exc})") from None
-        if not isinstance(key, X25519PrivateKey):
-            raise SealError(f"{p}: not an X25519 private key ({type(key).__name__})")
-        out[fleet_kid(key)] = key
+        x25519 = [k for k in keys if isinstance(k, X25519PrivateKey)]
+        pq = [k for k in keys if isinstance(k, mlkem.MLKEM768PrivateKey)]
+        if len(keys) == 1 and x25519:
+            out[hashlib.sha256(_raw_pub(x25519[0])).hexdigest()[:16]] = (HPKE_ALG, x25519[0])
+        elif len(keys) == 2 and x25519 and pq:
+            raw = pq[0].public_key().public_bytes_raw() + _raw_pub(x25519[0])
+            out[hashlib.sha256(raw).hexdigest()[:16]] = (HYBRID_ALG, hpke.MLKEM768X25519PrivateKey(pq[0], x25519[0]))
+        else:
+            raise SealError(f"{p}: expected an X25519 private key, or an ML-KEM-768 and an X25519 one")
     return out
 
 
@@ -100,12 +116,13 @@ def _b64(text: Any) -> bytes:
 
 def open_data(envelope: dict[str, Any], txn_id: str, keys: Keyring) -> Any:
     alg, kid = envelope.get("alg"), envelope.get("kid")
-    if alg == HPKE_ALG:
-        fkey = keys.fleet.get(str(kid))
-        if fkey is None:
-            raise SealError(f"no fleet private key with kid {kid!r} ([seal] private_key_file)")
+    if alg in _SUITES:
+        found = keys.fleet.get(str(kid))
+        if found is None or found[0] != alg:
+            raise SealError(f"no fleet private key with kid {kid!r} for {alg} ([seal] private_key_file)")
+        fkey = found[1]
         try:
-            clear = _SUITE.decrypt(_b64(envelope.get("ct")), fkey, info=_INFO + txn_id.encode())
+            clear = _SUITES[alg].decrypt(_b64(envelope.get("ct")), fkey, info=_INFO + txn_id.encode())
         except (InvalidTag, ValueError):
             raise SealError("the sealed data does not open: wrong key, or moved from another record") from None
         return json.loads(clear)

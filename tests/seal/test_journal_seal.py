@@ -145,3 +145,36 @@ def test_a_key_file_changed_under_legacy_records_is_reported_never_relabelled(tm
         # the fleet, holding both terminal keys, still opens it (with kid null it tries each)
         folder = _terminal_keys(tmp_path / f"tk-{name}", replaced, KEY)
         assert open_data(env, "old-1", keyring(None, folder)) == {"a": 1}
+
+
+def _hybrid_keypair(folder: Path) -> tuple[Path, Path]:
+    """Two PEM blocks per file (ML-KEM-768 and X25519), as [seal] kem = "mlkem768-x25519" expects."""
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    folder.mkdir()
+    pq, x = mlkem.MLKEM768PrivateKey.generate(), X25519PrivateKey.generate()
+    priv, pub = folder / "hybrid.key.pem", folder / "hybrid.pub.pem"
+    priv.write_bytes(b"".join(k.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+                              for k in (pq, x)))
+    priv.chmod(0o600)
+    pub.write_bytes(b"".join(k.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
+                             for k in (x, pq)))
+    return priv, pub
+
+
+def test_the_hybrid_post_quantum_kem_seals_and_opens(tmp_path: Path) -> None:
+    priv, pub = _hybrid_keypair(tmp_path / "h")
+    sealer = FleetSealer.from_file(pub, "mlkem768-x25519")
+    j = _open(tmp_path / "j.db", sealing=Sealing(sealer))
+    try:
+        j.submit_txn(_txn("pq-1", {"kept": "for years"}), offline=False)
+        env = _published(j)["pq-1"]["data_enc"]
+    finally:
+        j.close()
+    assert env["alg"] == "HPKE-v1-MLKEM768X25519-SHA256-A256GCM" and env["kid"] == sealer.kid
+    assert open_data(env, "pq-1", keyring(str(priv), None)) == {"kept": "for years"}
+    with pytest.raises(SealError, match="does not open"):
+        open_data(env, "pq-2", keyring(str(priv), None))
+    with pytest.raises(Exception, match="ML-KEM-768 and an X25519"):
+        FleetSealer.from_file(write_keypair(tmp_path / "x")[1], "mlkem768-x25519")
