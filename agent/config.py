@@ -441,9 +441,7 @@ def config_warnings(cfg: AgentConfig) -> list[str]:
         out.append("seal: no fleet_public_key is configured, so a transaction carrying data is refused "
                    "(422); configure the fleet's X25519 public key, or set allow_clear = true to publish "
                    "data in clear")
-    elif not cfg.seal.fleet_public_key:
-        out.append("seal.allow_clear: transaction data is published in clear (no fleet_public_key)")
-    elif cfg.seal.allow_clear:
+    elif cfg.seal.fleet_public_key and cfg.seal.allow_clear:
         out.append("seal.allow_clear: ignored, data is sealed to the fleet key")
     if m.connack_timeout > m.keepalive:
         out.append(f"mqtt.connack_timeout: {m.connack_timeout:g} s exceeds mqtt.keepalive ({m.keepalive} s); "

@@ -201,3 +201,21 @@ def sealing_from(fleet_public_keys: tuple[str, ...], allow_clear: bool, kem: str
     """The first configured fleet key seals new records (raises SealKeyError for any bad one)."""
     keys = [FleetSealer.from_file(p, kem) for p in fleet_public_keys]
     return Sealing(keys[0] if keys else None, allow_clear=allow_clear)
+
+
+def demo_fleet_key(folder: Path) -> Path:
+    """A fleet X25519 key pair for ``kiosk-agent demo`` (private half 0600 in ``folder``, never on a
+    real terminal): returns the public key's path, for ``[seal] fleet_public_key``."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    priv = folder / "fleet.key.pem"
+    key = X25519PrivateKey.generate()
+    if not create_exclusive(priv, key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), 0o600):
+        key = serialization.load_pem_private_key(priv.read_bytes(), None)  # a demo run before: its key
+        if not isinstance(key, X25519PrivateKey):
+            raise KeyFileError(f"{priv}: not an X25519 private key")
+    pub = folder / "fleet.pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    return pub

@@ -55,8 +55,10 @@ def test_no_fleet_key_refuses_data_with_422_and_allow_clear_publishes_it(tmp_pat
 def test_config_check_says_how_data_is_treated(tmp_path: Path) -> None:
     r = _check(_config(tmp_path, 1883, None))
     assert r.returncode == 0 and "no fleet_public_key is configured" in r.stdout and "422" in r.stdout, r.stdout
-    r = _check(_config(tmp_path, 1883, {"allow_clear": True}))
-    assert r.returncode == 0 and "published in clear" in r.stdout, r.stdout
+    r = _check(_config(tmp_path, 1883, {"allow_clear": True}))  # the operator's explicit choice
+    assert r.returncode == 0 and "seal" not in r.stdout, r.stdout
+    r = _check(_config(tmp_path, 1883, {"allow_clear": True, "fleet_public_key": str(fleet_keypair()[1])}))
+    assert r.returncode == 0 and "seal.allow_clear: ignored" in r.stdout, r.stdout
     r = _check(_config(tmp_path, 1883, {"fleet_public_key": [str(fleet_keypair()[1])]}))
     assert r.returncode == 0 and "seal" not in r.stdout, r.stdout
     ed = tmp_path / "ed25519.pub.pem"
