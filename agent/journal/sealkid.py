@@ -20,14 +20,19 @@ from agent.crypto import LegacySealer, Sealing
 log = structlog.get_logger(__name__)
 
 META_KEY = "seal.legacy_kid"
+#: set once no legacy record is left: this agent never writes one, so the scan is never needed again
+DONE_KEY = "seal.legacy_done"
 _LEGACY = ("kind = 'txn' AND secret IS NOT NULL AND state IN ('queued', 'sent', 'dead') "
            "AND json_extract(payload, '$.data_enc') IS NULL")
 
 
 def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, sealing: Sealing) -> str | None:
     """Set ``sealing.legacy_kid``; return a problem (also logged) when the key changed under them."""
-    rows = conn.execute(f"SELECT record_id, secret FROM outbox WHERE {_LEGACY} ORDER BY seq").fetchall()
+    if ledger.meta_get(DONE_KEY):
+        return None
+    rows = conn.execute(f"SELECT record_id, secret FROM outbox WHERE {_LEGACY} ORDER BY seq LIMIT 1").fetchall()
     if not rows:
+        ledger.meta_set(DONE_KEY, "1")
         return None
     known = ledger.meta_get(META_KEY)
     if known is None:
@@ -39,10 +44,11 @@ def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, s
     sealing.legacy_kid = known
     if known == key.kid:
         return None
-    problem = (f"the journal key file changed under {len(rows)} queued records sealed by the old scheme: "
+    count = conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {_LEGACY}").fetchone()[0]
+    problem = (f"the journal key file changed under {count} queued records sealed by the old scheme: "
                f"the installed key (kid {key.kid}) does not open them; they keep "
                + (f"their kid {known}" if known else "no kid (the key that sealed them is unknown)")
                + " and are delivered as sealed, never relabelled")
-    log.error("journal_key_changed", legacy_records=len(rows), installed_kid=key.kid, sealed_kid=known,
+    log.error("journal_key_changed", legacy_records=count, installed_kid=key.kid, sealed_kid=known,
               detail=problem)
     return problem

@@ -41,7 +41,7 @@ def _published(j: Journal) -> dict[str, dict]:
 
 def _as_legacy(path: Path, txn_id: str, key: bytes, data: dict) -> None:
     """Rewrite a record the way the agent before the upgrade stored it: no data_enc header in the
-    payload, the AES-256-GCM blob in the secret column, crc over both."""
+    payload, the AES-256-GCM blob in the secret column, crc over both, and no seal.* meta keys."""
     with sqlite3.connect(path) as db:
         payload = json.loads(db.execute("SELECT payload FROM outbox WHERE record_id = ?", (txn_id,)).fetchone()[0])
         payload.pop("data_enc", None)
@@ -49,6 +49,7 @@ def _as_legacy(path: Path, txn_id: str, key: bytes, data: dict) -> None:
         blob = LegacySealer(key).seal(json.dumps(data).encode(), aad=txn_id)
         db.execute("UPDATE outbox SET payload = ?, secret = ?, crc = ? WHERE record_id = ?",
                    (raw, blob, zlib.crc32(raw.encode() + blob), txn_id))
+        db.execute("DELETE FROM meta WHERE key LIKE 'seal.%'")
 
 
 def _terminal_keys(folder: Path, *keys: bytes) -> str:
