@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from agent.crypto import FleetSealer, LegacySealer, Sealing, key_id
+from agent.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
 from agent.journal import Journal
 from agent.txn import DataRefused
 from contract import validate
@@ -67,7 +67,10 @@ def test_rotation_records_name_the_key_they_were_sealed_to(tmp_path: Path) -> No
     j = _open(tmp_path / "j.db", sealing=Sealing(old))
     j.submit_txn(_txn("before", {"n": 1}), offline=True)
     j.close()
-    j = _open(tmp_path / "j.db", sealing=Sealing(new))  # the operator rotated: the new key seals
+    # the operator rotated: fleet_public_key = [new, old], the first seals new records
+    rotated = sealing_from((str(new_pub), str(old_pub)), allow_clear=False)
+    assert rotated.fleet is not None and rotated.fleet.kid == new.kid
+    j = _open(tmp_path / "j.db", sealing=rotated)
     try:
         j.submit_txn(_txn("after", {"n": 2}), offline=True)
         docs = _published(j)
