@@ -32,14 +32,14 @@ def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, s
         return None
     rows = conn.execute(f"SELECT record_id, secret FROM outbox WHERE {_LEGACY} ORDER BY seq LIMIT 1").fetchall()
     if not rows:
-        ledger.meta_set(DONE_KEY, "1")
+        _remember(ledger, DONE_KEY, "1")
         return None
     known = ledger.meta_get(META_KEY)
     if known is None:
         # the upgrade's first start: the installed key sealed them if it opens one of them
         record_id, blob = rows[0]
         if key.opens(bytes(blob), record_id):
-            ledger.meta_set(META_KEY, key.kid)
+            _remember(ledger, META_KEY, key.kid)
             known = key.kid
     sealing.legacy_kid = known
     if known == key.kid:
@@ -52,3 +52,10 @@ def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, s
     log.error("journal_key_changed", legacy_records=count, installed_kid=key.kid, sealed_kid=known,
               detail=problem)
     return problem
+
+
+def _remember(ledger: Any, key: str, value: str) -> None:
+    try:
+        ledger.meta_set(key, value)
+    except sqlite3.OperationalError as exc:  # a full disk must not stop the start: found again next time
+        log.warning("seal_meta_not_saved", key=key, error=str(exc))
