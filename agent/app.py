@@ -20,7 +20,7 @@ from agent.api.routes import Router
 from agent.api.server import ApiServer
 from agent.commands import Command, CommandError, CommandRunner
 from agent.config import AgentConfig
-from agent.crypto import check_storage, default_key_path, derive, load_or_create_key
+from agent.crypto import check_storage, default_key_path, derive, load_or_create_key, sealing_from
 from agent.health import HealthModel
 from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome
 from agent.journal.salvage import salvage
@@ -49,6 +49,7 @@ class Agent:
         self.boot_id = uuid.uuid4().hex[:16]
         key_path = Path(cfg.storage.key_file) if cfg.storage.key_file else default_key_path(cfg.storage.path)
         self.key = load_or_create_key(key_path)
+        self.sealing = sealing_from(cfg.seal.fleet_public_key, cfg.seal.allow_clear, cfg.seal.kem)
         check_storage(cfg.storage.path)  # never opened or chmod'ed through a symlink (issue 15)
         try:
             self.journal = self._open_journal()
@@ -84,9 +85,9 @@ class Agent:
     def _open_journal(self) -> Journal:
         st = self.cfg.storage
         return Journal(st.path, self.key, terminal_id=self.cfg.terminal.id, site=self.cfg.terminal.site,
-                       boot_id=self.boot_id, clock=self.clock, max_pending=st.max_pending, min_free_mb=st.min_free_mb,
-                       retention_days=st.retention_days, health_samples_max=st.health_samples_max,
-                       clock_synced=clock_synchronised)
+                       boot_id=self.boot_id, sealing=self.sealing, clock=self.clock, max_pending=st.max_pending,
+                       min_free_mb=st.min_free_mb, retention_days=st.retention_days,
+                       health_samples_max=st.health_samples_max, clock_synced=clock_synchronised)
 
     def terminal_faults(self) -> list[dict[str, str]]:
         """Uplink faults plus an unacknowledged journal recovery."""

@@ -101,6 +101,19 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SealConfig:
+    """Sealing of a transaction's ``data`` to the fleet (contract/README.md)."""
+
+    #: PEM X25519 public keys of the fleet; the FIRST seals new records, the others are the keys
+    #: of a rotation that the fleet still opens (named here so ``config check`` reads them all)
+    fleet_public_key: tuple[str, ...] = ()
+    #: no fleet key: publish ``data`` in clear instead of refusing it (an explicit operator choice)
+    allow_clear: bool = False
+    #: x25519, or the hybrid post-quantum mlkem768-x25519 (each key file then holds both keys)
+    kem: str = "x25519"
+
+
+@dataclass(frozen=True, slots=True)
 class OfflineLimit:
     """Ceilings for one payment method while the uplink is down (the practice of payment
     terminals: offline floor limits). None means no ceiling of that kind."""
@@ -121,6 +134,7 @@ class AgentConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    seal: SealConfig = field(default_factory=SealConfig)
     devices: tuple[DeviceSpec, ...] = ()
     offline_limits: tuple[OfflineLimit, ...] = ()
     #: device name -> problems; such devices are disabled, not fatal
@@ -188,6 +202,14 @@ def _bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else f"expected true or false, got {_type_name(v)} {v!r}"
 
 
+def _paths(v: Any) -> str | None:
+    """A path, or a non-empty array of paths (``[seal] fleet_public_key``)."""
+    items = v if isinstance(v, list) else [v]
+    if not items or not all(isinstance(i, str) and i for i in items):
+        return f"expected a path or an array of paths, got {_type_name(v)} {v!r}"
+    return None
+
+
 def _hostport(v: Any) -> str | None:
     if not isinstance(v, str) or not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", v):
         return f"expected HOST:PORT, got {v!r}"
@@ -214,6 +236,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
                         "token_file": _str()}),
     "log": (LogConfig, {"level": _str(choices=("debug", "info", "warning", "error")),
                         "format": _str(choices=("auto", "json", "console"))}),
+    "seal": (SealConfig, {"fleet_public_key": _paths, "allow_clear": _bool,
+                          "kem": _str(choices=("x25519", "mlkem768-x25519"))}),
 }
 
 _DEVICE_KEYS: dict[str, Checker] = {
@@ -359,11 +383,30 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConf
         mqtt=MqttConfig(**mqtt),
         api=ApiConfig(**api),
         log=LogConfig(**values.get("log", {})),
+        seal=_seal(values.get("seal", {})),
         devices=tuple(devices),
         offline_limits=limits,
         device_problems=device_problems,
         source=source,
     )
+
+
+def _seal(values: Mapping[str, Any]) -> SealConfig:
+    keys = values.get("fleet_public_key", [])
+    return SealConfig(fleet_public_key=tuple(keys) if isinstance(keys, list) else (keys,),
+                      allow_clear=values.get("allow_clear", False), kem=values.get("kem", "x25519"))
+
+
+def seal_problems(cfg: AgentConfig) -> list[str]:
+    """Fatal: a configured fleet key that cannot be read as an X25519 PEM public key."""
+    from agent.crypto import SealKeyError, load_fleet_key
+    out = []
+    for path in cfg.seal.fleet_public_key:
+        try:
+            load_fleet_key(path, cfg.seal.kem)
+        except SealKeyError as exc:
+            out.append(f"seal.fleet_public_key: {exc}")
+    return out
 
 
 def load_config(path: str | Path) -> AgentConfig:
@@ -394,6 +437,12 @@ def config_warnings(cfg: AgentConfig) -> list[str]:
     if m.protocol == "3.1.1" and re.search(r"[. ]", cfg.topic_root):
         out.append(f"terminal: the topic root {cfg.topic_root!r} contains '.' or ' ': NATS's MQTT listener "
                    "(3.1.1 only) closes the connection on such topics")
+    if not cfg.seal.fleet_public_key and not cfg.seal.allow_clear:
+        out.append("seal: no fleet_public_key is configured, so a transaction carrying data is refused "
+                   "(422); configure the fleet's X25519 public key, or set allow_clear = true to publish "
+                   "data in clear")
+    elif cfg.seal.fleet_public_key and cfg.seal.allow_clear:
+        out.append("seal.allow_clear: ignored, data is sealed to the fleet key")
     if m.connack_timeout > m.keepalive:
         out.append(f"mqtt.connack_timeout: {m.connack_timeout:g} s exceeds mqtt.keepalive ({m.keepalive} s); "
                    "a silent broker is given up after the keepalive")
@@ -418,6 +467,9 @@ def all_problems(path: str | Path, warn: Callable[[str], None] | None = None) ->
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
             pass
         return problems
+    fatal = seal_problems(cfg)
+    if fatal:
+        return fatal + [p for probs in cfg.device_problems.values() for p in probs]
     for warning in config_warnings(cfg):
         if warn is not None:
             warn(warning)

@@ -26,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.client import ApiClient
+from agent.crypto import demo_fleet_key
 from simulators.broker import LocalBroker, mosquitto_path
 from simulators.kit import SimulatorKit, write_agent_config
 
@@ -125,6 +126,8 @@ def run_demo(state_dir: str, *, transactions: int = 5) -> int:
                      "health_interval": 30},
             "api": {"socket": str(root_dir / "api.sock")},
             "log": {"format": "json"},
+            # the demo's own fleet key: transaction data is sealed to it (contract/README.md)
+            "seal": {"fleet_public_key": str(demo_fleet_key(root_dir / "fleet"))},
             "devices": kit.devices_section(poll_interval=1.0),
         })
         say(f"   agent config written to {cfg_path}")

@@ -27,6 +27,19 @@ class InvalidTxn(ValueError):
         self.problems = problems
 
 
+#: without a fleet key the terminal cannot seal ``data`` (contract/README.md, "Sealed transaction data")
+DATA_REFUSED = ("data: no fleet key is configured to seal it ([seal] fleet_public_key); the terminal "
+                "does not keep transaction data it cannot seal (an operator may set [seal] allow_clear = true "
+                "to publish data in clear)")
+
+
+class DataRefused(InvalidTxn):
+    """``data`` without a fleet key to seal it and without ``[seal] allow_clear``: nothing recorded."""
+
+    def __init__(self) -> None:
+        super().__init__([DATA_REFUSED])
+
+
 def validate(body: Any) -> dict[str, Any]:
     """Return the normalised transaction (txn_id generated when absent). Raises InvalidTxn."""
     if not isinstance(body, dict):

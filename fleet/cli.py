@@ -69,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
     r = cmd("report", "the monthly service report")
     r.add_argument("--month", required=True, help="YYYY-MM (UTC)")
     r.add_argument("--html", metavar="FILE", help="also write a printable HTML report")
-    o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] terminal_keys_dir)")
+    o = cmd("open", "open a transaction's sealed data (authorised tooling; needs [seal] private_key_file)")
     o.add_argument("txn_id")
     o.add_argument("--terminal", required=True)
     k = cmd("cmd", "send a command to a terminal (down/cmd)")
@@ -237,9 +237,9 @@ def _report(args: argparse.Namespace, store: Any) -> int:
 
 
 def _open(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
-    from fleet.seal import SealError, load_keys, open_data
-    if not cfg.seal.terminal_keys_dir:
-        print("kiosk-fleet: [seal] terminal_keys_dir is not configured", file=sys.stderr)
+    from fleet.seal import SealError, keyring, open_data
+    if not cfg.seal.private_key_file and not cfg.seal.terminal_keys_dir:
+        print("kiosk-fleet: neither [seal] private_key_file nor terminal_keys_dir is configured", file=sys.stderr)
         return 2
     rows = store.query("SELECT payload FROM transactions WHERE terminal_id = ? AND txn_id = ?",
                        (args.terminal, args.txn_id))
@@ -252,7 +252,7 @@ def _open(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
         print(f"kiosk-fleet: transaction {args.txn_id} carries no sealed data", file=sys.stderr)
         return 1
     try:
-        data = open_data(doc["data_enc"], args.txn_id, load_keys(cfg.seal.terminal_keys_dir))
+        data = open_data(doc["data_enc"], args.txn_id, keyring(cfg.seal.private_key_file, cfg.seal.terminal_keys_dir))
     except SealError as exc:
         print(f"kiosk-fleet: {exc}", file=sys.stderr)
         return 1

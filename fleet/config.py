@@ -56,7 +56,9 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class SealConfig:
-    private_key_file: str | None = None  # HPKE, when the contract adopts it
+    #: the fleet's X25519 private key(s), PEM, 0600: a path or an array of paths (rotation: keep
+    #: the old keys as long as records sealed to them may arrive or be opened)
+    private_key_file: str | list[str] | None = None
     terminal_keys_dir: str | None = None  # the provisioned terminal keys (*.key, 32 raw bytes, 0600)
 
 
@@ -111,6 +113,13 @@ def _bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else f"expected true or false, got {_tname(v)} {v!r}"
 
 
+def _paths(v: Any) -> str | None:
+    items = v if isinstance(v, list) else [v]
+    if not items or not all(isinstance(i, str) and i for i in items):
+        return f"expected a path or an array of paths, got {_tname(v)} {v!r}"
+    return None
+
+
 def _url(v: Any) -> str | None:
     if not isinstance(v, str):
         return f"expected a string, got {_tname(v)} {v!r}"
@@ -132,7 +141,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "ingest": (IngestConfig, {"ack": _bool, "batch_max": _num(1, 100_000, True), "batch_ms": _num(1, 60_000),
                               "health_interval": _num(1), "offline_factor": _num(1),
                               "check_interval": _num(0.1)}),
-    "seal": (SealConfig, {"private_key_file": _str(), "terminal_keys_dir": _str()}),
+    "seal": (SealConfig, {"private_key_file": _paths, "terminal_keys_dir": _str()}),
     "log": (LogConfig, {"level": _str(choices=("debug", "info", "warning", "error")),
                         "format": _str(choices=("auto", "json", "console"))}),
 }

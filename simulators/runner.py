@@ -89,6 +89,8 @@ class SimulatorService:
             "mqtt": {"host": mqtt_host, "port": mqtt_port, "keepalive": 10, "reconnect_min": 0.2,
                      "reconnect_max": 5},
             "api": {"socket": str(self.state_dir / "api.sock")},
+            # a simulated bench has no fleet to seal transaction data to: published in clear, by choice
+            "seal": {"allow_clear": True},
             "devices": self.kit.devices_section(poll_interval=1.0),
         })
 

@@ -70,6 +70,8 @@ class Router:
             raise ApiError(507, "storage_full", f"transaction refused, nothing was recorded: {exc}") from None
         except LimitExceeded as exc:
             raise ApiError(403, exc.code, f"transaction refused, nothing was recorded: {exc}") from None
+        except InvalidTxn as exc:  # data without a fleet key to seal it (agent/txn.py DataRefused)
+            raise ApiError(422, "invalid_transaction", str(exc), problems=exc.problems) from None
         doc = {"txn_id": outcome.txn_id, "seq": outcome.seq, "state": outcome.state}
         if outcome.status == "created":
             return 201, doc

@@ -32,13 +32,15 @@ from typing import Any
 
 import structlog
 
-from agent.crypto import Sealer
+from agent.crypto import LegacySealer, Sealing
 from agent.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from agent.journal.db import JournalError, StorageFull, open_db
 from agent.journal.group import GroupCommitter
 from agent.journal.jclock import META_KEY as JCLOCK_KEY
 from agent.journal.jclock import JournalClock, Reading, age_s
 from agent.journal.ledger import Ledger, kernel_boot_id
+from agent.journal.sealkid import check_legacy_kid
+from agent.txn import DataRefused
 from drivers.base.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
@@ -73,11 +75,12 @@ class OutboxRecord:
     attempts: int
     crc_ok: bool = True
 
-    def document(self, sealer: Sealer | None) -> dict[str, Any]:
-        """The published JSON: the public payload plus seq, and the sealed part as an envelope."""
+    def document(self, sealer: Sealing | None) -> dict[str, Any]:
+        """The published JSON: the public payload plus seq, and the sealed part as an envelope
+        (the payload keeps the HPKE header, alg and kid; the secret column enc || ciphertext)."""
         doc = {**self.payload, "seq": self.seq}
         if self.secret is not None and sealer is not None:
-            doc["data_enc"] = sealer.envelope(self.secret)
+            doc["data_enc"] = sealer.envelope(self.payload, self.secret)
         return doc
 
 
@@ -91,6 +94,7 @@ class SubmitOutcome:
 
 class Journal:
     def __init__(self, path: str | Path, key: bytes, *, terminal_id: str, site: str, boot_id: str,
+                 sealing: Sealing | None = None,
                  clock: Clock | None = None, max_pending: int = 1_000_000, min_free_mb: int = 64,
                  retention_days: float = 30.0, health_samples_max: int = 10_000,
                  clock_synced: Any = None, kboot: str | None = None) -> None:
@@ -100,7 +104,9 @@ class Journal:
         self.max_pending = max_pending
         self.min_free_mb = min_free_mb
         self.retention = timedelta(days=retention_days)
-        self.sealer = Sealer(key)
+        #: seals new data to the fleet; publishes old (legacy) records under their own kid
+        self.sealer = sealing or Sealing()
+        self._legacy = LegacySealer(key)
         self._clock_synced = clock_synced or (lambda: False)
         self.lock = threading.RLock()
         self.db = open_db(self.path)
@@ -118,6 +124,7 @@ class Journal:
         except sqlite3.OperationalError as exc:  # a full disk must not stop the start; heartbeats retry
             log.warning("journal_clock_not_saved", error=str(exc))
         self._pending_txns = self._count("kind = 'txn' AND state IN ('queued', 'sent')")
+        self.seal_problem = check_legacy_kid(self.conn, self.ledger, self._legacy, self.sealer)
         self._closed = False
         self._free_mb, self._free_at = 0.0, -1e9
         #: bytes committed since start, for the "written to flash per day" figure
@@ -250,7 +257,14 @@ class Journal:
                    "ref": txn.get("ref"), "offline": offline}
         secret = None
         if txn.get("data") is not None:
-            secret = self.sealer.seal(dumps(txn["data"]).encode(), aad=txn_id)
+            fleet = self.sealer.fleet
+            if fleet is not None:
+                secret = fleet.seal(dumps(txn["data"]).encode(), txn_id)
+                payload["data_enc"] = fleet.header()
+            elif self.sealer.allow_clear:
+                payload["data"] = txn["data"]
+            else:
+                raise DataRefused()
         row = self._row(record_id=txn_id, kind="txn", type_=txn["kind"], device=None, payload=payload,
                         secret=secret, bhash=bhash, amount=txn["amount"], method=txn["method"],
                         offline=offline, ts=ts)

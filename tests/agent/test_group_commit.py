@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from agent.journal import Journal, StorageFull
 from agent.journal.group import GroupCommitter
+from tests.support.fleetkey import fleet_sealing
 from tests.support.waiting import wait_until
 
 # per write: what goes wrong (nothing, the work raises, a duplicate id, a full disk, a foreign
@@ -162,7 +163,7 @@ def test_journal_submits_from_threads(plan: list[list[str]]) -> None:
     offline-ceiling refusal per writer; after a reopen every acknowledged transaction is there once."""
     with tempfile.TemporaryDirectory(prefix="gcj-") as d:
         path = Path(d) / "j.db"
-        j = Journal(path, b"k" * 32, terminal_id="T", site="S", boot_id="b", min_free_mb=0)
+        j = Journal(path, b"k" * 32, terminal_id="T", site="S", boot_id="b", min_free_mb=0, sealing=fleet_sealing())
         created: dict[str, int] = {}
         mutex = threading.Lock()
 

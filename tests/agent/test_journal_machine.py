@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from agent.journal import Journal
 from agent.limits import OfflineLimits
+from tests.support.fleetkey import fleet_sealing
 
 ORDER = {"queued": 0, "sent": 1, "settled": 2, "dead": 3}
 KEY = b"k" * 32
@@ -39,7 +40,7 @@ class JournalMachine(RuleBasedStateMachine):
     def _open(self) -> Journal:
         self.boots += 1
         return Journal(self.dir / "j.db", KEY, terminal_id="T-SM", site="S", boot_id=f"b{self.boots}",
-                       max_pending=10_000, min_free_mb=0)
+                       max_pending=10_000, min_free_mb=0, sealing=fleet_sealing())
 
     def teardown(self) -> None:
         self.journal.close()

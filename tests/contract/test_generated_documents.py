@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives import hpke, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import contract
 from agent.app import Agent
@@ -32,6 +33,7 @@ from agent.uplink import failures
 from drivers.base.health import Action, DeviceState, Fault, SelftestLevel, Severity
 from tests.contract.schema_walk import declared, present, root
 from tests.support.broker import free_port
+from tests.support.fleetkey import fleet_keypair
 
 LEAF_OF_KIND = {"txn": "txn", "event": "events", "report": "selftest"}
 
@@ -48,6 +50,7 @@ def _config(tmp_path: Path) -> AgentConfig:
         "storage": {"path": str(tmp_path / "journal.db")},
         "mqtt": {"host": "127.0.0.1", "port": free_port()},  # never connected: the uplink is not started
         "api": {"socket": str(tmp_path / "api.sock")},
+        "seal": {"fleet_public_key": str(fleet_keypair()[1])},
         "devices": devices,
         "offline_limits": {"unionpay": {"max_amount": 500_000, "max_total": 2_000_000, "max_age_s": 86400}},
     })
@@ -140,16 +143,18 @@ def test_journal_records_published_from_every_path_validate(agent: Agent, tmp_pa
     assert kinds == [("events", "journal_recovered"), ("selftest", "inspection"), ("selftest", "inspection"),
                      ("selftest", "selftest"), ("selftest", "selftest"), ("txn", "payment")]
     sealed = next(doc for leaf, doc in records if leaf == "txn")
-    assert _open_as_documented(sealed, Path(agent.cfg.storage.path).with_name("journal.key").read_bytes()) == {
+    assert _open_as_documented(sealed, fleet_keypair()[0].read_bytes()) == {
         "id_number": "11010519491231002X", "items": [1, 2]}
 
 
-def _open_as_documented(txn: dict[str, Any], terminal_key: bytes) -> Any:
-    """Open ``data_enc`` by the recipe in the txn schema and contract/README.md, nothing from agent/."""
+def _open_as_documented(txn: dict[str, Any], fleet_private_pem: bytes) -> Any:
+    """Open ``data_enc`` by the recipe in contract/README.md, nothing from agent/."""
     env = txn["data_enc"]
-    assert env["alg"] == "AES-256-GCM"
-    assert env["kid"] == hashlib.sha256(b"kiosk-agent key id:" + terminal_key).hexdigest()[:16]
-    blob = base64.b64decode(env["blob"])
-    key = hashlib.sha256(b"kiosk-agent:seal:" + terminal_key).digest()
-    plain = AESGCM(key).decrypt(blob[:12], blob[12:], txn["txn_id"].encode())
+    assert env["alg"] == "HPKE-v1-X25519-SHA256-A256GCM"
+    private = serialization.load_pem_private_key(fleet_private_pem, None)
+    assert isinstance(private, X25519PrivateKey)
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    assert env["kid"] == hashlib.sha256(raw).hexdigest()[:16]
+    suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+    plain = suite.decrypt(base64.b64decode(env["ct"]), private, info=b"kiosk-agent/v1 data:" + txn["txn_id"].encode())
     return json.loads(plain)

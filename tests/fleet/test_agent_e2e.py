@@ -14,6 +14,7 @@ from pathlib import Path
 from fleet import ops
 from fleet.store import open_store
 from tests.support.agent_proc import AgentProcess, base_config, write_config
+from tests.support.fleetkey import fleet_keypair, write_keypair
 from tests.support.sims import SimBench
 from tests.support.waiting import wait_until
 
@@ -73,21 +74,18 @@ def test_faults_on_a_real_agent_become_incidents_and_the_report_agrees(tmp_path:
                        message=lambda: api.get(f"/v1/transactions/{txn['txn_id']}"))
             assert [t["txn_id"] for t in ops.transactions(store, terminal="T-FL-0001")] == [txn["txn_id"]]
 
-            # the sealed data opens only with the terminal's key, provisioned to the fleet's key folder
-            keys = tmp_path / "keys"
-            keys.mkdir(mode=0o700)
-            (keys / "T-FL-0001.key").write_bytes((workdir / "journal.key").read_bytes())
-            (keys / "T-FL-0001.key").chmod(0o600)
+            # the sealed data opens only with the fleet's private key (the agent holds its public half)
             with open(fleet.config, "a") as f:
-                f.write(f'[seal]\nterminal_keys_dir = "{keys}"\n')
+                f.write(f'[seal]\nprivate_key_file = "{fleet_keypair()[0]}"\n')
             r = _kf(fleet.config, "open", txn["txn_id"], "--terminal", "T-FL-0001")
             assert r.returncode == 0, r.stderr
             assert json.loads(r.stdout) == {"customer": "Zhang San", "order": 42}
             stored = store.query("SELECT payload FROM transactions WHERE txn_id = ?", (txn["txn_id"],))[0]
             assert "Zhang San" not in stored["payload"]
-            (keys / "T-FL-0001.key").write_bytes(bytes(32))
+            other, _ = write_keypair(tmp_path / "other")
+            Path(fleet.config).write_text(Path(fleet.config).read_text().replace(str(fleet_keypair()[0]), str(other)))
             r = _kf(fleet.config, "open", txn["txn_id"], "--terminal", "T-FL-0001")
-            assert r.returncode == 1 and "no terminal key" in r.stderr
+            assert r.returncode == 1 and "no fleet private key with kid" in r.stderr
 
             month = datetime.now(UTC).strftime("%Y-%m")
 

@@ -46,7 +46,7 @@ def test_offline_submit_then_link_back_delivers_everything_in_order_health_first
     # sensitive data is sealed: the name and ID number never appear in clear on the wire
     raw = b"".join(m.payload for m in rec.messages())
     assert "张三".encode() not in raw and b"11010519491231002X" not in raw
-    assert txns[0]["data_enc"]["alg"] == "AES-256-GCM"
+    assert txns[0]["data_enc"]["alg"] == "HPKE-v1-X25519-SHA256-A256GCM"
     outage = [e for e in _delivered(rec, terminal_id, "events") if e["type"] == "outage"]
     assert outage and outage[0]["data"]["queued"]["txn"] == 30
     wait_until(lambda: api.get("/v1/transactions/tx-00029")[1]["state"] == "settled", 10)

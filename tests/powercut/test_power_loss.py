@@ -15,7 +15,6 @@ positive result means something. docs/durability.md says what the guarantee rest
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -25,7 +24,9 @@ import time
 
 import pytest
 
-from agent.crypto import Sealer, load_or_create_key
+from agent.crypto import load_or_create_key
+from fleet.seal import keyring, open_data
+from tests.support.fleetkey import fleet_keypair
 from tests.support.waiting import wait_until
 
 CUTS = int(os.environ.get("POWERCUT_CUTS", "12"))
@@ -127,16 +128,15 @@ def test_power_cuts_keep_everything_acknowledged(lossy_mount, agent_factory, mqt
         order.append(doc["seq"])
     missing = sorted(set(acked) - set(delivered))
     assert not missing, f"{len(missing)} acknowledged transactions lost to power cuts: {missing[:5]}"
-    # the key made at the first start survived the cut that came right after it: every sealed
-    # part opens with the key on the media (as the fleet, holding the terminal key, opens it)
-    sealer = Sealer(load_or_create_key(lossy_mount.media / "etc" / "journal.key", create=False))
+    # the key made at the first start survived the cut that came right after it; every sealed
+    # part opens with the fleet's private key (the terminal holds only the public half)
+    assert load_or_create_key(lossy_mount.media / "etc" / "journal.key", create=False)
+    fleet_keys = keyring(str(fleet_keypair()[0]), None)
     for txn_id, (seq, data) in acked.items():
         doc = delivered[txn_id]
         assert doc["seq"] == seq, (txn_id, doc["seq"], seq)
         if data is not None:
-            env = doc["data_enc"]
-            assert env["kid"] == sealer.kid
-            assert json.loads(sealer.open(base64.b64decode(env["blob"]), aad=txn_id)) == data
+            assert open_data(doc["data_enc"], txn_id, fleet_keys) == data
     first_seen = list(dict.fromkeys(order))
     assert first_seen == sorted(first_seen), "published out of seq order"
     with sqlite3.connect(f"file:{lossy_mount.media / 'kiosk' / 'journal.db'}?mode=ro", uri=True) as ro:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.client import ApiClient
 from simulators.kit import write_agent_config as write_config
+from tests.support.fleetkey import fleet_keypair
 from tests.support.waiting import wait_until
 
 __all__ = ["REPO", "AgentProcess", "base_config", "write_config"]
@@ -27,6 +28,8 @@ def base_config(workdir: Path, mqtt_port: int, terminal_id: str = "T-0001", **mq
                  "reconnect_max": 1.0, "health_interval": 60, **mqtt},
         "api": {"socket": str(workdir / "api.sock")},
         "log": {"format": "json", "level": "info"},
+        # data is sealed to a test fleet key (tests/support/fleetkey.py); without one it is refused
+        "seal": {"fleet_public_key": str(fleet_keypair()[1])},
     }
 
 
