@@ -89,7 +89,9 @@ RUN: list[tuple[str, Expect]] = [
     (r"^kiosk-agent queue (list|dead) ", Expect(out=r"seq +kind")),
     (r"^kiosk-agent queue retry --seq 1234", Expect(out=r"^requeued 0 dead letter")),
     # docs/install.md
-    (r"^sudo kiosk-agent config check$", Expect(out=r"config/agent\.toml: ok$")),
+    # the shipped example names no fleet key yet: ok, with the [seal] warning the operator must act on
+    (r"^sudo kiosk-agent config check$",
+     Expect(out=r"config/agent\.toml: ok, 1 warning\(s\)\n  warning: seal: no fleet_public_key")),
     (r"^systemd-analyze security --offline=true --threshold=20 ", Expect(out=r"Overall exposure level")),
     # docs/updates.md: the update gate on the healthy test terminal
     (r"^kiosk-agent health-check --save-baseline +#", Expect(out=r"^saved the health baseline ")),
