@@ -18,7 +18,11 @@ _TXN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SENSITIVE = "looks like a card or ID number; sensitive values belong in data (sealed)"
-_FIELDS = {"txn_id", "kind", "amount", "currency", "method", "ref", "data"}
+_FIELDS = {"txn_id", "kind", "amount", "currency", "method", "ref", "data", "outcome", "reason"}
+#: what became of the customer's business: the fleet's transaction success rate counts these, with
+#: the reason (a device failure such as note_rejected, card_read_failed, receipt_failed, or
+#: customer_cancelled, timeout, ...) behind every attempt that did not complete
+OUTCOMES = ("completed", "failed", "cancelled")
 
 
 class InvalidTxn(ValueError):
@@ -73,13 +77,28 @@ def validate(body: Any) -> dict[str, Any]:
             problems.append("data: must be a JSON object")
         elif len(json.dumps(data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
             problems.append(f"data: at most {MAX_DATA_BYTES} bytes of JSON")
+    outcome, reason = body.get("outcome", "completed"), body.get("reason")
+    if outcome not in OUTCOMES:
+        problems.append(f"outcome: one of {', '.join(OUTCOMES)} (default completed)")
+    if reason is not None and (not isinstance(reason, str) or not _WORD.fullmatch(reason)):
+        problems.append("reason: a lower-case code (note_rejected, card_read_failed, receipt_failed, "
+                        "customer_cancelled, timeout, ...)")
+    elif reason is None and outcome in ("failed", "cancelled"):
+        problems.append(f"reason: required when outcome is {outcome}")
+    elif reason is not None and outcome == "completed":
+        problems.append("reason: only for an outcome of failed or cancelled")
     # a PAN-shaped value (Luhn-valid 13-19 digits with a card prefix, any separators) or an ID
     # number in a clear field would be journalled and published as is: refused, never masked
-    for name in ("txn_id", "kind", "method"):
+    for name in ("txn_id", "kind", "method", "reason"):
         value = body.get(name)
         if isinstance(value, str) and pan_shaped(value):
             problems.append(f"{name}: {_SENSITIVE}")
     if problems:
         raise InvalidTxn(problems)
-    return {"txn_id": txn_id or f"tx-{uuid.uuid4().hex}", "kind": kind, "amount": amount, "currency": currency,
-            "method": method, "ref": ref, "data": data}
+    txn = {"txn_id": txn_id or f"tx-{uuid.uuid4().hex}", "kind": kind, "amount": amount, "currency": currency,
+           "method": method, "ref": ref, "data": data}
+    if "outcome" in body:  # only when given: the body hash (idempotency) of older clients' retries is unchanged
+        txn["outcome"] = outcome
+    if reason is not None:
+        txn["reason"] = reason
+    return txn

@@ -23,6 +23,10 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 6)
 
 
+#: device events that stand behind a business transaction that did not complete
+DEVICE_FAILURE_EVENTS = ("note_rejected", "card_read_failed", "receipt_failed", "receipt_unverified")
+
+
 def _json(v: Any) -> Any:
     return json.loads(v) if isinstance(v, str) else v
 
@@ -75,6 +79,16 @@ def build(store: Store, month: str, now: datetime | None = None) -> dict[str, An
     for r in store.query("SELECT terminal_id, outcome, COUNT(*) AS n FROM transactions WHERE ts >= ? AND ts < ? "
                          "GROUP BY terminal_id, outcome", (s_iso, e_iso)):
         outcomes[r["terminal_id"]][r["outcome"]] = int(r["n"])
+    # why the attempts that did not complete failed (the transaction's reason, read from its payload:
+    # few rows), and the device failures of the month behind them
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in store.query("SELECT terminal_id, payload FROM transactions WHERE ts >= ? AND ts < ? "
+                         "AND outcome <> 'completed'", (s_iso, e_iso)):
+        reasons[r["terminal_id"]][str((_json(r["payload"]) or {}).get("reason") or "unknown")] += 1
+    device_failures: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in store.query("SELECT terminal_id, type, COUNT(*) AS n FROM events WHERE ts >= ? AND ts < ? AND type IN "
+                         "(?, ?, ?, ?) GROUP BY terminal_id, type", (s_iso, e_iso, *DEVICE_FAILURE_EVENTS)):
+        device_failures[r["terminal_id"]][r["type"]] = int(r["n"])
     reports = Counter(r["terminal_id"] for r in store.query(
         "SELECT terminal_id FROM reports WHERE ts >= ? AND ts < ? AND type = ?", (s_iso, e_iso, "inspection")))
     out_terms = []
@@ -128,7 +142,9 @@ def build(store: Store, month: str, now: datetime | None = None) -> dict[str, An
             "repeat_faults": sum(1 for i in tincs if i["repeat"]),
             "inspections": reports.get(tid, 0),
             "transactions": {"total": total, "by_outcome": dict(oc),
-                             "success_rate": _r(oc.get("completed", 0) / total) if total else None},
+                             "success_rate": _r(oc.get("completed", 0) / total) if total else None,
+                             "by_reason": dict(reasons.get(tid, Counter())),
+                             "device_failures": dict(device_failures.get(tid, Counter()))},
         })
     below = [t["terminal_id"] for t in out_terms if t["met"] is False]
     return {"month": month, "generated": timeutil.iso(now), "window_end": timeutil.iso(stop_dt), "target": TARGET,

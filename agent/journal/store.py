@@ -254,7 +254,9 @@ class Journal:
         ts = self.now()
         payload = {**self._base(ts), "txn_id": txn_id, "kind": txn["kind"], "amount": txn["amount"],
                    "currency": txn.get("currency", "CNY"), "method": txn["method"],
-                   "ref": txn.get("ref"), "offline": offline}
+                   "ref": txn.get("ref"), "offline": offline, "outcome": txn.get("outcome", "completed")}
+        if txn.get("reason") is not None:
+            payload["reason"] = txn["reason"]
         secret = None
         if txn.get("data") is not None:
             fleet = self.sealer.fleet

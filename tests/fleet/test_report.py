@@ -77,3 +77,26 @@ def test_the_report_from_known_events(store: Store) -> None:
     assert term["faults_by_class_action"] == {"receipt_printer/paper_out/replenish": 2}
     assert term["transactions"]["total"] == 2 and term["transactions"]["success_rate"] == 1.0
     assert timeutil.month_of(term["agreement"]["at"]) == "2026-11"
+
+
+def test_the_success_rate_names_the_reasons_and_the_device_failures_behind_it(store: Store) -> None:
+    t = FakeTerminal("T-R-2", "S-URB")
+    at = lambda days: M0 + timedelta(days=days)  # noqa: E731
+    _put(store, t, "events", t.device_state("bill_acceptor", "online", None, [], ts=at(0)))
+    _put(store, t, "txn", t.txn(ts=at(1)))
+    _put(store, t, "events", t.event("note_rejected", "bill_acceptor",
+                                     {"reason": "mag_err", "reason_code": "0x73"}, ts=at(2)))
+    failed = t.txn(ts=at(2) + timedelta(minutes=1))
+    failed.update(outcome="failed", reason="note_rejected")
+    _put(store, t, "txn", failed)
+    _put(store, t, "events", t.event("card_read_failed", "card_reader", {"reason": "chip_failure"}, ts=at(3)))
+    cancelled = t.txn(ts=at(3) + timedelta(minutes=1))
+    cancelled.update(outcome="cancelled", reason="customer_cancelled")
+    _put(store, t, "txn", cancelled)
+    _put(store, t, "events", t.event("note_rejected", "bill_acceptor",
+                                     {"reason": "inhibit_err", "reason_code": "0x71"}, ts=at(40)))  # next month
+    tx = report.build(store, "2026-11", now=at(40))["terminals"][0]["transactions"]
+    assert tx["total"] == 3 and tx["by_outcome"] == {"completed": 1, "failed": 1, "cancelled": 1}
+    assert tx["success_rate"] == pytest.approx(1 / 3, abs=1e-6)
+    assert tx["by_reason"] == {"note_rejected": 1, "customer_cancelled": 1}
+    assert tx["device_failures"] == {"note_rejected": 1, "card_read_failed": 1}
