@@ -20,6 +20,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.report_html import render
 from tests.support.agent_proc import REPO, AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
 from tests.support.recorder import Recorder
@@ -83,6 +84,10 @@ def test_reports_are_signed_by_the_key_in_status_and_a_one_byte_change_is_caught
     verify_as_a_fleet_would(published.json()["data"], fp)  # as received over MQTT
     selftest = rec.wait_for(lambda m: m.topic == f"{ROOT}/up/selftest" and m.json()["type"] == "selftest", 20)
     verify_as_a_fleet_would(selftest.json()["data"], fp)
+
+    # the printed page names the key, in groups of four to read aloud
+    page = render(report)
+    assert " ".join(fp[i:i + 4] for i in range(0, 64, 4)) in page and "inspect --verify" in page
 
     # one byte changed anywhere in what was signed: the signature no longer holds
     text = json.dumps(report, ensure_ascii=False)
