@@ -274,7 +274,8 @@ class Agent:
                                 "reason": "device configuration is invalid", "code": "config_invalid",
                                 "action": "maintenance", "duration_s": 0.0})
         ok = all(r["result"] != SelftestOutcome.FAIL.value for r in results)
-        report = {"ok": ok, "terminal_id": self.cfg.terminal.id, "level": level.value, "results": results}
+        report = self.uplink.signer.sign({"ok": ok, "terminal_id": self.cfg.terminal.id, "level": level.value,
+                                          "results": results})
         self.journal.append_event("selftest", report, kind="report")  # on up/selftest, queued while offline
         self.uplink.notify_journal()
         return report
@@ -288,7 +289,7 @@ class Agent:
         for name, values in self.journal.ledger.counters().items():
             counters.setdefault(name, values)
         report = build_report(self.cfg, self.journal, selftest=selftest, engineer=engineer, checks=checks,
-                              counters=counters, system=self.health.system())
+                              counters=counters, system=self.health.system(), signer=self.uplink.signer)
         self.journal.append_event("inspection", report, kind="report")
         self.uplink.notify_journal()
         return report

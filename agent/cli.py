@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")
     i.add_argument("--check", action="append", default=[], metavar="ITEM",
                    help="checklist item the engineer confirms (repeatable)")
+    i.add_argument("--verify", metavar="FILE",
+                   help="check the signature of a saved report (JSON) instead; exit 0 valid, 1 invalid")
+    i.add_argument("--fingerprint", help="with --verify: also require the key with this fingerprint (hex)")
     h = sub.add_parser("health-check", parents=after,
                        help="the update gate: exit 0 when the daemon serves, the journal, uplink and devices are "
                             "no worse than the saved baseline (docs/updates.md)")
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from agent.demo import run_demo
             return run_demo(args.state_dir, transactions=args.transactions)
+        if args.command == "inspect" and args.verify:
+            from agent.inspect import run_verify
+            return run_verify(args.verify, args.fingerprint, args.json)  # needs no configuration
         path = resolve_path(args.config)
         if args.command == "config":
             return _config_check(path, args.json)
@@ -242,7 +249,7 @@ def _queue_offline(cfg: AgentConfig, args: argparse.Namespace) -> int:
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
     journal = Journal(cfg.storage.path, load_or_create_key(key_path, create=False), terminal_id=cfg.terminal.id,
-                      site=cfg.terminal.site, boot_id="cli")
+                      site=cfg.terminal.site, boot_id=uuid.uuid4().hex[:16])
     try:
         if args.action == "stats":
             doc: Any = journal.stats()

@@ -1,8 +1,10 @@
 """Fleet commands from ``down/cmd``: validation, dispatch with a deadline, one result each.
 
-A command is ``{"id": str, "cmd": str, "args": {...}}``, at most 64 KiB of UTF-8 JSON. A
-malformed or unknown command gets an error result and changes nothing; a command running
-past its deadline gets a ``timeout`` result (its late result is dropped).
+A command is ``{"v": 1, "id": str, "cmd": str, "args": {...}}`` (``v`` optional), at most 64 KiB of
+UTF-8 JSON. A malformed or unknown command gets an error result and changes nothing; a command
+running past its deadline (30 s unless the command sets its own) gets a ``timeout`` result (its
+late result is dropped). A result always echoes the id it was sent, even an invalid one
+(sanitised and truncated by :func:`echo_id`), so the fleet can match every error to its request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ log = structlog.get_logger(__name__)
 
 MAX_COMMAND_BYTES = 65536
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+#: an invalid id is echoed back with at most this many characters
+ECHO_ID_MAX = 128
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTRACT_VERSION = 1
 
 
 class CommandError(Exception):
@@ -61,7 +67,9 @@ def parse(payload: bytes) -> tuple[str | None, str, dict[str, Any]]:
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise CommandError("bad_args", "args must be a JSON object")
-    extra = set(doc) - {"id", "cmd", "args"}
+    if "v" in doc and (type(doc["v"]) is not int or doc["v"] != CONTRACT_VERSION):
+        raise CommandError("bad_command", f"v must be {CONTRACT_VERSION} (the contract version this agent speaks)")
+    extra = set(doc) - {"v", "id", "cmd", "args"}
     if extra:
         raise CommandError("bad_command", f"unknown fields: {', '.join(sorted(extra))}")
     return cmd_id, cmd, args
@@ -119,10 +127,21 @@ class CommandRunner:
         self._watch.shutdown(wait=False, cancel_futures=True)
 
 
+def echo_id(value: Any) -> str | None:
+    """The id to echo in an error result: a string as it was, control characters replaced by ``?``
+    and cut to ``ECHO_ID_MAX`` characters; any other JSON value as its JSON text, likewise; ``None``
+    only when there was no id at all."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _UNPRINTABLE.sub("?", text)[:ECHO_ID_MAX]
+
+
 def _salvage_id(payload: bytes) -> str | None:
+    if len(payload) > MAX_COMMAND_BYTES:
+        return None
     try:
         doc = json.loads(payload.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return None
-    cmd_id = doc.get("id") if isinstance(doc, dict) else None
-    return cmd_id if isinstance(cmd_id, str) and _ID.match(cmd_id) else None
+    return echo_id(doc.get("id")) if isinstance(doc, dict) else None

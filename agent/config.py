@@ -49,6 +49,8 @@ class StorageConfig:
     min_free_mb: int = 64
     #: None: $CREDENTIALS_DIRECTORY/journal.key under systemd, else next to the journal
     key_file: str | None = None
+    #: the Ed25519 report-signing key (agent/signing.py); default signing.key beside the journal
+    signing_key_file: str | None = None
     retention_days: float = 30.0
     health_samples_max: int = 10_000
 
@@ -220,7 +222,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "terminal": (TerminalConfig, {"id": _str(_TERMINAL_ID), "site": _str(_TOPIC_SAFE)}),
     "storage": (StorageConfig, {
         "path": _str(), "max_pending": _int(1), "min_free_mb": _int(0), "key_file": _str(),
-        "retention_days": _num(0, lo_open=True), "health_samples_max": _int(10),
+        "signing_key_file": _str(), "retention_days": _num(0, lo_open=True), "health_samples_max": _int(10),
     }),
     "mqtt": (MqttConfig, {
         "host": _str(), "port": _int(1, 65535), "keepalive": _int(5, 3600),

@@ -13,6 +13,7 @@ import psutil
 
 from agent import __version__
 from agent.availability import device_figure, journal_spans, month_bounds, terminal_figure
+from agent.commands import CONTRACT_VERSION
 from agent.config import AgentConfig
 from agent.journal import Journal
 from agent.journal.store import iso
@@ -149,7 +150,8 @@ class HealthModel:
                                     "text": f"{stats['dead']} records need an engineer (kiosk-agent queue dead)"})
         state = _terminal_state(devices, terminal_faults)
         doc = {
-            "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site, "ts": iso(datetime.now(UTC)),
+            "v": CONTRACT_VERSION, "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site,
+            "ts": iso(datetime.now(UTC)),
             "state": state,
             "agent": {"version": __version__, "boot_id": self.boot_id,
                       "uptime_s": round(time.monotonic() - self.started_mono, 1), "pid": os.getpid()},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from agent.durable import UnsafeFile, replace_file
 from agent.report_html import render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: a report file larger than this is not one of ours
+MAX_REPORT_BYTES = 16 * 2**20
 
 
 def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
@@ -34,7 +37,8 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
         try:
             report = inspect_direct(cfg, args.engineer, list(args.check))
         except KeyFileError as exc:
-            print(f"kiosk-agent: cannot read the journal: {exc}", file=sys.stderr)
+            print(f"kiosk-agent: cannot read the journal or the signing key: {exc} (the daemon makes both on "
+                  f"its first start)", file=sys.stderr)
             return EXIT_USAGE
     if args.out:
         html_path, json_path = report_paths(args.out)
@@ -52,6 +56,30 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
               f"availability this month {'-' if av is None else f'{av * 100:.2f}%'}; "
               f"written to {html_path} and {json_path}")
     return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def run_verify(path: str, fingerprint: str | None, as_json: bool) -> int:
+    """``kiosk-agent inspect --verify FILE``: 0 when the report's signature is valid, 1 when not (with
+    the reason), 2 when the file cannot be read as JSON."""
+    from agent.signing import verify
+
+    try:
+        with open(path, "rb") as f:
+            report = json.loads(f.read(MAX_REPORT_BYTES + 1).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        print(f"kiosk-agent: cannot read {path} as a JSON report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = verify(report, fingerprint_expected=fingerprint)
+    sig = report.get("signature") if isinstance(report, dict) else None
+    key = sig.get("fingerprint") if isinstance(sig, dict) else None
+    if as_json:
+        print(json.dumps({"valid": problem is None, "reason": problem, "fingerprint": key}))
+    elif problem is None:
+        print(f"{path}: valid signature by the terminal key {key} "
+              f"({report.get('report', 'selftest')} of {report.get('terminal_id')})")
+    else:
+        print(f"{path}: INVALID: {problem}", file=sys.stderr)
+    return EXIT_OK if problem is None else EXIT_FAIL
 
 
 def report_paths(out: str) -> tuple[Path, Path]:
@@ -72,17 +100,21 @@ def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[s
     from agent.inspection import build_report
     from agent.journal import Journal
     from agent.selftest_cli import run_direct
+    from agent.signing import Signer
     from drivers.base.health import SelftestLevel
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
     key = load_or_create_key(key_path, create=False)  # a new key would make the journal unreadable
+    # never made here: a key this command made (perhaps as root) the daemon might not be able to read
+    signer = Signer.load(cfg, create=False)
     check_storage(cfg.storage.path)
     selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
     journal = Journal(cfg.storage.path, key, terminal_id=cfg.terminal.id,
-                      site=cfg.terminal.site, boot_id="inspect")
+                      site=cfg.terminal.site, boot_id=uuid.uuid4().hex[:16])  # the daemon's boot id format
     try:
         report = build_report(cfg, journal, selftest=selftest, engineer=engineer, checks=checks,
-                              counters=journal.ledger.counters(), agent_running=False)
+                              counters=journal.ledger.counters(), agent_running=False,
+                              signer=signer)
         journal.append_event("inspection", report, kind="report")  # published when the daemon runs again
     finally:
         journal.close()

@@ -26,6 +26,7 @@ from agent.config import AgentConfig
 from agent.health import AVAILABILITY_TARGET, system_uptime_s
 from agent.journal import Journal
 from agent.journal.store import iso
+from agent.signing import Signer
 
 CHECKLIST = {
     "exterior": ("外观检查", "Exterior, screen and housing checked"),
@@ -78,16 +79,17 @@ def system_figures(journal: Journal) -> dict[str, Any]:
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
                  checks: Sequence[str], counters: Mapping[str, Mapping[str, int]],
                  system: Mapping[str, Any] | None = None, now: datetime | None = None,
-                 agent_running: bool = True) -> dict[str, Any]:
+                 agent_running: bool = True, signer: Signer) -> dict[str, Any]:
+    """The report, signed by ``signer`` (the terminal's key; see agent/signing.py)."""
     now_local = (now or journal.clock.now()).astimezone()
     (this_start, this_end), (last_start, last_end) = month_bounds(now_local)
     since30 = now_local - timedelta(days=30)
     spans, _ = journal_spans(journal, min(last_start, since30), agent_running=agent_running)
     episodes = fault_episodes(spans, since30, now_local)
-    return {
+    return signer.sign({
         "report": "inspection", "version": __version__,
         "terminal_id": cfg.terminal.id, "site": cfg.terminal.site, "engineer": engineer,
-        "date": now_local.isoformat(timespec="seconds"), "ts": iso(now_local.astimezone(UTC)),
+        "date": iso(now_local.astimezone(UTC)), "ts": iso(now_local.astimezone(UTC)),
         "selftest": dict(selftest),
         "faults_30d": {"from": iso(since30.astimezone(UTC)), "by_class": faults_by_class(episodes),
                        "episodes": episodes[-500:], "episodes_total": len(episodes)},
@@ -102,4 +104,4 @@ def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, A
                       for key, (zh, en) in CHECKLIST.items()]
                      + [{"item": c, "zh": c, "en": c, "confirmed": True} for c in checks if c not in CHECKLIST],
         "ok": bool(selftest.get("ok")),
-    }
+    })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -91,5 +92,19 @@ def render(report: dict[str, Any]) -> str:
 {_table(["项目", "Item", "确认 Confirmed"], check_rows)}
 <h2>8. 签字 Signatures</h2>
 <table class="sign"><tr><td>巡检工程师 Engineer:</td><td>网点负责人 Site staff:</td></tr></table>
+{_signature_block(report)}
 </body></html>
 """
+
+
+def _signature_block(report: Mapping[str, Any]) -> str:
+    """The terminal's electronic signature: key fingerprint (in groups of four, to read aloud) and
+    how to check the JSON file it came with."""
+    sig = report.get("signature")
+    if not isinstance(sig, Mapping):
+        return "<p class=\"sig\">终端电子签名 Terminal signature: <b>none (unsigned report)</b></p>"
+    fp = str(sig.get("fingerprint", ""))
+    grouped = " ".join(fp[i:i + 4] for i in range(0, len(fp), 4))
+    return (f"<p class=\"sig\">终端电子签名 Terminal signature ({escape(str(sig.get('alg', '')))}), "
+            f"key fingerprint (SHA-256): <code>{escape(grouped)}</code><br>"
+            f"核验 Verify the JSON report: <code>kiosk-agent inspect --verify REPORT.json</code></p>")

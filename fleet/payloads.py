@@ -25,7 +25,7 @@ class FakeTerminal:
 
     def _base(self, ts: datetime | None) -> dict[str, Any]:
         self.seq += 1
-        return {"terminal_id": self.terminal_id, "site": self.site, "boot_id": self.boot_id,
+        return {"v": 1, "terminal_id": self.terminal_id, "site": self.site, "boot_id": self.boot_id,
                 "ts": timeutil.iso(ts) if ts else timeutil.now_iso(), "clock_synced": True}
 
     def txn(self, amount: int = 100, *, ts: datetime | None = None, txn_id: str | None = None,
@@ -69,7 +69,7 @@ class FakeTerminal:
         month = timeutil.parse(now).strftime("%Y-%m")
         usable = all(st in ("online", "deviceBusy") for _, st, _, _ in devices.values())
         return {
-            "terminal_id": self.terminal_id, "site": self.site, "ts": now,
+            "v": 1, "terminal_id": self.terminal_id, "site": self.site, "ts": now,
             "state": "ok" if usable else "out_of_service",
             "agent": {"version": "0.1.0", "boot_id": self.boot_id, "uptime_s": round(uptime_s, 1), "pid": 1},
             "connectivity": {"online": True, "offline_since": None, "outages_24h": 0,
@@ -91,7 +91,8 @@ class FakeTerminal:
 
     def status(self, state: str = "online", reason: str | None = None, *, session: int | None = None,
                ts: datetime | None = None) -> dict[str, Any]:
-        doc: dict[str, Any] = {"terminal_id": self.terminal_id, "ts": timeutil.iso(ts) if ts else timeutil.now_iso(),
+        doc: dict[str, Any] = {"v": 1, "terminal_id": self.terminal_id,
+                               "ts": timeutil.iso(ts) if ts else timeutil.now_iso(),
                                "state": state, "boot_id": self.boot_id,
                                "session": self.session if session is None else session, "version": "0.1.0"}
         if reason:

@@ -17,9 +17,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
+from agent.commands import CONTRACT_VERSION
 from agent.journal import Journal, OutboxRecord
 from agent.uplink.topics import Topics
 
@@ -48,6 +50,11 @@ class DrainStats:
         if len(recent) < 2 or recent[-1][0] == recent[0][0]:
             return 0.0
         return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
+
+
+def wire_document(rec: OutboxRecord, sealer: Any) -> dict[str, Any]:
+    """A journal record as published: the contract version first, then the record's document."""
+    return {"v": CONTRACT_VERSION, **rec.document(sealer)}
 
 
 class Forwarder:
@@ -122,7 +129,7 @@ class Forwarder:
             self.journal.mark_failed(rec.seq, "record checksum mismatch", final=True, max_attempts=0)
             log.error("record_corrupt", seq=rec.seq, record_id=rec.record_id)
             return True
-        payload = json.dumps(rec.document(self.journal.sealer), separators=(",", ":"),
+        payload = json.dumps(wire_document(rec, self.journal.sealer), separators=(",", ":"),
                              ensure_ascii=False).encode()
         mid = self.publish(self.topics.for_record(rec.kind), payload)
         if mid is None:

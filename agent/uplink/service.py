@@ -19,10 +19,11 @@ from typing import Any
 
 import structlog
 
-from agent.commands import CommandRunner
+from agent.commands import CONTRACT_VERSION, CommandRunner
 from agent.config import AgentConfig, config_warnings
 from agent.journal import Journal
 from agent.journal.store import iso
+from agent.signing import Signer
 from agent.uplink import failures
 from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
@@ -55,6 +56,8 @@ class Uplink:
                                    max_attempts=cfg.mqtt.max_attempts,
                                    unacked_resend_s=cfg.mqtt.fleet_ack_timeout)
         self.commands: CommandRunner | None = None
+        #: the report-signing key, made on the daemon's first start; its identity is in every up/status
+        self.signer = Signer.load(cfg)
         self._rng = random.Random()
         self._delay_rng = random.Random(f"start-delay:{cfg.terminal.id}")
         self._stop = threading.Event()
@@ -336,11 +339,11 @@ class Uplink:
 
     # -- publishing ---------------------------------------------------------------------------
     def _stamp(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {"terminal_id": self.cfg.terminal.id, "ts": iso(datetime.now(UTC)), **doc}
+        return {"v": CONTRACT_VERSION, "terminal_id": self.cfg.terminal.id, "ts": iso(datetime.now(UTC)), **doc}
 
     def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"state": state, "boot_id": self.boot_id, "session": self.session_no,
-                               "version": self.version}
+                               "version": self.version, "signing_key": self.signer.identity}
         if reason:
             doc["reason"] = reason
         return self._stamp(doc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 import structlog
@@ -155,7 +156,9 @@ class SerialScannerDriver(DeviceDriver):
             code, masked = mask_numbers(code, loose=False), True
             self.count("sensitive_scans")
         self.last_code = code
-        self.last_code_ts = self.ctx.clock.now().isoformat(timespec="milliseconds")
+        # UTC, milliseconds, Z: the one timestamp form of the contract (issue 12)
+        self.last_code_ts = self.ctx.clock.now().astimezone(UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z")
         self.count("good_scans")
         # the flag is the device counter sensitive_scans and the log line: contract/schemas has no
         # "masked" field in code_scanned data (additionalProperties: false) yet

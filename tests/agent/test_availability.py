@@ -39,6 +39,7 @@ from agent.availability import (
 from agent.inspection import build_report
 from agent.journal import Journal
 from agent.journal.store import iso
+from agent.signing import Signer
 from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec
 
@@ -319,7 +320,8 @@ def test_the_inspection_report_figures_for_this_and_last_month(tmp_path: Path,
         DeviceSpec("bill", "bill_acceptor", "id003", "/dev/null"),
         DeviceSpec("scanner", "barcode_scanner", "x", "/dev/null", required=False, enabled=False)])
     selftest = {"ok": True, "terminal_id": "T-1", "level": "internal", "results": []}
-    rep = build_report(cfg, j, selftest=selftest, engineer="王工", checks=["exterior", "custom"], counters={},
+    rep = build_report(cfg, j, signer=Signer(bytes(32)), selftest=selftest, engineer="王工",
+                       checks=["exterior", "custom"], counters={},
                        system={"disk_free_mb": 1.0}, now=clock2.now().astimezone(UTC))
     this, last = rep["availability"]["this_month"], rep["availability"]["last_month"]
     assert this["from"] == "2026-10-01T00:00:00.000Z" and last["from"] == "2026-09-01T00:00:00.000Z"

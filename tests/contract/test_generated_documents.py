@@ -30,6 +30,7 @@ from agent.inspect import inspect_direct
 from agent.journal import Journal
 from agent.txn import validate as validate_txn
 from agent.uplink import failures
+from agent.uplink.forwarder import wire_document
 from drivers.base.health import Action, DeviceState, Fault, SelftestLevel, Severity
 from tests.contract.schema_walk import declared, present, root
 from tests.support.broker import free_port
@@ -107,8 +108,7 @@ def test_a_health_document_with_every_part_validates_and_uses_every_declared_key
     doc = agent.health.document()
     assert contract.validate("health", doc) == []
     schema, resolver = root("health")
-    # "v" is allowed, not sent yet (a later release adds it to every payload)
-    assert present(doc, schema, resolver) == declared(schema, resolver) - {"v"}
+    assert present(doc, schema, resolver) == declared(schema, resolver)
     others = failures.FAULT_CODES - {"broker_auth_failed"}
     assert {f["code"] for f in doc["faults"]} == set(_common_defs()["terminalFaultCode"]["enum"]) - others
     assert doc["devices"]["spare_printer"]["faults"] == ["disabled"]
@@ -123,7 +123,7 @@ def _common_defs() -> dict[str, Any]:
 
 def _published(journal: Journal) -> list[tuple[str, dict[str, Any]]]:
     """Every queued record as the uplink would publish it: (topic leaf, payload)."""
-    return [(LEAF_OF_KIND[r.kind], r.document(journal.sealer)) for r in journal.lease(0, 1000)]
+    return [(LEAF_OF_KIND[r.kind], wire_document(r, journal.sealer)) for r in journal.lease(0, 1000)]
 
 
 def test_journal_records_published_from_every_path_validate(agent: Agent, tmp_path: Path) -> None:

@@ -114,12 +114,12 @@ def test_required_keys_are_required() -> None:
             assert any(f"'{key}' is a required property" in p for p in contract.validate(leaf, doc)), (leaf, key)
 
 
-def test_v_is_allowed_as_1_only_and_not_yet_required() -> None:
-    for leaf in ("status", "events", "txn", "cmd-result", "selftest", "txn-ack"):
+def test_v_is_1_required_up_and_optional_down() -> None:
+    for leaf in contract.TOPIC_LEAVES:
         assert contract.validate(leaf, {**EXAMPLES[leaf], "v": 1}) == []
         assert contract.validate(leaf, {**EXAMPLES[leaf], "v": 2}) != []
-    # the agent refuses unknown fields in a command today, so a fleet must not send "v" there yet
-    assert contract.validate("cmd", {**EXAMPLES["cmd"], "v": 1}) != []
+        without = {k: v for k, v in EXAMPLES[leaf].items() if k != "v"}
+        assert (contract.validate(leaf, without) != []) == (leaf in contract.UP_LEAVES), leaf
 
 
 def test_fault_codes_are_checked_per_device_class() -> None:

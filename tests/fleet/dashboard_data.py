@@ -55,7 +55,7 @@ def health(t: FakeTerminal, ts: datetime, state: str, devices: dict[str, tuple[s
            month_from: datetime, month_figure: float | None) -> dict[str, Any]:
     """A contract-valid up/health document; devices: name -> (state, faults, action, required)."""
     return {
-        "terminal_id": t.terminal_id, "site": t.site, "ts": timeutil.iso(ts), "state": state,
+        "v": 1, "terminal_id": t.terminal_id, "site": t.site, "ts": timeutil.iso(ts), "state": state,
         "agent": {"version": "0.1.0", "boot_id": t.boot_id, "uptime_s": 3600.0, "pid": 4242},
         "connectivity": {"online": True, "offline_since": None, "outages_24h": 0, "session": t.session,
                          "broker": "127.0.0.1:1883", "last_error": None},

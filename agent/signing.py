@@ -1,0 +1,100 @@
+"""The terminal's report-signing key (Ed25519) and signed reports.
+
+A self-test or inspection report carries ``"signature": {"alg": "Ed25519-JCS", "public_key": <base64
+of the 32-byte raw key>, "fingerprint": <hex SHA-256 of the raw key>, "sig": <base64 of the 64-byte
+signature>}``; the signature covers the RFC 8785 canonical UTF-8 JSON (agent/jcs.py) of the report
+with its ``signature`` member removed, by RFC 8032 Ed25519 (pure, no context). A verifier needs only
+that rule and an Ed25519 library (docs/mqtt.md, "Signed reports").
+
+The private key is 32 random bytes (the RFC 8032 seed), raw, in ``storage.signing_key_file``
+(default ``signing.key`` beside the journal, or ``$CREDENTIALS_DIRECTORY/signing.key`` under systemd),
+made on first start exactly as the journal key is (agent.crypto.load_or_create_key: 0600, never
+through a symlink, whole or not at all).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from agent.config import AgentConfig
+from agent.crypto import load_or_create_key
+from agent.jcs import CanonicalizationError, canonicalize
+
+ALG = "Ed25519-JCS"
+SIGNATURE_KEY = "signature"
+
+
+def signing_key_path(cfg: AgentConfig) -> Path:
+    if cfg.storage.signing_key_file:
+        return Path(cfg.storage.signing_key_file)
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "signing.key").exists():
+        return Path(creds) / "signing.key"
+    return Path(cfg.storage.path).with_name("signing.key")
+
+
+def fingerprint(raw_public_key: bytes) -> str:
+    """Hex SHA-256 of the raw 32-byte public key: what an auditor compares with the printed page."""
+    return hashlib.sha256(raw_public_key).hexdigest()
+
+
+class Signer:
+    def __init__(self, seed: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.identity = {"alg": ALG, "public_key": base64.b64encode(self.public_raw).decode(),
+                         "fingerprint": fingerprint(self.public_raw)}
+
+    @classmethod
+    def load(cls, cfg: AgentConfig, *, create: bool = True) -> Signer:
+        """The terminal's signer, its key made on first use when ``create``. Raises KeyFileError."""
+        return cls(load_or_create_key(signing_key_path(cfg), create=create))
+
+    def sign(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        """``report`` with a ``signature`` member over the JCS form of the rest."""
+        body = {k: v for k, v in report.items() if k != SIGNATURE_KEY}
+        sig = self._key.sign(canonicalize(body))
+        return {**body, SIGNATURE_KEY: {**self.identity, "sig": base64.b64encode(sig).decode()}}
+
+
+def verify(report: Any, *, fingerprint_expected: str | None = None) -> str | None:
+    """None when ``report`` carries a valid signature (by the key of ``fingerprint_expected``, if
+    given); otherwise why not, in words."""
+    if not isinstance(report, dict):
+        return "the report is not a JSON object"
+    sig = report.get(SIGNATURE_KEY)
+    if not isinstance(sig, dict):
+        return "the report has no signature"
+    if sig.get("alg") != ALG:
+        return f"unknown signature algorithm {sig.get('alg')!r} (expected {ALG})"
+    try:
+        raw = base64.b64decode(str(sig.get("public_key", "")), validate=True)
+        signature = base64.b64decode(str(sig.get("sig", "")), validate=True)
+    except (binascii.Error, ValueError):
+        return "the signature's public_key or sig is not base64"
+    if len(raw) != 32 or len(signature) != 64:
+        return "the public key must be 32 bytes and the signature 64"
+    if sig.get("fingerprint") != fingerprint(raw):
+        return "the fingerprint does not match the public key"
+    if fingerprint_expected is not None and fingerprint(raw) != fingerprint_expected.lower():
+        return f"signed by key {fingerprint(raw)}, not by the expected {fingerprint_expected}"
+    body = copy.copy(report)
+    del body[SIGNATURE_KEY]
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, canonicalize(body))
+    except CanonicalizationError as exc:
+        return f"the report cannot be canonicalised: {exc}"
+    except InvalidSignature:
+        return "the signature does not match the report: it was changed after signing, or signed by another key"
+    return None
