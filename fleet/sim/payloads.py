@@ -23,7 +23,7 @@ NOTES = ((100, "0x61"), (500, "0x62"), (1000, "0x63"), (2000, "0x64"), (5000, "0
 
 def status(terminal_id: str, ts: str, state: str, boot_id: str, session: int,
            reason: str | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {"terminal_id": terminal_id, "ts": ts, "state": state, "boot_id": boot_id,
+    doc: dict[str, Any] = {"v": 1, "terminal_id": terminal_id, "ts": ts, "state": state, "boot_id": boot_id,
                            "session": session, "version": VERSION}
     if reason is not None:
         doc["reason"] = reason
@@ -31,7 +31,7 @@ def status(terminal_id: str, ts: str, state: str, boot_id: str, session: int,
 
 
 def envelope(terminal_id: str, site: str, boot_id: str, ts: str, seq: int) -> dict[str, Any]:
-    return {"terminal_id": terminal_id, "site": site, "boot_id": boot_id, "ts": ts, "clock_synced": True,
+    return {"v": 1, "terminal_id": terminal_id, "site": site, "boot_id": boot_id, "ts": ts, "clock_synced": True,
             "seq": seq}
 
 
@@ -82,7 +82,7 @@ def health(terminal_id: str, site: str, ts: str, *, boot_id: str, uptime_s: floa
     out_of_service = any(d["required"] and d["state"] not in usable for d in devices.values())
     degraded = any(d["faults"] or d["state"] not in usable for d in devices.values())
     return {
-        "terminal_id": terminal_id, "site": site, "ts": ts,
+        "v": 1, "terminal_id": terminal_id, "site": site, "ts": ts,
         "state": "out_of_service" if out_of_service else "degraded" if degraded else "ok",
         "agent": {"version": VERSION, "boot_id": boot_id, "uptime_s": round(uptime_s, 1), "pid": pid},
         "connectivity": {"online": True, "offline_since": None, "outages_24h": outages, "session": session,

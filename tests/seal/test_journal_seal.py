@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 from agent.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
 from agent.journal import Journal
 from agent.txn import DataRefused
+from agent.uplink.forwarder import wire_document
 from contract import validate
 from fleet.seal import SealError, keyring, load_fleet_keys, open_data
 from tests.support.fleetkey import write_keypair
@@ -29,11 +30,11 @@ def _txn(txn_id: str, data: dict | None) -> dict:
 
 
 def _open(path: Path, key: bytes = KEY, sealing: Sealing | None = None) -> Journal:
-    return Journal(path, key, terminal_id="T-S", site="S", boot_id="b", min_free_mb=0, sealing=sealing)
+    return Journal(path, key, terminal_id="T-S", site="S", boot_id="5eb1000000000b00", min_free_mb=0, sealing=sealing)
 
 
 def _published(j: Journal) -> dict[str, dict]:
-    docs = {r.record_id: r.document(j.sealer) for r in j.lease(0, 100) if r.kind == "txn"}
+    docs = {r.record_id: wire_document(r, j.sealer) for r in j.lease(0, 100) if r.kind == "txn"}
     for doc in docs.values():
         assert validate("txn", doc) == [], doc
     return docs
