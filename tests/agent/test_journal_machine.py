@@ -110,6 +110,7 @@ class JournalMachine(RuleBasedStateMachine):
     @rule()
     def crash_and_reopen(self) -> None:
         # no close(): the connection is dropped as a kill -9 would leave it
+        self.journal.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
         self.journal.conn.close()
         self.journal = self._open()
         self.leased = []

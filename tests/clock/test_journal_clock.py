@@ -94,6 +94,7 @@ def test_ages_survive_a_restart_in_the_same_kernel_boot_and_a_reboot(tmp_path, f
     assert j.stats()["oldest_age_s"] == pytest.approx(150.0)
     j.ledger.heartbeat()
     fake_clock.advance(10)
+    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
     j.conn.close()  # a power cut: no clean close, the last heartbeat is what was saved
     # reboot: a new kernel boot, the monotonic clock starts again; the wall clock is right again
     # (the +200 days were corrected) and 1 h passed in real time
