@@ -12,7 +12,8 @@ from tests.support.agent_proc import REPO
 
 
 def _warnings(terminal: str = "T-1", **mqtt: object) -> list[str]:
-    return config_warnings(parse_config({"terminal": {"id": terminal}, "mqtt": mqtt}))
+    """The MQTT warnings alone: clear data is allowed, so the [seal] warning (no fleet key) stays out."""
+    return config_warnings(parse_config({"terminal": {"id": terminal}, "mqtt": mqtt, "seal": {"allow_clear": True}}))
 
 
 def test_3_1_1_with_puback_settling_warns_and_fleet_ack_does_not():
@@ -40,7 +41,7 @@ def _check(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def test_config_check_prints_the_warning_and_succeeds(tmp_path):
     cfg = tmp_path / "agent.toml"
-    cfg.write_text('[terminal]\nid = "T-1"\n[mqtt]\nprotocol = "3.1.1"\n', encoding="utf-8")
+    cfg.write_text('[terminal]\nid = "T-1"\n[seal]\nallow_clear = true\n[mqtt]\nprotocol = "3.1.1"\n', encoding="utf-8")
     r = _check(cfg)
     assert r.returncode == 0 and r.stdout.startswith(f"{cfg}: ok, 1 warning(s)\n"), r
     assert "  warning: mqtt.settle:" in r.stdout and "fleet-ack" in r.stdout
@@ -49,7 +50,8 @@ def test_config_check_prints_the_warning_and_succeeds(tmp_path):
     assert r.returncode == 0 and doc["ok"] is True and doc["problems"] == []
     (w,) = doc["warnings"]
     assert w.startswith("mqtt.settle:") and "fleet-ack" in w
-    cfg.write_text('[terminal]\nid = "T-1"\n[mqtt]\nprotocol = "3.1.1"\nsettle = "fleet-ack"\n', encoding="utf-8")
+    cfg.write_text('[terminal]\nid = "T-1"\n[seal]\nallow_clear = true\n'
+                   '[mqtt]\nprotocol = "3.1.1"\nsettle = "fleet-ack"\n', encoding="utf-8")
     r = _check(cfg)
     assert r.returncode == 0 and r.stdout == f"{cfg}: ok\n" and r.stderr == ""
     assert json.loads(_check(cfg, "--json").stdout)["warnings"] == []
