@@ -22,8 +22,7 @@ from agent.commands import Command, CommandError, CommandRunner
 from agent.config import AgentConfig
 from agent.crypto import check_storage, default_key_path, derive, load_or_create_key, sealing_from
 from agent.health import HealthModel
-from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome
-from agent.journal.salvage import salvage
+from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome, salvage
 from agent.limits import OfflineLimits
 from agent.poller import DeviceSnapshot
 from agent.supervisor import Supervisor
@@ -102,10 +101,8 @@ class Agent:
         return faults
 
     def ack_recovery(self) -> bool:
-        if self.journal.ledger.meta_get("journal_recovered") is None:
+        if not self.journal.ledger.meta_delete("journal_recovered"):
             return False
-        with self.journal.lock, self.journal.db.atomic():
-            self.journal.conn.execute("DELETE FROM meta WHERE key = 'journal_recovered'")
         self.uplink.request_health()
         return True
 
@@ -191,9 +188,8 @@ class Agent:
             return False, "uplink thread stalled"
         if not self.api.alive():
             return False, "API server stopped"
-        if not self.journal.lock.acquire(timeout=max_age_s / 2):
+        if not self.journal.responsive(max_age_s / 2):
             return False, "journal lock held too long"
-        self.journal.lock.release()
         return True, ""
 
     def _status_line(self) -> str:

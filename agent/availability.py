@@ -330,7 +330,7 @@ def journal_spans(journal: Any, since: datetime, *, agent_running: bool = True) 
     ``agent_down``, as the daemon itself will record it when it starts again."""
     from datetime import timedelta
 
-    from agent.journal.store import iso
+    from agent.journal import iso
 
     now = journal.clock.now()
     now_mono = journal.clock.monotonic()

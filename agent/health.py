@@ -15,8 +15,7 @@ from agent import __version__
 from agent.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.commands import CONTRACT_VERSION
 from agent.config import AgentConfig
-from agent.journal import Journal
-from agent.journal.store import iso
+from agent.journal import Journal, iso
 from drivers.base.health import Action, DeviceState
 
 AVAILABILITY_TARGET = 0.98

@@ -24,8 +24,7 @@ from agent.availability import (
 )
 from agent.config import AgentConfig
 from agent.health import AVAILABILITY_TARGET, system_uptime_s
-from agent.journal import Journal
-from agent.journal.store import iso
+from agent.journal import Journal, iso
 from agent.signing import Signer
 
 CHECKLIST = {
@@ -50,11 +49,9 @@ def availability(cfg: AgentConfig, spans: Sequence[Span], start: datetime, end: 
 
 def outages(journal: Journal, since: datetime) -> dict[str, Any]:
     """Uplink outages that ended since ``since`` (the uplink journals one ``outage`` event each)."""
-    with journal.lock:
-        rows = journal.conn.execute("SELECT payload FROM outbox WHERE kind = 'event' AND type = 'outage' "
-                                    "AND ts >= ? ORDER BY seq", (iso(since.astimezone(UTC)),)).fetchall()
+    payloads = journal.event_payloads("outage", iso(since.astimezone(UTC)))
     items = []
-    for (payload,) in rows:
+    for payload in payloads:
         try:
             items.append(json.loads(payload).get("data", {}))
         except ValueError:

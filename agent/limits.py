@@ -32,25 +32,8 @@ class OfflineLimits:
         self.journal = journal
 
     def exposure(self, method: str) -> tuple[int, int, float]:
-        """(count, total amount, age in seconds of the oldest) of unsettled offline transactions.
-
-        O(1) in the size of the backlog: count and total are kept by triggers (migration 0005),
-        the oldest is one seek on the 0002 index."""
-        with self.journal.lock:
-            kept = self.journal.conn.execute("SELECT n, total FROM offline_exposure WHERE method = ?",
-                                             (method,)).fetchone()
-            n, total = kept if kept else (0, 0)
-            oldest = None
-            if n:
-                # the oldest is the lowest seq, its age on the journal clock (a wall-clock step neither
-                # ages nor rejuvenates it); one seek per pending state on (method, state, seq)
-                oldest = self.journal.conn.execute(
-                    "SELECT seq, jt, ts FROM outbox WHERE seq = (SELECT MIN(s) FROM ("
-                    "SELECT MIN(seq) AS s FROM outbox WHERE kind = 'txn' AND offline = 1 AND method = ? "
-                    "AND state = 'queued' UNION ALL SELECT MIN(seq) FROM outbox WHERE kind = 'txn' "
-                    "AND offline = 1 AND method = ? AND state = 'sent'))", (method, method)).fetchone()
-        age = self.journal.age_of(oldest[1], oldest[2]) if oldest is not None else 0.0
-        return int(n), int(total), age
+        """(count, total amount, age in seconds of the oldest) of unsettled offline transactions."""
+        return self.journal.offline_exposure(method)
 
     def check(self, method: str, amount: int) -> None:
         """Raise LimitExceeded if an offline transaction of ``amount`` by ``method`` is over a ceiling.

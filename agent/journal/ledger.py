@@ -49,6 +49,12 @@ class Ledger:
             self.j.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def meta_delete(self, key: str) -> bool:
+        """Forget one meta key; whether it was there."""
+        with self.j.lock, self.j.db.atomic():
+            cur = self.j.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        return cur.rowcount > 0
+
     # -- intervals ---------------------------------------------------------------------------
     def transition(self, device: str, *, state: str, faults: Sequence[str], action: str, usable: bool,
                    required: bool) -> None:

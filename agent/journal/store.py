@@ -491,6 +491,41 @@ class Journal:
                                      f"ORDER BY seq LIMIT ?", (*params, limit)).fetchall()
         return [self._record(r) for r in rows]
 
+    def offline_exposure(self, method: str) -> tuple[int, int, float]:
+        """(count, total amount, age in seconds of the oldest) of unsettled offline transactions.
+
+        O(1) in the size of the backlog: count and total are kept by triggers (migration 0005),
+        the oldest is one seek on the 0002 index."""
+        with self.lock:
+            kept = self.conn.execute("SELECT n, total FROM offline_exposure WHERE method = ?",
+                                     (method,)).fetchone()
+            n, total = kept if kept else (0, 0)
+            oldest = None
+            if n:
+                # the oldest is the lowest seq, its age on the journal clock (a wall-clock step neither
+                # ages nor rejuvenates it); one seek per pending state on (method, state, seq)
+                oldest = self.conn.execute(
+                    "SELECT seq, jt, ts FROM outbox WHERE seq = (SELECT MIN(s) FROM ("
+                    "SELECT MIN(seq) AS s FROM outbox WHERE kind = 'txn' AND offline = 1 AND method = ? "
+                    "AND state = 'queued' UNION ALL SELECT MIN(seq) FROM outbox WHERE kind = 'txn' "
+                    "AND offline = 1 AND method = ? AND state = 'sent'))", (method, method)).fetchone()
+        age = self.age_of(oldest[1], oldest[2]) if oldest is not None else 0.0
+        return int(n), int(total), age
+
+    def event_payloads(self, type_: str, since_ts: str) -> list[str]:
+        """The raw payloads of events of one type journalled at or after ``since_ts``, in order."""
+        with self.lock:
+            rows = self.conn.execute("SELECT payload FROM outbox WHERE kind = 'event' AND type = ? "
+                                     "AND ts >= ? ORDER BY seq", (type_, since_ts)).fetchall()
+        return [payload for (payload,) in rows]
+
+    def responsive(self, timeout_s: float) -> bool:
+        """Whether the journal's lock can be taken within ``timeout_s`` (the watchdog's wedge check)."""
+        if not self.lock.acquire(timeout=timeout_s):
+            return False
+        self.lock.release()
+        return True
+
     def stats(self) -> dict[str, Any]:
         """Counts and bytes by state and kind, the oldest pending record, dead letters."""
         with self.lock:

@@ -21,8 +21,7 @@ import structlog
 
 from agent.commands import CONTRACT_VERSION, CommandRunner
 from agent.config import AgentConfig, config_warnings
-from agent.journal import Journal
-from agent.journal.store import iso
+from agent.journal import Journal, iso
 from agent.signing import Signer
 from agent.uplink import failures
 from agent.uplink.failures import LinkFailure
