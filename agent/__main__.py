@@ -1,3 +1,3 @@
-from agent.cli import main
+from agent.cli.kiosk_agent import main
 
 raise SystemExit(main())

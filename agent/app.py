@@ -18,16 +18,16 @@ import structlog
 from agent import __version__
 from agent.api.routes import Router
 from agent.api.server import ApiServer
-from agent.commands import Command, CommandError, CommandRunner
 from agent.config import AgentConfig
-from agent.crypto import check_storage, default_key_path, derive, load_or_create_key, sealing_from
-from agent.health import HealthModel
+from agent.devices.poller import DeviceSnapshot
+from agent.devices.supervisor import Supervisor
+from agent.health.document import HealthModel
 from agent.journal import Journal, JournalCorrupt, OutboxRecord, StorageFull, SubmitOutcome, salvage
-from agent.limits import OfflineLimits
-from agent.poller import DeviceSnapshot
-from agent.supervisor import Supervisor
-from agent.systemd import Notifier, watchdog_interval_s
-from agent.timesync import clock_synchronised
+from agent.runtime.crypto import check_storage, default_key_path, derive, load_or_create_key, sealing_from
+from agent.runtime.systemd import Notifier, watchdog_interval_s
+from agent.runtime.timesync import clock_synchronised
+from agent.services.limits import OfflineLimits
+from agent.uplink.commands import Command, CommandError, CommandRunner
 from agent.uplink.service import Uplink
 from drivers import build_driver
 from drivers.base.clock import Clock, SystemClock
@@ -235,7 +235,7 @@ class Agent:
     def device_operation(self, name: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
         poller = self.supervisor.pollers.get(name)
         if poller is None:
-            from agent.poller import DeviceUnavailable
+            from agent.devices.poller import DeviceUnavailable
             raise DeviceUnavailable(f"{name} is not running (disabled or misconfigured)")
         return poller.run(lambda d: d.operation(op, args))
 
@@ -278,7 +278,7 @@ class Agent:
 
     def inspection(self, engineer: str, checks: list[str]) -> dict[str, Any]:
         """The inspection report, journalled (and so published on up/selftest)."""
-        from agent.inspection import build_report
+        from agent.services.inspection import build_report
 
         selftest = self.selftest(None, SelftestLevel.INTERNAL, remote=False)
         counters = {name: self.device_counters(name) for name in self.supervisor.pollers}

@@ -49,7 +49,7 @@ class StorageConfig:
     min_free_mb: int = 64
     #: None: $CREDENTIALS_DIRECTORY/journal.key under systemd, else next to the journal
     key_file: str | None = None
-    #: the Ed25519 report-signing key (agent/signing.py); default signing.key beside the journal
+    #: the Ed25519 report-signing key (agent/runtime/signing.py); default signing.key beside the journal
     signing_key_file: str | None = None
     retention_days: float = 30.0
     health_samples_max: int = 10_000
@@ -401,7 +401,7 @@ def _seal(values: Mapping[str, Any]) -> SealConfig:
 
 def seal_problems(cfg: AgentConfig) -> list[str]:
     """Fatal: a configured fleet key that cannot be read as an X25519 PEM public key."""
-    from agent.crypto import SealKeyError, load_fleet_key
+    from agent.runtime.crypto import SealKeyError, load_fleet_key
     out = []
     for path in cfg.seal.fleet_public_key:
         try:

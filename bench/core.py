@@ -64,7 +64,7 @@ def _agent_cfg(workdir: Path, port: int, **mqtt_extra: object) -> dict:
 
 
 def bench_api(workdir: Path, port: int, n: int) -> None:
-    from agent import logsetup
+    from agent.runtime import logs as logsetup
     logsetup.configure(level="warning", fmt="json")
     agent = Agent(parse_config(_agent_cfg(workdir, port)))
     agent.start()
@@ -127,7 +127,7 @@ def bench_drain(workdir: Path, broker: MosquittoBroker, n: int) -> None:
     c.disconnect()
     c.loop_stop()
 
-    from agent import logsetup
+    from agent.runtime import logs as logsetup
     logsetup.configure(level="warning", fmt="json")
     agent = Agent(parse_config({**_agent_cfg(workdir, broker.port, window=20),
                                 "storage": {"path": cfg.storage.path, "key_file": str(workdir / "key")}}))

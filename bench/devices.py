@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from agent import logsetup
+from agent.runtime import logs as logsetup
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
 from simulators.broker import LocalBroker

@@ -29,7 +29,7 @@ from typing import Any
 
 import psutil
 
-from agent.client import ApiClient
+from agent.cli.client import ApiClient
 from agent.journal.db import PRAGMAS
 from simulators.kit import write_agent_config
 from tests.support.agent_proc import base_config

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent.api.errors import ApiError
 from agent.journal import StorageFull
-from agent.limits import LimitExceeded
-from agent.txn import InvalidTxn, validate
+from agent.services.limits import LimitExceeded
+from agent.services.txn import InvalidTxn, validate
 from drivers.base.errors import DeviceRefused, DriverError, UnsupportedCommand
 from drivers.base.health import SelftestLevel
 
@@ -70,7 +70,7 @@ class Router:
             raise ApiError(507, "storage_full", f"transaction refused, nothing was recorded: {exc}") from None
         except LimitExceeded as exc:
             raise ApiError(403, exc.code, f"transaction refused, nothing was recorded: {exc}") from None
-        except InvalidTxn as exc:  # data without a fleet key to seal it (agent/txn.py DataRefused)
+        except InvalidTxn as exc:  # data without a fleet key to seal it (agent/services/txn.py DataRefused)
             raise ApiError(422, "invalid_transaction", str(exc), problems=exc.problems) from None
         doc = {"txn_id": outcome.txn_id, "seq": outcome.seq, "state": outcome.state}
         if outcome.status == "created":

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlite_utils
 import structlog
 
-from agent.durable import fsync_dir
+from agent.runtime.durable import fsync_dir
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from agent.crypto import LegacySealer, Sealing
+from agent.runtime.crypto import LegacySealer, Sealing
 
 log = structlog.get_logger(__name__)
 

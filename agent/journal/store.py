@@ -32,7 +32,6 @@ from typing import Any
 
 import structlog
 
-from agent.crypto import LegacySealer, Sealing
 from agent.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from agent.journal.db import JournalError, StorageFull, open_db
 from agent.journal.group import GroupCommitter
@@ -40,7 +39,8 @@ from agent.journal.jclock import META_KEY as JCLOCK_KEY
 from agent.journal.jclock import JournalClock, Reading, age_s
 from agent.journal.ledger import Ledger, kernel_boot_id
 from agent.journal.sealkid import check_legacy_kid
-from agent.txn import DataRefused
+from agent.runtime.crypto import LegacySealer, Sealing
+from agent.services.txn import DataRefused
 from drivers.base.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)

@@ -21,8 +21,8 @@ from typing import Any
 
 import structlog
 
-from agent.commands import CONTRACT_VERSION
 from agent.journal import Journal, OutboxRecord
+from agent.uplink.commands import CONTRACT_VERSION
 from agent.uplink.topics import Topics
 
 log = structlog.get_logger(__name__)

@@ -19,11 +19,11 @@ from typing import Any
 
 import structlog
 
-from agent.commands import CONTRACT_VERSION, CommandRunner
 from agent.config import AgentConfig, config_warnings
 from agent.journal import Journal, iso
-from agent.signing import Signer
+from agent.runtime.signing import Signer
 from agent.uplink import failures
+from agent.uplink.commands import CONTRACT_VERSION, CommandRunner
 from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
 from agent.uplink.mqtt import ConnectAttempt, LinkEvent, MqttSession

@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from agent.client import ApiClient
+from agent.cli.client import ApiClient
 from bench.peerkit.feed import PtyPort
 from bench.peerkit.observe import Msg, Subscriber
 from bench.peerkit.procs import ProcessBook

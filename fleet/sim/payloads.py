@@ -1,5 +1,5 @@
 """Contract-shaped payloads of a simulated terminal, field for field as the agent writes them
-(agent/uplink/service.py ``_status``, agent/health.py ``document``, agent/journal/store.py
+(agent/uplink/service.py ``_status``, agent/health/document.py ``document``, agent/journal/store.py
 ``append_event``/``submit_txn``). Pure: the terminal's state goes in, a dict comes out."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.client import ApiClient
+from agent.cli.client import ApiClient
 from tests.support.agent_proc import REPO
 from tests.support.waiting import wait_until
 

@@ -231,7 +231,7 @@ def test_every_subcommand_is_covered(name: str) -> None:
     """The subcommands the parsers know are the ones this module runs: a new one must be added here."""
     import argparse
 
-    from agent import cli as agent_cli
+    from agent.cli import kiosk_agent as agent_cli
     from simulators import cli as sim_cli
 
     parser = (agent_cli if name == "kiosk-agent" else sim_cli)._parser()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agent import __version__
-from agent.healthcheck import evaluate, reduce
+from agent.cli.health_check import evaluate, reduce
 from tests.cli.conftest import run_cli
 from tests.support.agent_proc import AgentProcess
 from tests.support.broker import MosquittoBroker, mosquitto_path

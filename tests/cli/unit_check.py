@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.client import ApiClient
+from agent.cli.client import ApiClient
 from simulators.kit import SimulatorKit, write_agent_config
 from tests.cli.systemd_exec import (
     ExecLine,

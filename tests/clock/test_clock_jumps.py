@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.timesync import clock_synchronised
+from agent.runtime.timesync import clock_synchronised
 from tests.support.sims import SimBench
 from tests.support.waiting import wait_until
 

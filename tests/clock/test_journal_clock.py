@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from agent.config import OfflineLimit
 from agent.journal import Journal
 from agent.journal.jclock import JournalClock, Reading, age_s, resume
-from agent.limits import LimitExceeded, OfflineLimits
+from agent.services.limits import LimitExceeded, OfflineLimits
 from drivers.base.clock import FakeClock
 
 KEY = b"k" * 32

@@ -147,7 +147,7 @@ def _read_emit(out: Emitted, node: ast.Call, where: str,
                     for k in node.keywords)
     first = node.args[0]
     if isinstance(first, ast.Dict):
-        return  # emit({...}): a command result (agent.commands), not a journal record
+        return  # emit({...}): a command result (agent.uplink.commands), not a journal record
     names = _choices(first)
     if names is None and isinstance(first, ast.Name) and func is not None:
         resolved = _resolve_name(func, first.id)
@@ -190,7 +190,7 @@ def device_fault_codes() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     sources = [(p, p.relative_to(REPO / "drivers").parts[0]) for p in python_files("drivers")
                if p.parent != REPO / "drivers"]
-    sources.append((REPO / "agent" / "poller.py", "*"))
+    sources.append((REPO / "agent" / "devices" / "poller.py", "*"))
     for path, cls in sources:
         if cls == "base":
             continue
@@ -229,10 +229,10 @@ def _function(path: Path, name: str) -> ast.FunctionDef:
 
 
 #: where the health document's faults come from: (file, function)
-TERMINAL_FAULT_SOURCES = (("agent/health.py", "document"), ("agent/app.py", "terminal_faults"),
+TERMINAL_FAULT_SOURCES = (("agent/health/document.py", "document"), ("agent/app.py", "terminal_faults"),
                           ("agent/uplink/service.py", "faults"))
 #: where the health document's per-device faults are set without a driver: (file, function)
-CONFIG_FAULT_SOURCES = (("agent/health.py", "devices"),)
+CONFIG_FAULT_SOURCES = (("agent/health/document.py", "devices"),)
 
 
 #: the connection failures the uplink adds to the terminal's faults: the string literals of the
@@ -269,7 +269,7 @@ def config_fault_codes() -> set[str]:
 
 #: modules that publish command results (``"error": {"code": ...}`` there is a command error; the
 #: local API's errors elsewhere in agent/ have the same shape and are not on MQTT)
-COMMAND_RESULT_SOURCES = ("agent/commands.py", "agent/uplink/service.py")
+COMMAND_RESULT_SOURCES = ("agent/uplink/commands.py", "agent/uplink/service.py")
 
 
 def command_error_codes() -> set[str]:
@@ -302,8 +302,8 @@ def command_names() -> set[str]:
 
 
 #: the code that builds the health document: (file, function or None for the whole module)
-HEALTH_SOURCES = (("agent/health.py", None), ("agent/uplink/service.py", "connectivity"),
-                  ("agent/limits.py", "status"), ("agent/app.py", "_health_extra"))
+HEALTH_SOURCES = (("agent/health/document.py", None), ("agent/uplink/service.py", "connectivity"),
+                  ("agent/services/limits.py", "status"), ("agent/app.py", "_health_extra"))
 
 
 def health_keys() -> dict[str, str]:

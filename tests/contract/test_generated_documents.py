@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 import contract
 from agent.app import Agent
+from agent.cli.inspection import inspect_direct
 from agent.config import AgentConfig, parse_config
-from agent.inspect import inspect_direct
 from agent.journal import Journal
-from agent.txn import validate as validate_txn
+from agent.services.txn import validate as validate_txn
 from agent.uplink import failures
 from agent.uplink.forwarder import wire_document
 from drivers.base.health import Action, DeviceState, Fault, SelftestLevel, Severity

@@ -7,7 +7,7 @@ import json
 import re
 
 import contract
-from agent.commands import ECHO_ID_MAX, MAX_COMMAND_BYTES
+from agent.uplink.commands import ECHO_ID_MAX, MAX_COMMAND_BYTES
 from tests.docs.mqtt_reference import DOC, current, declared_paths, generate, schema_rows
 
 _HEADING = re.compile(r"^### `(up|down)/([a-z-]+)`$")

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.app import Agent
 from agent.config import parse_config
-from agent.systemd import Notifier
+from agent.runtime.systemd import Notifier
 from tests.support.broker import MosquittoBroker
 from tests.support.notify import NotifySocket
 from tests.support.waiting import wait_until

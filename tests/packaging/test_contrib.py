@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import _parser
+from agent.cli.kiosk_agent import _parser
 from tests.packaging.debbuild import REPO
 
 CONTRIB = REPO / "contrib"

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from agent.crypto import load_or_create_key
+from agent.runtime.crypto import load_or_create_key
 from fleet.seal import keyring, open_data
 from tests.support.fleetkey import fleet_keypair
 from tests.support.waiting import wait_until

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from agent.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
 from agent.journal import Journal
-from agent.txn import DataRefused
+from agent.runtime.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
+from agent.services.txn import DataRefused
 from agent.uplink.forwarder import wire_document
 from contract import validate
 from fleet.seal import SealError, keyring, load_fleet_keys, open_data

@@ -10,7 +10,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.logsetup import mask_text, mask_value
+from agent.runtime.logs import mask_text, mask_value
 from drivers.base.sensitive import _ID_WEIGHTS, luhn_ok
 
 IINS = ["4", "51", "55", "2221", "2720", "34", "37", "3528", "36", "6011", "62", "6228", "65"]

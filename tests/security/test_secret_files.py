@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.crypto import KeyFileError, load_or_create_key
-from agent.durable import create_exclusive
+from agent.runtime.crypto import KeyFileError, load_or_create_key
+from agent.runtime.durable import create_exclusive
 
 NOBODY = pwd.getpwnam("nobody").pw_uid
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import contract
-from agent.commands import ECHO_ID_MAX, Command, CommandRunner
+from agent.uplink.commands import ECHO_ID_MAX, Command, CommandRunner
 from tests.support.waiting import wait_until
 
 

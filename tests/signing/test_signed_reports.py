@@ -20,7 +20,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.report_html import render
+from agent.services.inspection_html import render
 from tests.support.agent_proc import REPO, AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
 from tests.support.recorder import Recorder

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentConfig, StorageConfig, TerminalConfig
-from agent.crypto import KeyFileError
-from agent.signing import Signer, signing_key_path, verify
+from agent.runtime.crypto import KeyFileError
+from agent.runtime.signing import Signer, signing_key_path, verify
 
 
 def _cfg(tmp_path: Path, key_file: str | None = None) -> AgentConfig:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.client import ApiClient
+from agent.cli.client import ApiClient
 from simulators.kit import write_agent_config as write_config
 from tests.support.fleetkey import fleet_keypair
 from tests.support.waiting import wait_until

@@ -33,5 +33,5 @@ def fleet_keypair() -> tuple[Path, Path]:
 
 def fleet_sealing() -> Any:
     """The journal's ``sealing`` argument for tests that build a Journal directly and submit data."""
-    from agent.crypto import sealing_from
+    from agent.runtime.crypto import sealing_from
     return sealing_from((str(fleet_keypair()[1]),), allow_clear=False)

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from agent.logsetup import mask_text
+from agent.runtime.logs import mask_text
 from drivers.base.sensitive import pan_shaped
 
 MAX_DATA_BYTES = 16 * 1024

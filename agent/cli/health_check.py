@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.client import ApiClient, DaemonNotRunning
+from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE, EXIT_NOT_SERVING = 0, 1, 2, 3

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent import __version__
-from agent.client import ApiClient, DaemonNotRunning
+from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig, ConfigError, all_problems, load_config, resolve_path
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
@@ -80,10 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from agent.demo import run_demo
+            from agent.cli.demo import run_demo
             return run_demo(args.state_dir, transactions=args.transactions)
         if args.command == "inspect" and args.verify:
-            from agent.inspect import run_verify
+            from agent.cli.inspection import run_verify
             return run_verify(args.verify, args.fingerprint, args.json)  # needs no configuration
         path = resolve_path(args.config)
         if args.command == "config":
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(cfg, args.log_level)
         # reporting commands: stdout carries the report; driver logs go to stderr, warnings only
-        from agent import logsetup
+        from agent.runtime import logs as logsetup
         logsetup.configure(level=args.log_level or "warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id,
                            stream=sys.stderr)
         if args.command == "status":
@@ -106,14 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "queue":
             return _queue(cfg, args)
         if args.command == "selftest":
-            from agent.selftest_cli import run_selftest
+            from agent.cli.selftest import run_selftest
             return run_selftest(cfg, args)
         if args.command == "health-check":
-            from agent.healthcheck import run_health_check
+            from agent.cli.health_check import run_health_check
             return run_health_check(cfg, wait_s=args.wait, save=args.save_baseline, baseline_file=args.baseline,
                                     as_json=args.json)
         if args.command == "inspect":
-            from agent.inspect import run_inspect
+            from agent.cli.inspection import run_inspect
             return run_inspect(cfg, args)
     except KeyboardInterrupt:
         return 130
@@ -144,10 +144,10 @@ def _config_check(path: str, as_json: bool) -> int:
 
 
 def _run(cfg: AgentConfig, log_level: str | None = None) -> int:
-    from agent import logsetup
     from agent.app import Agent
-    from agent.crypto import KeyFileError
     from agent.journal import JournalError
+    from agent.runtime import logs as logsetup
+    from agent.runtime.crypto import KeyFileError
 
     logsetup.configure(level=log_level or cfg.log.level, fmt=cfg.log.format, terminal_id=cfg.terminal.id)
     try:
@@ -244,8 +244,8 @@ def _queue_offline(cfg: AgentConfig, args: argparse.Namespace) -> int:
     if args.action in ("retry", "ack-recovery"):
         print(f"kiosk-agent: {args.action} needs the running daemon", file=sys.stderr)
         return EXIT_NOT_RUNNING
-    from agent.crypto import default_key_path, load_or_create_key
     from agent.journal import Journal
+    from agent.runtime.crypto import default_key_path, load_or_create_key
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
     journal = Journal(cfg.storage.path, load_or_create_key(key_path, create=False), terminal_id=cfg.terminal.id,

@@ -28,7 +28,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from agent.client import ApiClient, DaemonNotRunning
+from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
 from drivers import DRIVERS, build_driver
 from drivers.base.device import DeviceSpec, DriverContext

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from agent.poller import DevicePoller, DeviceSnapshot, DeviceUnavailable, port_missing
+from agent.devices.poller import DevicePoller, DeviceSnapshot, DeviceUnavailable, port_missing
 from drivers.base.clock import FakeClock
 from drivers.base.errors import DeviceTimeout, DriverError, TransportError
 from drivers.base.health import (

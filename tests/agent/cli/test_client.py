@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.client import DaemonNotRunning
+from agent.cli.client import DaemonNotRunning
 from tests.support.agent_proc import AgentProcess, base_config, write_config
 from tests.support.broker import free_port
 

@@ -7,7 +7,7 @@ which stay deliverable under the ``kid`` of the key that sealed them.
 
 The key file holds 32 random bytes, raw. It must be 0600 (or stricter), a regular file (never
 reached through a symlink) and owned by the daemon's user or root, in a directory others cannot
-write; the daemon refuses to start otherwise (agent/durable.py does the checks). Under systemd the
+write; the daemon refuses to start otherwise (agent/runtime/durable.py does the checks). Under systemd the
 key arrives through ``LoadCredential=journal.key:...`` in ``$CREDENTIALS_DIRECTORY``.
 """
 
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from agent.durable import UnsafeFile, check_journal_path, check_private_dir, create_exclusive, read_secret
+from agent.runtime.durable import UnsafeFile, check_journal_path, check_private_dir, create_exclusive, read_secret
 
 KEY_BYTES = 32
 ALG = "AES-256-GCM"  # the legacy symmetric scheme

@@ -12,10 +12,10 @@ from typing import Any
 import psutil
 
 from agent import __version__
-from agent.availability import device_figure, journal_spans, month_bounds, terminal_figure
-from agent.commands import CONTRACT_VERSION
 from agent.config import AgentConfig
+from agent.health.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.journal import Journal, iso
+from agent.uplink.commands import CONTRACT_VERSION
 from drivers.base.health import Action, DeviceState
 
 AVAILABILITY_TARGET = 0.98
@@ -75,7 +75,7 @@ class HealthModel:
 
     def _availability(self) -> dict[str, tuple[float | None, float | None, float | None]]:
         """Per device (24 h, 30 days, this calendar month), and the terminal's month figure; from
-        the ledger on the corrected time line (agent.availability), recomputed at most once a minute
+        the ledger on the corrected time line (agent.health.availability), recomputed at most once a minute
         or after a device changed state."""
         now_mono = time.monotonic()
         with self._lock:

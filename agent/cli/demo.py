@@ -25,8 +25,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.client import ApiClient
-from agent.crypto import demo_fleet_key
+from agent.cli.client import ApiClient
+from agent.runtime.crypto import demo_fleet_key
 from simulators.broker import LocalBroker, mosquitto_path
 from simulators.kit import SimulatorKit, write_agent_config
 

@@ -2,13 +2,13 @@
 
 A self-test or inspection report carries ``"signature": {"alg": "Ed25519-JCS", "public_key": <base64
 of the 32-byte raw key>, "fingerprint": <hex SHA-256 of the raw key>, "sig": <base64 of the 64-byte
-signature>}``; the signature covers the RFC 8785 canonical UTF-8 JSON (agent/jcs.py) of the report
+signature>}``; the signature covers the RFC 8785 canonical UTF-8 JSON (agent/runtime/jcs.py) of the report
 with its ``signature`` member removed, by RFC 8032 Ed25519 (pure, no context). A verifier needs only
 that rule and an Ed25519 library (docs/mqtt.md, "Signed reports").
 
 The private key is 32 random bytes (the RFC 8032 seed), raw, in ``storage.signing_key_file``
 (default ``signing.key`` beside the journal, or ``$CREDENTIALS_DIRECTORY/signing.key`` under systemd),
-made on first start exactly as the journal key is (agent.crypto.load_or_create_key: 0600, never
+made on first start exactly as the journal key is (agent.runtime.crypto.load_or_create_key: 0600, never
 through a symlink, whole or not at all).
 """
 
@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.config import AgentConfig
-from agent.crypto import load_or_create_key
-from agent.jcs import CanonicalizationError, canonicalize
+from agent.runtime.crypto import load_or_create_key
+from agent.runtime.jcs import CanonicalizationError, canonicalize
 
 ALG = "Ed25519-JCS"
 SIGNATURE_KEY = "signature"

@@ -9,8 +9,8 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import logsetup
-from agent.logsetup import id_check_ok, luhn_ok, mask_text
+from agent.runtime import logs as logsetup
+from agent.runtime.logs import id_check_ok, luhn_ok, mask_text
 
 
 def _capture(**event: object) -> dict:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from agent.poller import DevicePoller, DeviceSnapshot
-from agent.supervisor import Supervisor
+from agent.devices.poller import DevicePoller, DeviceSnapshot
+from agent.devices.supervisor import Supervisor
 from drivers import DRIVERS, build_driver
 from drivers.base.clock import FakeClock, SystemClock
 from drivers.base.device import DeviceSpec, DriverContext

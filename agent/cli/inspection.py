@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from agent.client import ApiClient, DaemonNotRunning
+from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
-from agent.crypto import KeyFileError
-from agent.durable import UnsafeFile, replace_file
-from agent.report_html import render
+from agent.runtime.crypto import KeyFileError
+from agent.runtime.durable import UnsafeFile, replace_file
+from agent.services.inspection_html import render
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: a report file larger than this is not one of ours
@@ -61,7 +61,7 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
 def run_verify(path: str, fingerprint: str | None, as_json: bool) -> int:
     """``kiosk-agent inspect --verify FILE``: 0 when the report's signature is valid, 1 when not (with
     the reason), 2 when the file cannot be read as JSON."""
-    from agent.signing import verify
+    from agent.runtime.signing import verify
 
     try:
         with open(path, "rb") as f:
@@ -96,11 +96,11 @@ def report_paths(out: str) -> tuple[Path, Path]:
 
 
 def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[str, Any]:
-    from agent.crypto import check_storage, default_key_path, load_or_create_key
-    from agent.inspection import build_report
+    from agent.cli.selftest import run_direct
     from agent.journal import Journal
-    from agent.selftest_cli import run_direct
-    from agent.signing import Signer
+    from agent.runtime.crypto import check_storage, default_key_path, load_or_create_key
+    from agent.runtime.signing import Signer
+    from agent.services.inspection import build_report
     from drivers.base.health import SelftestLevel
 
     key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)

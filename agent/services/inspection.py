@@ -13,7 +13,8 @@ from typing import Any
 import psutil
 
 from agent import __version__
-from agent.availability import (
+from agent.config import AgentConfig
+from agent.health.availability import (
     Span,
     device_figure,
     fault_episodes,
@@ -22,10 +23,9 @@ from agent.availability import (
     month_bounds,
     terminal_figure,
 )
-from agent.config import AgentConfig
-from agent.health import AVAILABILITY_TARGET, system_uptime_s
+from agent.health.document import AVAILABILITY_TARGET, system_uptime_s
 from agent.journal import Journal, iso
-from agent.signing import Signer
+from agent.runtime.signing import Signer
 
 CHECKLIST = {
     "exterior": ("外观检查", "Exterior, screen and housing checked"),
@@ -38,7 +38,7 @@ CHECKLIST = {
 
 def availability(cfg: AgentConfig, spans: Sequence[Span], start: datetime, end: datetime,
                  now: datetime) -> dict[str, Any]:
-    """Terminal and device figures over [start, end) against the target (see agent.availability)."""
+    """Terminal and device figures over [start, end) against the target (see agent.health.availability)."""
     devices = {spec.name: device_figure(spans, spec.name, start, end, now).as_dict(AVAILABILITY_TARGET)
                for spec in cfg.devices}
     required = [d.name for d in cfg.devices if d.required and d.enabled]
@@ -77,7 +77,7 @@ def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, A
                  checks: Sequence[str], counters: Mapping[str, Mapping[str, int]],
                  system: Mapping[str, Any] | None = None, now: datetime | None = None,
                  agent_running: bool = True, signer: Signer) -> dict[str, Any]:
-    """The report, signed by ``signer`` (the terminal's key; see agent/signing.py)."""
+    """The report, signed by ``signer`` (the terminal's key; see agent/runtime/signing.py)."""
     now_local = (now or journal.clock.now()).astimezone()
     (this_start, this_end), (last_start, last_end) = month_bounds(now_local)
     since30 = now_local - timedelta(days=30)

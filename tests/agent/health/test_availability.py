@@ -25,7 +25,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.availability import (
+from agent.health.availability import (
     device_availability,
     device_figure,
     fault_episodes,
@@ -36,10 +36,10 @@ from agent.availability import (
     terminal_figure,
     timeline,
 )
-from agent.inspection import build_report
 from agent.journal import Journal
 from agent.journal.store import iso
-from agent.signing import Signer
+from agent.runtime.signing import Signer
+from agent.services.inspection import build_report
 from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from agent.journal import Journal
-from agent.limits import OfflineLimits
+from agent.services.limits import OfflineLimits
 from tests.support.fleetkey import fleet_sealing
 
 ORDER = {"queued": 0, "sent": 1, "settled": 2, "dead": 3}

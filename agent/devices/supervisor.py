@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from agent.poller import DevicePoller, DeviceSnapshot, Listener
+from agent.devices.poller import DevicePoller, DeviceSnapshot, Listener
 from drivers.base.clock import Clock
 from drivers.base.device import DeviceDriver
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.commands import Command, CommandError, CommandRunner, parse
+from agent.uplink.commands import Command, CommandError, CommandRunner, parse
 from tests.support.waiting import wait_until
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

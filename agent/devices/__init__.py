@@ -1,0 +1,1 @@
+"""The devices at run time: one poller per device and the supervisor over them."""

@@ -1,0 +1,1 @@
+"""The terminal's health: the health document, availability from the ledger."""

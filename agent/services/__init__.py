@@ -1,0 +1,1 @@
+"""The agent's capabilities, used alike by the API, the CLI and fleet commands."""
