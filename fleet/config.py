@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from configcheck import Checker, ConfigError, boolean, check_table, paths, read_toml, type_name
+
 DEFAULT_PATH = "/etc/kiosk-fleet/fleet.toml"
 ENV_VAR = "KIOSK_FLEET_CONFIG"
 DEFAULT_STORE = "sqlite:///var/lib/kiosk-fleet/fleet.db"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -78,18 +72,12 @@ class FleetConfig:
     source: str | None = None
 
 
-Checker = Callable[[Any], str | None]
-
-
-def _tname(v: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "table"}.get(type(v), type(v).__name__)
-
+__all__ = ["ConfigError", "FleetConfig", "config_path", "load", "parse"]
 
 def _str(pattern: re.Pattern[str] | None = None, choices: tuple[str, ...] = ()) -> Checker:
     def check(v: Any) -> str | None:
         if not isinstance(v, str):
-            return f"expected a string, got {_tname(v)} {v!r}"
+            return f"expected a string, got {type_name(v)} {v!r}"
         if choices and v not in choices:
             return f"expected one of {', '.join(choices)}, got {v!r}"
         if pattern is not None and not pattern.match(v):
@@ -102,27 +90,20 @@ def _num(lo: float, hi: float | None = None, integer: bool = False) -> Checker:
     def check(v: Any) -> str | None:
         kinds = (int,) if integer else (int, float)
         if isinstance(v, bool) or not isinstance(v, kinds):
-            return f"expected {'an integer' if integer else 'a number'}, got {_tname(v)} {v!r}"
+            return f"expected {'an integer' if integer else 'a number'}, got {type_name(v)} {v!r}"
         if v < lo or (hi is not None and v > hi):
             return f"must be between {lo} and {hi}, got {v}" if hi is not None else f"must be >= {lo}, got {v}"
         return None
     return check
 
 
-def _bool(v: Any) -> str | None:
-    return None if isinstance(v, bool) else f"expected true or false, got {_tname(v)} {v!r}"
-
-
-def _paths(v: Any) -> str | None:
-    items = v if isinstance(v, list) else [v]
-    if not items or not all(isinstance(i, str) and i for i in items):
-        return f"expected a path or an array of paths, got {_tname(v)} {v!r}"
-    return None
+_bool = boolean(type_name)
+_paths = paths(type_name)
 
 
 def _url(v: Any) -> str | None:
     if not isinstance(v, str):
-        return f"expected a string, got {_tname(v)} {v!r}"
+        return f"expected a string, got {type_name(v)} {v!r}"
     if not (v.startswith("sqlite:///") or v.startswith(("postgresql://", "postgres://"))):
         return f"expected sqlite:///PATH or postgresql://..., got {v!r}"
     return None
@@ -156,22 +137,10 @@ def parse(raw: dict[str, Any], source: str | None = None) -> FleetConfig:
             problems.append(f"{name}: unknown section")
             continue
         cls, checkers = _SECTIONS[name]
-        if not isinstance(value, dict):
-            problems.append(f"{name}: expected a table, got {_tname(value)}")
-            continue
-        kwargs: dict[str, Any] = {}
-        floats = {f.name for f in fields(cls) if f.type in ("float", float)}
-        for key, v in value.items():
-            check = checkers.get(key)
-            if check is None:
-                problems.append(f"{name}.{key}: unknown key")
-                continue
-            err = check(v)
-            if err:
-                problems.append(f"{name}.{key}: {err}")
-            else:
-                kwargs[key] = float(v) if key in floats else v
-        built[name] = cls(**kwargs)
+        floats = frozenset(f.name for f in fields(cls) if f.type in ("float", float))
+        kwargs = check_table(name, value, checkers, problems, describe=type_name, floats=floats)
+        if kwargs is not None:
+            built[name] = cls(**kwargs)
     mqtt = built.get("mqtt")
     if mqtt is not None and bool(mqtt.tls_cert) != bool(mqtt.tls_key):
         problems.append("mqtt.tls_cert: tls_cert and tls_key go together")
@@ -194,12 +163,4 @@ def load(explicit: str | None = None) -> FleetConfig:
     path = config_path(explicit)
     if path is None:
         return FleetConfig()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse(raw, source=path)
+    return parse(read_toml(path), source=path)
