@@ -55,3 +55,14 @@ def test_config_before_or_after_the_command_and_from_the_environment(tmp_path: P
     assert r.returncode == 2 and "urban, suburban" in r.stderr
     r = run("report", "--month", "2026-13", env=env)
     assert r.returncode == 2 and "YYYY-MM" in r.stderr
+
+
+def test_unreadable_non_utf8_and_non_toml_files_are_config_problems(tmp_path: Path) -> None:
+    (tmp_path / "bin.toml").write_bytes(b'[store]\nurl = "\xff"\n')
+    (tmp_path / "bad.toml").write_text("[mqtt\n")
+    for name, text in (("missing.toml", "cannot read"), ("bin.toml", "not UTF-8"), ("bad.toml", "not valid TOML")):
+        with pytest.raises(ConfigError) as err:
+            load(str(tmp_path / name))
+        assert err.value.problems[0].startswith(f"{tmp_path / name}: {text}"), err.value.problems
+    r = run("config", "check", "-c", str(tmp_path / "bin.toml"))
+    assert r.returncode == 2 and "not UTF-8" in r.stderr and "Traceback" not in r.stderr
