@@ -92,7 +92,7 @@ def test_packaged_files_match_the_repository(debs: dict[str, Path], tmp_path: Pa
             first = script.read_bytes().split(b"\n", 1)[0]
             assert first == b"#!/opt/kiosk-agent/venv/bin/python", (script.name, first)
     # byte code records the installed path (tracebacks name real files)
-    pyc = next((tmp_path / "opt/kiosk-agent/venv/lib").rglob("agent/__pycache__/cli.*.pyc"))
+    pyc = next((tmp_path / "opt/kiosk-agent/venv/lib").rglob("agent/cli/__pycache__/kiosk_agent.*.pyc"))
     assert b"/opt/kiosk-agent/venv/lib/" in pyc.read_bytes() and str(tmp_path).encode() not in pyc.read_bytes()
 
 
