@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from drivers.barcode_scanner import SerialScannerDriver
+from drivers.barcode_scanner.driver import SerialScannerDriver
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DeviceTimeout, DriverError, TransportError
 from drivers.base.health import DeviceState, SelftestLevel, SelftestOutcome

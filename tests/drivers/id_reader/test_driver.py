@@ -12,7 +12,7 @@ import pytest
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
 from drivers.base.health import DeviceState, SelftestLevel, SelftestOutcome
-from drivers.id_reader import SamIdReaderDriver
+from drivers.id_reader.driver import SamIdReaderDriver
 from simulators.base import Link, PtyLink, TcpLink
 from simulators.id_reader import IdReaderPeer
 from tests.support.waiting import wait_until
