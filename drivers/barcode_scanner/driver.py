@@ -8,7 +8,6 @@ health says so in ``detail.health_source`` instead of pretending.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC
@@ -104,14 +103,14 @@ class SerialScannerDriver(DeviceDriver):
 
     def _pump(self, timeout_s: float, want_tag: str | None = None) -> MenuReply | None:
         """Read for up to ``timeout_s``; emit scans; return the awaited menu reply if it came."""
-        deadline = time.monotonic() + timeout_s
-        now = time.monotonic()
+        deadline = self.ctx.clock.monotonic() + timeout_s
+        now = self.ctx.clock.monotonic()
         self._outstanding = {t: until for t, until in self._outstanding.items() if until > now}
         tags = tuple(self._outstanding)
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.ctx.clock.monotonic()
             chunk = self._t().read(READ_CHUNK, max(0.0, min(remaining, 0.05)))
-            now = time.monotonic()
+            now = self.ctx.clock.monotonic()
             if chunk:
                 self._buf += chunk
                 self._last_rx = now
@@ -174,7 +173,7 @@ class SerialScannerDriver(DeviceDriver):
         self._t().write(encode_menu(REVINF))
         # a late answer is still recognised for a while after the timeout (then it would be
         # hard to tell from a code that happens to begin with the tag)
-        self._outstanding[REVINF] = time.monotonic() + max(10.0, 10 * self.spec.timeout_s)
+        self._outstanding[REVINF] = self.ctx.clock.monotonic() + max(10.0, 10 * self.spec.timeout_s)
         reply = self._pump(self.spec.timeout_s, want_tag=REVINF)
         if reply is None:
             self.count("communication_errors")
@@ -222,19 +221,20 @@ class SerialScannerDriver(DeviceDriver):
             before = self._counters.get("good_scans", 0)
             self._t().write(TRIGGER_ON)
             try:
-                deadline = time.monotonic() + timeout_s
-                while time.monotonic() < deadline and self._counters.get("good_scans", 0) == before:
+                deadline = self.ctx.clock.monotonic() + timeout_s
+                while self.ctx.clock.monotonic() < deadline and self._counters.get("good_scans", 0) == before:
                     self._pump(0.05)
             finally:
                 self._t().write(TRIGGER_OFF)
             return self.last_code if self._counters.get("good_scans", 0) > before else None
 
     def selftest(self, level: SelftestLevel) -> SelftestResult:
-        t0 = time.monotonic()
+        clock = self.ctx.clock
+        t0 = clock.monotonic()
 
         def result(outcome: SelftestOutcome, reason: str, code: str = "", action: Action = Action.NONE,
                    **details: Any) -> SelftestResult:
-            return SelftestResult(level, outcome, reason, code, action, round(time.monotonic() - t0, 3), details)
+            return SelftestResult(level, outcome, reason, code, action, round(clock.monotonic() - t0, 3), details)
 
         try:
             with self.lock:
@@ -251,8 +251,8 @@ class SerialScannerDriver(DeviceDriver):
                     return result(SelftestOutcome.PASS, "trigger on/off accepted, scanner still answering", **info)
             code = f"KIOSK-SELFTEST-{uuid.uuid4().hex[:6].upper()}"
             self.ctx.prompt(f"请扫描测试码 / Scan the test code: {code}")
-            deadline = time.monotonic() + self.interactive_timeout_s
-            while time.monotonic() < deadline:
+            deadline = self.ctx.clock.monotonic() + self.interactive_timeout_s
+            while self.ctx.clock.monotonic() < deadline:
                 with self.lock:
                     self._pump(0.1)
                     if self.last_code == code:
