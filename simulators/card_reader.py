@@ -45,7 +45,7 @@ from simulators.base.peer import DevicePeer
 DEFAULT_PAN = "6228480000000000000"
 DEBIT_AID = bytes.fromhex("A000000333010101")
 CREDIT_AID = bytes.fromhex("A000000333010102")
-#: PDOL of a PBOC 3.0 application (protocols.md §4 step 4)
+#: PDOL of a PBOC 3.0 / qPBOC application (EMV Book 3 §5.4 DOL; tags from EMV Book 3 Annex A)
 PDOL = bytes.fromhex("9F66049F02069F03069F1A0295055F2A029A039C019F3704")
 _PDOL_LEN = 4 + 6 + 6 + 2 + 5 + 2 + 3 + 1 + 4
 _POSITION = {St0.NO_CARD: "none", St0.CARD_AT_GATE: "at_gate", St0.CARD_AT_IC_RF: "inside"}

@@ -7,7 +7,8 @@ DeviceTimeout (never "paper adequate", the python-escpos mistake); a reply windo
 byte with the fixed bits wrong, or more than one status byte, is a FrameError. Both are
 retried ``retries`` times, then raised: the poller decides ``offline``.
 
-Print + cut + verify (protocols.md section 2):
+Print + cut + verify (Epson ESC/POS Command Reference: DLE EOT https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_eot.html,
+GS r https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/gs_lr.html, DLE ENQ https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_enq.html):
 
 1. DLE EOT 1..4; refuse (DeviceRefused) when paper is out, the cover open or an error active;
 2. ESC @, the character setup, the receipt, GS V 65/66 0 (feed to the cutter and cut);

@@ -1,4 +1,4 @@
-"""ISO 7816 APDUs, the T=0 61xx/6Cxx rules and BER-TLV: vectors from protocols.md §4."""
+"""ISO 7816 APDUs, the T=0 61xx/6Cxx rules and BER-TLV: vectors from tests/vectors/card_reader/apdu.toml."""
 
 from __future__ import annotations
 
