@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,32 +12,9 @@ from drivers.base.device import DeviceSpec, DriverContext
 from drivers.card_reader.driver import CrtCardReaderDriver
 from simulators.base.link import Link, PtyLink, TcpLink
 from simulators.card_reader import CardReaderPeer
+from tests.drivers.helpers import Events
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "card_reader"
 TOKEN_KEY = bytes(range(32))
-
-
-def load_vectors(name: str) -> dict[str, Any]:
-    with (VECTORS / name).open("rb") as fh:
-        return tomllib.load(fh)
-
-
-def hexb(text: str) -> bytes:
-    return bytes.fromhex(text.replace(" ", ""))
-
-
-class Events:
-    """ctx.emit recorder."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, kind: str, data: dict[str, Any]) -> int:
-        self.items.append((kind, dict(data)))
-        return len(self.items)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.items]
 
 
 @pytest.fixture

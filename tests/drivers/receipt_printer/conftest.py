@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,32 +13,7 @@ from drivers.receipt_printer.driver import EscposDriver
 from simulators.base.link import PtyLink, TcpLink
 from simulators.receipt_printer import ReceiptPrinterPeer
 from simulators.usb_backend import PeerUsbBackend
-
-VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "receipt_printer"
-
-
-def load_vectors(name: str) -> dict[str, Any]:
-    with open(VECTORS / name, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def hexbytes(text: str) -> bytes:
-    return bytes.fromhex(text.replace(" ", ""))
-
-
-class Events:
-    """A DriverContext.emit that records (kind, data)."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, kind: str, data: dict[str, Any]) -> int:
-        self.items.append((kind, data))
-        return len(self.items)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.items]
-
+from tests.drivers.helpers import Events
 
 DriverFactory = Callable[..., EscposDriver]
 

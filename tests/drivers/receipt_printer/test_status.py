@@ -19,10 +19,9 @@ from drivers.receipt_printer.status import (
     decode_reply,
     decode_status_byte,
 )
+from tests.drivers.helpers import hexbytes, load_vectors
 
-from .conftest import hexbytes, load_vectors
-
-VECTORS = load_vectors("status.toml")
+VECTORS = load_vectors("receipt_printer", "status.toml")
 
 
 def _rts(eot: list[str]) -> RealTimeStatus:
