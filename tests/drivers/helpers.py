@@ -54,6 +54,12 @@ class Events:
         finally:
             self._depth -= 1
 
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter(list(self.items))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
     def kinds(self) -> list[str]:
         return [k for k, _ in self.items]
 

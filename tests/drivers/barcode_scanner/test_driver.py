@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,31 +14,16 @@ from drivers.base.errors import DeviceTimeout, DriverError, TransportError
 from drivers.base.health import DeviceState, SelftestLevel, SelftestOutcome
 from simulators.barcode_scanner import ScannerPeer
 from simulators.base import Link, PtyLink, TcpLink
+from tests.drivers.helpers import Events
 from tests.support.waiting import wait_until
 
 
 class Rig:
     def __init__(self, link: Link, peer: ScannerPeer, **options: Any) -> None:
         self.link, self.peer = link, peer
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.events = Events()
         self.prompts: list[str] = []
-        self.batches: list[int] = []   # the batch each event was emitted in (0: none)
-        self._batch, self._depth = 0, 0
-
-        def emit(kind: str, data: dict[str, Any]) -> int:
-            self.events.append((kind, data))
-            self.batches.append(self._batch if self._depth else 0)
-            return len(self.events)
-
-        @contextlib.contextmanager
-        def batch() -> Iterator[None]:
-            self._depth += 1
-            self._batch += self._depth == 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-        ctx = DriverContext(emit=emit, batch=batch, prompt=self.prompts.append)
+        ctx = DriverContext(emit=self.events, batch=self.events.batch, prompt=self.prompts.append)
         self.driver = SerialScannerDriver(DeviceSpec("scanner", "barcode_scanner", "serial", link.url,
                                                      timeout_s=0.5, options=options), ctx)
         self.driver.open()
@@ -105,8 +89,8 @@ def test_a_burst_of_codes_is_journalled_in_one_commit(rig: Rig) -> None:
     rig.peer.reply(b"".join(c.encode() + b"\r" for c in codes))   # one write: a scanner's stored batch
     wait_until(lambda: rig.driver.poll() and len(rig.events) >= len(codes), 5)
     assert [d["code"] for _, d in rig.events] == codes
-    assert 0 not in rig.batches, "a code was emitted outside a batch"
-    assert len(set(rig.batches)) <= 3, f"{len(set(rig.batches))} commits for one burst"
+    assert 0 not in rig.events.batches, "a code was emitted outside a batch"
+    assert len(set(rig.events.batches)) <= 3, f"{len(set(rig.events.batches))} commits for one burst"
 
 
 def test_a_late_menu_reply_is_never_taken_for_a_scan(rig: Rig) -> None:
