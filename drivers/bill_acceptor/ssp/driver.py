@@ -29,6 +29,7 @@ import structlog
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import Action, DeviceStatus, Fault, SelftestLevel, SelftestResult, Severity
+from drivers.base.options import Option
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S, FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING
 from drivers.bill_acceptor.polled import PolledAcceptor
@@ -50,16 +51,19 @@ log = structlog.get_logger(__name__)
 
 __all__ = ["SspDriver"]
 
-_SSP_OPTIONS = ("encrypted", "fixed_key")
 _PLAIN = frozenset({Command.SYNC, Command.SET_GENERATOR, Command.SET_MODULUS, Command.REQUEST_KEY_EXCHANGE})
 _COUNT_ON_ENTRY = {EventCode.UNSAFE_JAM: "jams", EventCode.SAFE_JAM: "jams", EventCode.STACKER_FULL: "cassette_full",
                    EventCode.CASHBOX_REMOVED: "cassette_removals", EventCode.FRAUD_ATTEMPT: "fraud_attempts",
                    EventCode.CALIBRATION_FAIL: "failures"}
 
 
+def _is_fixed_key(raw: str) -> bool:
+    return len(raw) == 16 and all(c in "0123456789abcdefABCDEF" for c in raw)
+
+
 def _fixed_key(options: Mapping[str, Any]) -> int:
     raw = options.get("fixed_key", f"{DEFAULT_FIXED_KEY:016x}")
-    if not isinstance(raw, str) or len(raw) != 16:
+    if not isinstance(raw, str) or not _is_fixed_key(raw):
         raise ValueError("fixed_key: must be 16 hex digits")
     return int(raw, 16)
 
@@ -76,16 +80,11 @@ class SspDriver(PolledAcceptor):
     retries: ClassVar[int] = 2
     reset_timeout_s: ClassVar[float] = 15.0
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        out = super().check_options({k: v for k, v in options.items() if k not in _SSP_OPTIONS})
-        if not isinstance(options.get("encrypted", False), bool):
-            out.append("encrypted: must be true or false")
-        try:
-            _fixed_key(options)
-        except ValueError as exc:
-            out.append(str(exc))
-        return out
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        **PolledAcceptor.options_schema,
+        "encrypted": Option(bool, type_problem="must be true or false"),
+        "fixed_key": Option(str, _is_fixed_key, "must be 16 hex digits", type_problem="must be 16 hex digits"),
+    }
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
