@@ -84,12 +84,17 @@ class PrinterOptions:
         """One message per bad key, in the table's order: ``"key: must be ..., got value"``."""
         out: list[str] = []
         for key, value in options.items():
-            check = OPTION_CHECKS.get(key)
-            if check is None:
+            if key in OPTION_CHECKS:
+                out += cls.value_problems({key: value})
+            else:
                 out.append(f"{key}: unknown option for receipt_printer")
-            elif not check[0](value):
-                out.append(f"{key}: {check[1]}, got {value!r}")
         return out
+
+    @staticmethod
+    def value_problems(options: Mapping[str, Any]) -> list[str]:
+        """The problems with the values of known keys (unknown keys are not looked at)."""
+        return [f"{key}: {OPTION_CHECKS[key][1]}, got {value!r}" for key, value in options.items()
+                if key in OPTION_CHECKS and not OPTION_CHECKS[key][0](value)]
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> PrinterOptions:
