@@ -17,6 +17,7 @@ from drivers.base.errors import (
     UnsupportedCommand,
 )
 from drivers.base.health import Action, DeviceState, SelftestLevel, SelftestOutcome
+from drivers.base.io import given
 from drivers.base.transport import SerialTransport
 from drivers.card_reader.constants import CM
 from drivers.card_reader.driver import LINE_SETTINGS, CrtCardReaderDriver
@@ -242,7 +243,7 @@ class CorruptFirstWrite(SerialTransport):
 def test_module_nak_makes_the_driver_resend(link: Link, peer: CardReaderPeer) -> None:
     transport = CorruptFirstWrite(link.url)
     spec = DeviceSpec("card_reader", "card_reader", "crt", link.url, 9600)
-    drv = CrtCardReaderDriver(spec, DriverContext(), transport=transport)
+    drv = CrtCardReaderDriver(spec, DriverContext(open_transport=given(transport)))
     drv.open()
     try:
         assert transport.corrupted and drv.counters()["naks"] == 1
