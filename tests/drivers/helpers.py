@@ -2,7 +2,11 @@
 
 * :func:`load_vectors` / :func:`hexbytes`: the TOML golden vectors under ``tests/vectors/``;
 * :class:`Events`: a ``DriverContext`` ``emit`` + ``batch`` recorder;
-* :func:`spec`: a ``DeviceSpec`` with test defaults.
+* :func:`spec`: a ``DeviceSpec`` with test defaults;
+* :class:`Rig`: a driver and a simulator peer on an in-memory loopback link, in virtual time
+  (a ``FakeClock``: the driver's timeouts cost nothing and never depend on the machine's load);
+* :func:`recorded`: a driver on a :class:`RecordingTransport` (scripted replies, writes kept),
+  for byte-exact one-liners.
 """
 
 from __future__ import annotations
@@ -11,9 +15,17 @@ import contextlib
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from drivers.base.device import DeviceSpec
+from drivers.base.clock import FakeClock
+from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
+from drivers.base.io import given
+from drivers.base.loopback import RecordingTransport
+from simulators.base.loopback import LoopbackPeerLink
+from simulators.base.peer import DevicePeer
+
+D = TypeVar("D", bound=DeviceDriver)
+P = TypeVar("P", bound=DevicePeer)
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
@@ -72,3 +84,39 @@ def spec(device_class: str, driver: str, port: str = "test", *, name: str | None
          options: Mapping[str, Any] | None = None, **fields: Any) -> DeviceSpec:
     """A device section for a test: name defaults to the class, options to none."""
     return DeviceSpec(name or device_class, device_class, driver, port, options=dict(options or {}), **fields)
+
+
+class Rig(Generic[D, P]):
+    """``driver_cls`` talking to ``peer`` over a :class:`LoopbackPeerLink` on a ``FakeClock``.
+
+    ``rig.link`` has the line faults (``to_host`` / ``to_device`` manipulators, ``disconnect``);
+    ``rig.events`` what the driver emitted; ``rig.prompts`` what it asked the engineer.
+    """
+
+    def __init__(self, driver_cls: type[D], peer: P, device_spec: DeviceSpec, *, open_: bool = True,
+                 **ctx: Any) -> None:
+        self.clock = FakeClock()
+        self.peer = peer
+        self.link = LoopbackPeerLink(peer, self.clock)
+        self.events = Events()
+        self.prompts: list[str] = []
+        ctx.setdefault("prompt", self.prompts.append)
+        self.ctx = DriverContext(emit=self.events, batch=self.events.batch, clock=self.clock,
+                                 open_transport=self.link.opener(), **ctx)
+        self.driver: D = driver_cls(device_spec, self.ctx)
+        if open_:
+            self.driver.open()
+
+    def close(self) -> None:
+        self.driver.close()
+
+
+def recorded(driver_cls: type[D], device_spec: DeviceSpec, replies: Any = (), *, open_: bool = True,
+             **ctx: Any) -> tuple[D, RecordingTransport]:
+    """``driver_cls`` on a :class:`RecordingTransport` answering ``replies``, on a ``FakeClock``."""
+    clock = FakeClock()
+    transport = RecordingTransport(replies, clock=clock)
+    driver = driver_cls(device_spec, DriverContext(clock=clock, open_transport=given(transport), **ctx))
+    if open_:
+        driver.open()
+    return driver, transport
