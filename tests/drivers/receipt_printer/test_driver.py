@@ -21,6 +21,7 @@ from drivers.receipt_printer.driver import EscposDriver
 from drivers.receipt_printer.selftest import head_test_bar
 from simulators.base.loopback import LoopbackPeerLink
 from simulators.receipt_printer import PrintedLine, ReceiptPrinterPeer
+from tests.drivers import helpers
 
 from .conftest import DriverFactory, Events
 
@@ -339,3 +340,26 @@ def test_head_test_bar_prints_every_dot_and_no_padding() -> None:
     bar = head_test_bar(388)  # 48 whole bytes and 4 dots: the last byte is 0xF0
     assert bar.width_bytes == 49 and bar.data[:49] == b"\xff" * 48 + b"\xf0"
     assert bar.black_fraction() == 1.0
+
+
+# -- byte-exact, on a RecordingTransport ----------------------------------------------------------
+SPEC = helpers.spec("receipt_printer", "escpos", timeout_s=0.2)
+
+
+def test_poll_asks_dle_eot_1_to_4_one_at_a_time() -> None:
+    drv, line = helpers.recorded(EscposDriver, SPEC, [b"\x12", b"\x12", b"\x12", b"\x7e"])
+    assert drv.poll().fault_codes == ["paper_out"]
+    assert line.writes == [bytes.fromhex("10 04 01"), bytes.fromhex("10 04 02"), bytes.fromhex("10 04 03"),
+                           bytes.fromhex("10 04 04")]
+
+
+def test_a_silent_printer_is_asked_three_times_then_it_is_a_timeout() -> None:
+    drv, line = helpers.recorded(EscposDriver, SPEC, [])
+    started = drv.ctx.clock.monotonic()
+    with pytest.raises(DeviceTimeout):
+        drv.query(StatusType.PRINTER)
+    assert line.writes == [bytes.fromhex("10 04 01")] * 3
+    # each attempt waits its 0.2 s window; the retries first drain the line until 50 ms of quiet
+    # (and every attempt drops what is already there, 1 ms): nothing longer, nothing shorter
+    assert drv.ctx.clock.monotonic() - started == pytest.approx(3 * (0.001 + 0.2) + 2 * 0.05)
+
