@@ -12,6 +12,7 @@ from drivers.base.errors import (
     DeviceRefused,
     DeviceTimeout,
     DriverError,
+    FrameError,
     ProtocolError,
     TransportError,
     UnsupportedCommand,
@@ -317,3 +318,22 @@ def test_check_options() -> None:
     assert sorted(p.split(":")[0] for p in problems) == ["accept_cards", "ack_timeout_s", "address",
                                                          "interactive_timeout_s", "retain_bin_capacity",
                                                          "retain_bin_high_pct", "speed"]
+
+
+def test_a_response_trickling_in_byte_by_byte_is_read_whole(driver: CrtCardReaderDriver,
+                                                             loop: LoopbackPeerLink) -> None:
+    loop.to_host.split(1, gap_s=0.1)  # inside the 150 ms inter-byte timeout
+    assert driver.poll().state is DeviceState.ONLINE
+    assert "checksum_errors" not in driver.counters()
+
+
+def test_a_response_that_stalls_is_nakked_then_given_up(driver: CrtCardReaderDriver, loop: LoopbackPeerLink,
+                                                        peer: CardReaderPeer) -> None:
+    loop.to_host.split(1, gap_s=0.3)  # every byte comes after the inter-byte timeout
+    with pytest.raises((FrameError, DeviceTimeout)):  # never a status from a response read in pieces
+        driver.poll()
+    assert driver.counters()["checksum_errors"] >= 1  # the stall was noticed and a resend asked for
+    assert bytes([0x15]) in loop.link.to_device.delivered  # NAK
+    loop.to_host.reset()
+    loop.link.clock.advance(10.0)
+    assert driver.poll().state is DeviceState.ONLINE
