@@ -3,6 +3,7 @@ wire: the enable/disable rule and the hooks the self-test levels use (:mod:`.sel
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, TypeVar
 
 from drivers.base.errors import DeviceRefused, DriverError
@@ -33,11 +34,13 @@ class PolledAcceptor(BillAcceptor):
 
     def _new_link(self, decoder: StreamDecoder[F]) -> PolledLink[F]:
         """The link for this device's port, line settings (``line_settings()``) and timeout."""
-        return PolledLink(self.spec.port, self.line_settings(), decoder, timeout_s=self.spec.timeout_s,
-                          log=self._log, count=self.count, usb_backend=self.ctx.usb_backend, protocol=self.protocol)
+        return PolledLink(self.spec.port, self.line_settings(), decoder, new_transport=self.new_transport,
+                          clock=self.ctx.clock, timeout_s=self.spec.timeout_s, log=self._log, count=self.count,
+                          protocol=self.protocol)
 
+    @abstractmethod
     def line_settings(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The serial line the protocol needs (``open_transport`` keywords)."""
 
     def open(self) -> None:
         with self.lock:
@@ -55,23 +58,23 @@ class PolledAcceptor(BillAcceptor):
         with self.lock:
             return self._refresh()
 
+    @abstractmethod
     def version_request(self) -> str:
         """The unit's identification (firmware, part or serial number)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset(self) -> None:
         """Reset the unit; the next polls run the initialisation again."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def status_name(self) -> str | None:
         """The last status the acceptor reported, by name (None before the first)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def is_idle(self) -> bool:
         """The acceptor is idle (enabled or inhibited), initialised and with no note inside."""
-        raise NotImplementedError
 
     def _refused(self) -> None:
         """Enabling was refused after the device may have been enabled: inhibit it again."""

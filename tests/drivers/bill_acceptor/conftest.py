@@ -1,4 +1,5 @@
-"""Fixtures: a Id003Peer on a real pty and Id003Driver instances talking to it."""
+"""Fixtures: a Id003Peer in memory (``link``, virtual time) or on a pty (``pty``),
+Id003Driver instances talking to it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import DriverMaker, Journal, loop_link, pty_link
 
 DriverFactory = Callable[..., Id003Driver]
 
@@ -21,7 +23,12 @@ def peer() -> Id003Peer:
 
 
 @pytest.fixture
-def link(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
+def link(peer: Id003Peer) -> LoopbackPeerLink:
+    return loop_link(peer)
+
+
+@pytest.fixture
+def pty(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
     with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
         yield lnk
 
@@ -32,7 +39,7 @@ def journal() -> Journal:
 
 
 @pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[DriverFactory]:
+def make_driver(link: LoopbackPeerLink, journal: Journal) -> Iterator[DriverFactory]:
     maker = DriverMaker(Id003Driver, "id003", link, journal)
     yield maker
     maker.close_all()

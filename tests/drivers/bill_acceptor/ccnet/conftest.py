@@ -1,4 +1,5 @@
-"""Fixtures: a CcnetPeer on a real pty and CcnetDriver instances talking to it
+"""Fixtures: a CcnetPeer in memory (``link``, virtual time) or on a pty (``pty``),
+CcnetDriver instances talking to it
 (they override the ID003 fixtures of the parent conftest for the tests in this folder)."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import pytest
 
 from drivers.bill_acceptor.ccnet.driver import CcnetDriver
 from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ccnet import CcnetPeer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import DriverMaker, Journal, loop_link, pty_link
 
 CcnetFactory = Callable[..., CcnetDriver]
 
@@ -22,13 +24,18 @@ def peer() -> CcnetPeer:
 
 
 @pytest.fixture
-def link(peer: CcnetPeer, tmp_path: Path) -> Iterator[PtyLink]:
+def link(peer: CcnetPeer) -> LoopbackPeerLink:
+    return loop_link(peer)
+
+
+@pytest.fixture
+def pty(peer: CcnetPeer, tmp_path: Path) -> Iterator[PtyLink]:
     with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
         yield lnk
 
 
 @pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[CcnetFactory]:
+def make_driver(link: LoopbackPeerLink, journal: Journal) -> Iterator[CcnetFactory]:
     maker = DriverMaker(CcnetDriver, "ccnet", link, journal)
     yield maker
     maker.close_all()

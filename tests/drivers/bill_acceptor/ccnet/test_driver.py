@@ -1,4 +1,4 @@
-"""CcnetDriver against CcnetPeer on a real pty: session, notes, faults, link faults, restarts."""
+"""CcnetDriver against CcnetPeer in memory on a fake clock: session, notes, faults, link faults, restarts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from drivers.base.errors import DeviceRefused
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.ccnet.constants import Command
 from drivers.bill_acceptor.ccnet.driver import CcnetDriver
-from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ccnet import CcnetPeer
 from tests.drivers.bill_acceptor.ccnet.conftest import CcnetFactory
 from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
@@ -33,7 +33,7 @@ def ready(driver: CcnetDriver) -> CcnetDriver:
     return driver
 
 
-def test_registered_in_driver_registry(link: PtyLink) -> None:
+def test_registered_in_driver_registry(link: LoopbackPeerLink) -> None:
     assert isinstance(build_driver(DeviceSpec("ba", "bill_acceptor", "ccnet", link.url), DriverContext()),
                       CcnetDriver)
 

@@ -1,4 +1,5 @@
-"""Fixtures: a SspPeer on a real pty and SspDriver instances talking to it
+"""Fixtures: a SspPeer in memory (``link``, virtual time) or on a pty (``pty``),
+SspDriver instances talking to it
 (they override the ID003 fixtures of the parent conftest for the tests in this folder)."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import pytest
 
 from drivers.bill_acceptor.ssp.driver import SspDriver
 from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ssp import SspPeer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import DriverMaker, Journal, loop_link, pty_link
 
 SspFactory = Callable[..., SspDriver]
 
@@ -22,13 +24,18 @@ def peer() -> SspPeer:
 
 
 @pytest.fixture
-def link(peer: SspPeer, tmp_path: Path) -> Iterator[PtyLink]:
+def link(peer: SspPeer) -> LoopbackPeerLink:
+    return loop_link(peer)
+
+
+@pytest.fixture
+def pty(peer: SspPeer, tmp_path: Path) -> Iterator[PtyLink]:
     with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
         yield lnk
 
 
 @pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[SspFactory]:
+def make_driver(link: LoopbackPeerLink, journal: Journal) -> Iterator[SspFactory]:
     maker = DriverMaker(SspDriver, "ssp", link, journal)
     yield maker
     maker.close_all()
