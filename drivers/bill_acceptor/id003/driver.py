@@ -3,7 +3,7 @@
 Request/response only: the host sends one frame and the acceptor answers one frame, except the
 host's ACK of VEND_VALID, which is not answered. Every exchange holds ``self.lock``.
 
-What ``poll()`` does with each status (the session sequence of protocols.md 3a):
+What ``poll()`` does with each status (the ID003 session: power-up, RESET, the settings, enable, escrow, VEND_VALID):
 
 * POWER_UP (with a note inside: ``note_reconcile`` first) -> RESET;
 * INITIALIZE -> the settings (SET_DENOM, SET_SECURITY, SET_OPT_FUNC, SET_INHIBIT), once per reset;
@@ -195,7 +195,7 @@ class Id003Driver(PolledAcceptor):
         return None
 
     def _configure(self) -> None:
-        """The settings sent after RESET (protocols.md 3a step 2)."""
+        """The settings sent after RESET, while the acceptor reports INITIALIZE."""
         for setting in (SettingCommand.denominations(self.table.enabled_codes),
                         SettingCommand(Command.SET_SECURITY, b"\x00\x00"),
                         SettingCommand(Command.SET_OPT_FUNC, b"\x00\x00"),
