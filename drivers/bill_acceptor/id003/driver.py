@@ -80,6 +80,7 @@ __all__ = ["Id003Driver"]
 
 R = TypeVar("R", StatusReply, AckReply, SettingReply, VersionReply)
 
+_POWER_UPS = (Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACCEPTOR, Status.POWER_UP_WITH_BILL_IN_STACKER)
 _COUNT_ON_ENTRY = {
     Status.ACCEPTOR_JAM: "jams",
     Status.STACKER_JAM: "jams",
@@ -149,38 +150,16 @@ class Id003Driver(PolledAcceptor):
 
     def _act_on(self, reply: StatusReply, entered: bool, resync: bool) -> DeviceStatus | None:
         status = reply.status
-        if status in (Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACCEPTOR, Status.POWER_UP_WITH_BILL_IN_STACKER):
-            if entered:
-                if status is Status.POWER_UP:
-                    self.notes.settle()
-                else:
-                    where = "acceptor" if status is Status.POWER_UP_WITH_BILL_IN_ACCEPTOR else "stacker"
-                    self.notes.power_up_with_bill(where)
-            self._configured = False
-            self._operation(ResetCommand())
+        if status in _POWER_UPS:
+            self._on_power_up(status, entered)
         elif status is Status.INITIALIZE:
             self.notes.settle()
             if not self._configured:
                 self._configure()
         elif status in (Status.IDLING, Status.DISABLE):
-            self.notes.settle()
-            if not self._configured:
-                # attached to an acceptor that is already up (agent restart, settings lost to a
-                # failed exchange): inhibit first, then the full settings, ending with our inhibit
-                if status is Status.IDLING:
-                    self._setting(SettingCommand.inhibit(True))
-                self._configure()
-                return self._handle(self._status_request(), resync=False)
-            if resync and (status is Status.IDLING) != self.wants_accepting:
-                self._apply_inhibit()
-                return self._handle(self._status_request(), resync=False)
+            return self._on_idle(status, resync)
         elif status is Status.ESCROW:
-            decision = self.notes.escrow(reply.data[0], accepting=self.wants_accepting)
-            if decision.stack:
-                self._operation(Stack1Command())
-            else:
-                self._operation(ReturnCommand())
-                self.notes.returned()
+            self._on_escrow(reply)
         elif status is Status.VEND_VALID:
             self.notes.credit()  # journalled when it returns; raises (no ACK) when not
             self._send(AckCommand())
@@ -190,9 +169,40 @@ class Id003Driver(PolledAcceptor):
             self.notes.returned()
         elif status is Status.REJECTING and entered:
             reason = reply.reject_reason
-            name = reason.name.lower() if isinstance(reason, RejectReason) else "unknown"
-            self.notes.rejected(name, reply.data[0])
+            self.notes.rejected(reason.name.lower() if isinstance(reason, RejectReason) else "unknown", reply.data[0])
         return None
+
+    def _on_power_up(self, status: Status, entered: bool) -> None:
+        if entered:
+            if status is Status.POWER_UP:
+                self.notes.settle()
+            else:
+                self.notes.power_up_with_bill("acceptor" if status is Status.POWER_UP_WITH_BILL_IN_ACCEPTOR
+                                              else "stacker")
+        self._configured = False
+        self._operation(ResetCommand())
+
+    def _on_idle(self, status: Status, resync: bool) -> DeviceStatus | None:
+        self.notes.settle()
+        if not self._configured:
+            # attached to an acceptor that is already up (agent restart, settings lost to a
+            # failed exchange): inhibit first, then the full settings, ending with our inhibit
+            if status is Status.IDLING:
+                self._setting(SettingCommand.inhibit(True))
+            self._configure()
+            return self._handle(self._status_request(), resync=False)
+        if resync and (status is Status.IDLING) != self.wants_accepting:
+            self._apply_inhibit()
+            return self._handle(self._status_request(), resync=False)
+        return None
+
+    def _on_escrow(self, reply: StatusReply) -> None:
+        decision = self.notes.escrow(reply.data[0], accepting=self.wants_accepting)
+        if decision.stack:
+            self._operation(Stack1Command())
+        else:
+            self._operation(ReturnCommand())
+            self.notes.returned()
 
     def _configure(self) -> None:
         """The settings sent after RESET, while the acceptor reports INITIALIZE."""
