@@ -4,12 +4,13 @@ wire: the enable/disable rule and the hooks the self-test levels use (:mod:`.sel
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from drivers.base.errors import DeviceRefused, DriverError
 from drivers.base.framing import StreamDecoder
-from drivers.base.health import DeviceState, DeviceStatus
-from drivers.bill_acceptor.api import FAULT_PAUSED, BillAcceptor
+from drivers.base.health import Action, DeviceState, DeviceStatus, Fault, Severity
+from drivers.bill_acceptor.api import FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING, FAULT_PAUSED, BillAcceptor
 from drivers.bill_acceptor.polled_link import PolledLink
 
 __all__ = ["PolledAcceptor"]
@@ -26,6 +27,8 @@ class PolledAcceptor(BillAcceptor):
 
     #: protocol name, the prefix of vendor codes (``id003``, ``ccnet``, ``ssp``)
     protocol: str
+    #: the serial line: baudrate, bytesize, parity, stopbits (``open_transport`` keywords)
+    line: ClassVar[Mapping[str, Any]]
     #: how long the external self-test waits for the acceptor to come back from a reset
     reset_timeout_s: float = 15.0
     _log: Any
@@ -38,9 +41,27 @@ class PolledAcceptor(BillAcceptor):
                           clock=self.ctx.clock, timeout_s=self.spec.timeout_s, log=self._log, count=self.count,
                           protocol=self.protocol)
 
-    @abstractmethod
     def line_settings(self) -> dict[str, Any]:
-        """The serial line the protocol needs (``open_transport`` keywords)."""
+        """The serial line the protocol needs (``line``), at the configured baud rate if any."""
+        return {**self.line, "baudrate": self.spec.baudrate or self.line["baudrate"]}
+
+    def _entered(self, previous: str | None, current: str, health: DeviceStatus, counter: str | None) -> bool:
+        """Count (``counter``) and log the acceptor entering a new status; False if it did not change."""
+        if previous == current:
+            return False
+        if counter is not None:
+            self.count(counter)
+        (self._log.warning if health.faults else self._log.info)(
+            "acceptor_status", status=current, previous=previous, faults=health.fault_codes)
+        return True
+
+    def _not_journalled(self, health: DeviceStatus, exc: Exception, *, credit: bool, **context: Any) -> DeviceStatus:
+        """``emit`` failed, so nothing was acknowledged to the device and it will report the event
+        again: the status gets a ``credit_pending`` (a credit) or ``event_pending`` fault meanwhile."""
+        self._log.error("note_event_not_journalled", error=repr(exc), **context)
+        fault = Fault(FAULT_CREDIT_PENDING if credit else FAULT_EVENT_PENDING, Action.NONE, Severity.ERROR,
+                      f"note event not journalled yet: {exc}")
+        return DeviceStatus(health.state, (*health.faults, fault), health.detail)
 
     def open(self) -> None:
         with self.lock:

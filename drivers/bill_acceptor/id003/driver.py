@@ -23,6 +23,7 @@ replies that do not fit the request (a late answer to an earlier one) are discar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 import structlog
@@ -30,18 +31,13 @@ import structlog
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
-    Action,
     DeviceStatus,
-    Fault,
     SelftestLevel,
     SelftestResult,
-    Severity,
 )
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
-    FAULT_CREDIT_PENDING,
-    FAULT_EVENT_PENDING,
     format_code,
 )
 from drivers.bill_acceptor.id003.constants import (
@@ -96,6 +92,9 @@ class Id003Driver(PolledAcceptor):
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
     protocol: ClassVar[str] = "id003"
+    #: 9600 8E1 (a pty ignores parity; real UARTs do not)
+    line: ClassVar[Mapping[str, Any]] = {"baudrate": BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
+                                         "stopbits": STOPBITS}
     #: extra attempts for idempotent requests (status, settings, version)
     retries: ClassVar[int] = 2
     #: how long the external self-test waits for the acceptor to come back from RESET
@@ -110,12 +109,6 @@ class Id003Driver(PolledAcceptor):
         self._configured = False
         self.version: str | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def line_settings(self) -> dict[str, Any]:
-        """The line the acceptor needs: 9600 8E1 (a pty ignores parity; real UARTs do not)."""
-        return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
-                "stopbits": STOPBITS}
-
     # -- the poll ----------------------------------------------------------------------------
     @property
     def note_in_flight(self) -> bool:
@@ -128,24 +121,16 @@ class Id003Driver(PolledAcceptor):
     def _handle(self, reply: StatusReply, *, resync: bool = True) -> DeviceStatus:
         previous, self._last = self._last, reply
         status = reply.status
-        entered = previous is None or previous.status is not status
-        if entered and status in _COUNT_ON_ENTRY:
-            self.count(_COUNT_ON_ENTRY[status])
         health = health_of(reply)
-        if entered:
-            level = self._log.warning if health.faults else self._log.info
-            level("acceptor_status", status=status.name, previous=previous.status.name if previous else None,
-                  faults=health.fault_codes)
+        entered = self._entered(previous.status.name if previous else None, status.name, health,
+                                _COUNT_ON_ENTRY.get(status))
         try:
             follow_up = self._act_on(reply, entered, resync)
         except DriverError:
             raise
         except Exception as exc:  # emit() failed: the event is not journalled, nothing was acknowledged
-            code = FAULT_CREDIT_PENDING if status is Status.VEND_VALID else FAULT_EVENT_PENDING
-            self._log.error("note_event_not_journalled", status=status.name, error=repr(exc))
             self._last = previous  # so a transition event (reject, power-up) is retried next poll
-            fault = Fault(code, Action.NONE, Severity.ERROR, f"note event not journalled yet: {exc}")
-            return DeviceStatus(health.state, (*health.faults, fault), health.detail)
+            return self._not_journalled(health, exc, credit=status is Status.VEND_VALID, status=status.name)
         return follow_up or health
 
     def _act_on(self, reply: StatusReply, entered: bool, resync: bool) -> DeviceStatus | None:

@@ -28,10 +28,10 @@ import structlog
 
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
-from drivers.base.health import Action, DeviceStatus, Fault, SelftestLevel, SelftestResult, Severity
+from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 from drivers.base.options import Option
 from drivers.bill_acceptor import selftest as _selftest
-from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S, FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING
+from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S
 from drivers.bill_acceptor.polled import PolledAcceptor
 from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 from drivers.bill_acceptor.ssp.crypto import DEFAULT_FIXED_KEY, STEX, EsspKey, KeyExchange, random_prime
@@ -77,6 +77,8 @@ class SspDriver(PolledAcceptor):
 
     default_denominations: ClassVar[dict[int, int]] = {1: 1, 2: 5, 3: 10, 4: 20, 5: 50, 6: 100}
     protocol: ClassVar[str] = "ssp"
+    #: 9600 8N2
+    line: ClassVar[Mapping[str, Any]] = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
     retries: ClassVar[int] = 2
     reset_timeout_s: ClassVar[float] = 15.0
 
@@ -100,9 +102,6 @@ class SspDriver(PolledAcceptor):
         self._last: PollView | None = None
         self.setup: SetupReply | None = None
         self.version: str | None = None
-
-    def line_settings(self) -> dict[str, Any]:
-        return {"baudrate": self.spec.baudrate or 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
 
     def _opened(self) -> None:
         self._configured = False  # a new session starts with SYNC
@@ -215,11 +214,8 @@ class SspDriver(PolledAcceptor):
         except DriverError:
             raise
         except Exception as exc:  # emit() failed: not acknowledged, the next POLL repeats these events
-            credit = any(e.code is EventCode.CREDIT_NOTE for e in view.events)
-            self._log.error("note_event_not_journalled", events=[e.code.name for e in view.events], error=repr(exc))
-            fault = Fault(FAULT_CREDIT_PENDING if credit else FAULT_EVENT_PENDING, Action.NONE, Severity.ERROR,
-                          f"note event not journalled yet: {exc}")
-            return DeviceStatus(health.state, (*health.faults, fault), health.detail)
+            return self._not_journalled(health, exc, credit=any(e.code is EventCode.CREDIT_NOTE for e in view.events),
+                                        events=[e.code.name for e in view.events])
         self._ack(encrypted=self._key is not None)
         self._last, self._cashbox_removed = view, view.cashbox_removed
         if EventCode.SLAVE_RESET in view.codes:
@@ -253,15 +249,13 @@ class SspDriver(PolledAcceptor):
         return PollView(events, removed)
 
     def _log_transition(self, previous: PollView | None, view: PollView, health: DeviceStatus) -> None:
-        """Count the fault events that are new in ``view``; log a change of the reported status."""
+        """Count the fault events that are new in ``view`` (several may start in one poll); log a
+        change of the reported status."""
         before = previous.codes if previous is not None else frozenset()
         for code in view.codes - before:
             if code in _COUNT_ON_ENTRY:
                 self.count(_COUNT_ON_ENTRY[code])
-        if previous is None or previous.name != view.name:
-            (self._log.warning if health.faults else self._log.info)(
-                "acceptor_status", status=view.name, previous=previous.name if previous else None,
-                faults=health.fault_codes)
+        self._entered(previous.name if previous else None, view.name, health, None)
 
     def _journal(self, view: PollView) -> bool:
         """The note events of one poll, in order; returns whether the note in escrow must be rejected."""
