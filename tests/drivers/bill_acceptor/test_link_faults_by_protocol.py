@@ -14,8 +14,7 @@ from drivers.base.errors import DeviceTimeout, DriverError, FrameError, Transpor
 from drivers.base.health import DeviceState, DeviceStatus
 from simulators.base.link import TcpLink
 from simulators.base.loopback import LoopbackPeerLink
-from simulators.base.peer import DevicePeer
-from tests.drivers.bill_acceptor.support import CCNET, ESSP, SSP, DriverMaker, Journal, Proto, loop_link, poll_until
+from tests.drivers.bill_acceptor.support import CCNET, ESSP, SSP, DriverMaker, Journal, Proto, poll_until
 
 PROTOS = [CCNET, SSP, ESSP]
 
@@ -29,11 +28,6 @@ def proto(request: pytest.FixtureRequest) -> Proto:
 @pytest.fixture
 def peer(proto: Proto) -> Any:
     return proto.peer(seed=7)
-
-
-@pytest.fixture
-def link(peer: DevicePeer) -> LoopbackPeerLink:
-    return loop_link(peer)
 
 
 @pytest.fixture

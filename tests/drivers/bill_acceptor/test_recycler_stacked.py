@@ -14,10 +14,9 @@ from drivers.bill_acceptor.id003.constants import Status
 from drivers.bill_acceptor.id003.frames import Frame
 from drivers.bill_acceptor.id003.health import health_of
 from drivers.bill_acceptor.id003.messages import StatusReply, decode_reply
-from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, loop_link, poll_until
+from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
 
 
 def test_stacked_with_and_without_a_data_byte() -> None:
@@ -44,11 +43,6 @@ class RecyclerPeer(Id003Peer):
 @pytest.fixture
 def peer() -> Id003Peer:
     return RecyclerPeer(seed=7)
-
-
-@pytest.fixture
-def link(peer: Id003Peer) -> LoopbackPeerLink:
-    return loop_link(peer)
 
 
 def test_recycler_note_is_credited_without_timeouts(make_driver: DriverFactory, peer: Id003Peer,
