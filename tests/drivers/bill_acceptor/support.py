@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import pytest
+
 from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec, DriverContext
+from drivers.base.errors import DeviceRefused
 from drivers.base.health import DeviceStatus
 from drivers.bill_acceptor.api import BillAcceptor
 from drivers.bill_acceptor.ccnet.driver import CcnetDriver
@@ -85,6 +88,23 @@ def poll_until(driver: BillAcceptor, predicate: Callable[[DeviceStatus], bool], 
         if predicate(status):
             return status
     raise AssertionError(f"{what} not reached in {max_polls} polls; saw {seen[-12:]}")
+
+
+def assert_device_fault_round_trip(ready: BillAcceptor, peer: DevicePeer, fault: str, wire: str, state: Any,
+                                   code: str, action: Any, counter: str, idle_status: str) -> None:
+    """A device fault shows in health at the next poll (the protocol's ``wire`` status, the class's
+    ``code`` and ``action``), is counted once, refuses enabling, and clears with the fault."""
+    peer.set_fault(fault)
+    status = ready.poll()
+    assert status.detail["acceptor_status"] == wire
+    assert status.state is state and status.fault_codes == [code] and status.action is action
+    ready.poll()
+    assert ready.counters()[counter] == 1
+    with pytest.raises(DeviceRefused) as refused:
+        ready.operation("enable", {})
+    assert refused.value.code == code
+    peer.set_fault(fault, False)
+    assert poll_until(ready, acceptor_status(idle_status)).faults == ()
 
 
 def acceptor_status(name: str) -> Callable[[DeviceStatus], bool]:

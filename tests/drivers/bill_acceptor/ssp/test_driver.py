@@ -9,14 +9,20 @@ import pytest
 
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DriverError
+from drivers.base.errors import DriverError
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.ssp.driver import SspDriver
 from drivers.bill_acceptor.ssp.messages import Command
 from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ssp import SspPeer
 from tests.drivers.bill_acceptor.ssp.conftest import SspFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, loop_link, poll_until
+from tests.drivers.bill_acceptor.support import (
+    Journal,
+    acceptor_status,
+    assert_device_fault_round_trip,
+    loop_link,
+    poll_until,
+)
 
 
 def idle(status: DeviceStatus) -> bool:
@@ -116,16 +122,7 @@ DEVICE_FAULTS = [
                          ids=[f[0] for f in DEVICE_FAULTS])
 def test_device_fault_in_health_at_the_next_poll(ready: SspDriver, peer: SspPeer, fault: str, wire: str,
                                                  state: DeviceState, code: str, action: Action, counter: str) -> None:
-    peer.set_fault(fault)
-    status = ready.poll()
-    assert status.detail["acceptor_status"] == wire
-    assert status.state is state and status.fault_codes == [code] and status.action is action
-    ready.poll()
-    assert ready.counters()[counter] == 1
-    with pytest.raises(DeviceRefused):
-        ready.operation("enable", {})
-    peer.set_fault(fault, False)
-    assert poll_until(ready, acceptor_status("IDLE")).faults == ()
+    assert_device_fault_round_trip(ready, peer, fault, wire, state, code, action, counter, "IDLE")
 
 
 def test_note_lost_in_a_jam_is_reconciled(ready: SspDriver, peer: SspPeer, journal: Journal) -> None:
