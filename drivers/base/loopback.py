@@ -142,10 +142,15 @@ class LoopbackTransport:
             self._link.cond.notify_all()
 
     def write(self, data: bytes) -> None:
+        self.write_later(0.0, data)
+
+    def write_later(self, delay_s: float, data: bytes) -> None:
+        """Write ``data`` now; it leaves ``delay_s`` later (a slow device's answer), before the
+        direction's own delay is added."""
         with self._link.cond:
             self._require()
             self.writes.append(bytes(data))
-            self._link.carry(self, bytes(data))
+            self._link.carry(self, bytes(data), delay_s)
 
     def read(self, n: int, timeout_s: float) -> bytes:
         return self._link.read(self, n, timeout_s)
@@ -202,9 +207,9 @@ class LoopbackLink:
             self.unplugged = False
 
     # -- internals ------------------------------------------------------------------------------
-    def carry(self, sender: LoopbackTransport, data: bytes) -> None:
+    def carry(self, sender: LoopbackTransport, data: bytes, delay_s: float = 0.0) -> None:
         faults = self.to_device if sender is self.host else self.to_host
-        now = self.clock.monotonic()
+        now = self.clock.monotonic() + delay_s
         receiver = sender.peer
         for after, chunk in faults.apply(data):
             receiver._inbox.append((now + after, chunk))

@@ -52,7 +52,7 @@ __all__ = [
     "parse_code",
 ]
 
-#: Fault codes of the bill-acceptor class (design section 6), shared by every protocol.
+#: Fault codes of the bill-acceptor class (docs/hardware.md, the fault mapping), shared by every protocol.
 FAULT_JAM = "jam"
 FAULT_CASSETTE_FULL = "cassette_full"
 FAULT_CASSETTE_REMOVED = "cassette_removed"

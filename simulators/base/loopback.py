@@ -3,11 +3,16 @@
 The unit-test counterpart of :class:`~simulators.base.link.PtyLink`: the same peer, the same
 faults, no pty, no thread. The peer answers synchronously through the device end's
 ``respond`` hook, so with a ``FakeClock`` the whole exchange runs in virtual time (the ``slow``
-fault advances the fake clock instead of sleeping). The driver gets the host end through
+fault delays the answer on the link instead of sleeping). The driver gets the host end through
 ``DriverContext(open_transport=link.opener())``.
+
+``after_request`` callbacks run after the peer handled each request: a test's customer acts
+there ("insert a note once the acceptor is enabled") without a thread of its own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from drivers.base.clock import Clock
 from drivers.base.io import TransportFactory, given
@@ -25,14 +30,26 @@ class LoopbackPeerLink:
     def __init__(self, peer: DevicePeer, clock: Clock | None = None) -> None:
         self.peer = peer
         self.link = LoopbackLink(clock)
-        if self.link.virtual:
-            peer.sleep = self.link.clock.sleep
-        peer.send = self.link.device.write
+        self._slow_s = 0.0
+        #: called (no arguments) after the peer handled each request
+        self.after_request: list[Callable[[], None]] = []
+        peer.sleep = self._sleep
+        peer.send = self._send
         self.link.device.open()
         self.link.device.respond(self._on_request)
 
     def _on_request(self, data: bytes) -> None:
+        self._slow_s = 0.0
         self.peer.feed(data)
+        for callback in list(self.after_request):
+            callback()
+
+    def _sleep(self, seconds: float) -> None:
+        """The peer waits before answering: its answers leave that much later."""
+        self._slow_s += seconds
+
+    def _send(self, data: bytes) -> None:
+        self.link.device.write_later(self._slow_s, data)
 
     @property
     def host(self) -> LoopbackTransport:
