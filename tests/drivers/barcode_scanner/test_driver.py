@@ -61,8 +61,9 @@ def test_mute_is_a_timeout_never_ok(rig: Rig) -> None:
     assert rig.driver.poll().state is DeviceState.ONLINE
 
 
-@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "late"])
+@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "slow", "late"])
 def test_corrupt_or_late_replies_are_a_clear_error_then_recover(rig: Rig, fault: str) -> None:
+    rig.peer.slow_delay_s = 0.8  # the peer's own slow fault: answers 0.8 s late
     if fault == "late":
         rig.link.to_host.delay(0.8)  # the answer comes after the 0.5 s timeout
     else:

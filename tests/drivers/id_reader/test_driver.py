@@ -61,8 +61,9 @@ def test_mute_is_a_timeout(rig: Rig) -> None:
         rig.driver.poll()
 
 
-@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "garbage", "late"])
+@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "garbage", "slow", "late"])
 def test_link_faults_never_give_a_wrong_status(rig: Rig, fault: str) -> None:
+    rig.peer.slow_delay_s = 0.6  # the peer's own slow fault: answers 0.6 s late
     if fault == "late":
         rig.link.to_host.delay(0.6)  # every answer arrives after the 0.4 s timeout
     else:
