@@ -1,4 +1,5 @@
-"""Simulators and the driver packages' codecs load no transport code (pyserial, pyusb).
+"""Simulators and the driver packages' codecs load no transport code (pyserial, pyusb) and no
+driver module.
 
 Each import runs in a fresh interpreter: in this process pytest has long loaded both.
 ``simulators.usb_backend`` is left out on purpose: it *is* a pyusb backend.
@@ -24,7 +25,8 @@ CODEC_MODULES = [
 ]
 
 _PROBE = "import importlib, sys; importlib.import_module(sys.argv[1]); " \
-         "print(' '.join(m for m in ('serial', 'usb') if m in sys.modules))"
+         "print(' '.join([m for m in ('serial', 'usb') if m in sys.modules] " \
+         "+ [m for m in sys.modules if m.startswith('drivers.') and m.endswith('.driver')]))"
 
 
 @pytest.mark.parametrize("module", CODEC_MODULES)
