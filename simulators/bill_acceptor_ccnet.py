@@ -118,15 +118,23 @@ class CcnetPeer(NoteAcceptorMixin, DevicePeer):
             self._reset()
             return AckReply().encode()
         if cmd in (Command.STACK, Command.RETURN, Command.HOLD):
-            if self._fault_state() or self.state not in (State.ESCROW_POSITION, State.HOLDING):
-                return IllegalCommandReply().encode()
-            self.state = {Command.RETURN: State.RETURNING, Command.HOLD: State.HOLDING}.get(cmd, State.STACKING)
-            return AckReply().encode()
+            return self._escrow_command(cmd)
         if cmd is Command.ENABLE_BILL_TYPES:
             self.enabled = bill_types_from_mask(msg.data[:3]) & frozenset(self.denominations)
             if self.state in (State.IDLING, State.UNIT_DISABLED):
                 self.state = self._idle()
             return AckReply().encode()
+        return self._handle_query(cmd)
+
+    def _escrow_command(self, cmd: Command) -> bytes:
+        """STACK, RETURN or HOLD: only for a note in escrow (or held), never during a fault."""
+        if self._fault_state() or self.state not in (State.ESCROW_POSITION, State.HOLDING):
+            return IllegalCommandReply().encode()
+        self.state = {Command.RETURN: State.RETURNING, Command.HOLD: State.HOLDING}.get(cmd, State.STACKING)
+        return AckReply().encode()
+
+    def _handle_query(self, cmd: Command) -> bytes:
+        """The commands that change nothing: settings acknowledged, status and identification."""
         if cmd is Command.SET_SECURITY:
             return AckReply().encode()
         if cmd is Command.GET_STATUS:

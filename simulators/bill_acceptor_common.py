@@ -5,6 +5,7 @@ and, optionally, ``_cassette_back()``."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 __all__ = ["NOTE_LOSING_FAULTS", "NoteAcceptorMixin"]
@@ -13,7 +14,7 @@ __all__ = ["NOTE_LOSING_FAULTS", "NoteAcceptorMixin"]
 NOTE_LOSING_FAULTS = frozenset({"jam", "safe_jam", "stacker_jam", "cassette_removed"})
 
 
-class NoteAcceptorMixin:
+class NoteAcceptorMixin(ABC):
     lock: Any
     device_class: str
     actions: tuple[str, ...]
@@ -46,15 +47,18 @@ class NoteAcceptorMixin:
             self.device_fault_set.discard(fault)
 
     # -- hooks --------------------------------------------------------------------------------
+    @abstractmethod
     def _insert(self, value: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """A customer pushes a note of ``value`` yuan (or an unknown note) into the acceptor."""
 
+    @abstractmethod
     def _power_cycle_with_bill(self) -> None:
-        raise NotImplementedError
+        """The unit loses power with a note inside and comes back reporting it."""
 
+    @abstractmethod
     def _lose_note(self) -> None:
         """A note-losing fault struck: the note in flight, if not yet credited, is gone."""
-        raise NotImplementedError
 
     def _cassette_back(self) -> None:
-        """The cash box was put back (after ``cassette_count`` was reset)."""
+        """The cash box was put back (after ``cassette_count`` was reset); optional."""
+        return None

@@ -48,6 +48,7 @@ from drivers.bill_acceptor.id003.messages import (
     enabled_codes_from_mask,
 )
 from simulators.base.peer import DevicePeer
+from simulators.bill_acceptor_common import NoteAcceptorMixin
 
 __all__ = ["Id003Peer"]
 
@@ -60,12 +61,10 @@ _FAULT_STATUS: tuple[tuple[str, Status], ...] = (
     ("cassette_full", Status.STACKER_FULL),
     ("pause", Status.PAUSE),
 )
-#: faults that lose the note in flight
-_NOTE_LOSING = frozenset({"jam", "stacker_jam", "cassette_removed"})
 _IN_FLIGHT = frozenset({Status.ACCEPTING, Status.ESCROW, Status.HOLDING, Status.STACKING, Status.VEND_VALID})
 
 
-class Id003Peer(DevicePeer):
+class Id003Peer(NoteAcceptorMixin, DevicePeer):
     device_class: ClassVar[str] = "bill_acceptor"
     driver: ClassVar[str] = "id003"
     line: ClassVar[dict[str, Any]] = {"baudrate": 9600, "bytesize": 8, "parity": "E", "stopbits": 1}
@@ -226,15 +225,6 @@ class Id003Peer(DevicePeer):
         return b"\x00\x00"
 
     # -- customer and engineer ----------------------------------------------------------------
-    def act(self, action: str, args: list[str]) -> dict[str, Any]:
-        with self.lock:
-            if action == "insert_note":
-                return self._insert(args[0] if args else "")
-            if action == "empty_cassette":
-                emptied, self.cassette_count = self.cassette_count, 0
-                return {"emptied": emptied}
-        raise ValueError(f"{self.device_class} has no action {action!r}; known: {', '.join(self.actions)}")
-
     def _insert(self, value: str) -> dict[str, Any]:
         fault = self._fault_status()
         if fault is not None:
@@ -248,22 +238,11 @@ class Id003Peer(DevicePeer):
         return {"accepted": True, "state": self.state.name,
                 "denomination_code": f"0x{self.note:02X}" if self.note is not None else None}
 
-    def set_device_fault(self, fault: str, on: bool) -> None:
-        with self.lock:
-            if fault == "power_up_with_bill":
-                if on:
-                    self._power_cycle_with_bill()
-                return
-            if on:
-                self.device_fault_set.add(fault)
-                if fault in _NOTE_LOSING and self.state in _IN_FLIGHT | {Status.STACKED, Status.RETURNING}:
-                    self.lost += int(self.note is not None)
-                    self.note = None
-                    self.state = self._idle()
-                return
-            self.device_fault_set.discard(fault)
-            if fault == "cassette_removed":
-                self.cassette_count = 0  # the cash box comes back emptied (cash collection)
+    def _lose_note(self) -> None:
+        if self.state in _IN_FLIGHT | {Status.STACKED, Status.RETURNING}:
+            self.lost += int(self.note is not None)
+            self.note = None
+            self.state = self._idle()
 
     def _power_cycle_with_bill(self) -> None:
         if self.note is None:

@@ -145,6 +145,11 @@ class SspPeer(NoteAcceptorMixin, DevicePeer):
         if cmd in (Command.ENABLE, Command.DISABLE):
             self.enabled = cmd is Command.ENABLE
             return ok
+        return self._handle_unit(cmd)
+
+    def _handle_unit(self, cmd: Command) -> bytes:
+        """The commands about the note in escrow and the unit itself (reset, identification)."""
+        ok = bytes([Response.OK])
         if cmd is Command.REJECT_BANKNOTE:
             if self.stage != "escrow":
                 return bytes([Response.CANNOT_PROCESS])

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from drivers.base.errors import FrameError
 from drivers.base.sensitive import mask_pan
 from drivers.card_reader import messages as msg
-from drivers.card_reader.apdu import ApduError, decode_command_apdu
+from drivers.card_reader.apdu import ApduError, CommandApdu, decode_command_apdu
 from drivers.card_reader.constants import (
     ACK,
     CM,
@@ -45,7 +45,7 @@ from simulators.base.peer import DevicePeer
 DEFAULT_PAN = "6228480000000000000"
 DEBIT_AID = bytes.fromhex("A000000333010101")
 CREDIT_AID = bytes.fromhex("A000000333010102")
-#: PDOL of a PBOC 3.0 application (protocols.md §4 step 4)
+#: PDOL of a PBOC 3.0 / qPBOC application (EMV Book 3 §5.4 DOL; tags from EMV Book 3 Annex A)
 PDOL = bytes.fromhex("9F66049F02069F03069F1A0295055F2A029A039C019F3704")
 _PDOL_LEN = 4 + 6 + 6 + 2 + 5 + 2 + 3 + 1 + 4
 _POSITION = {St0.NO_CARD: "none", St0.CARD_AT_GATE: "at_gate", St0.CARD_AT_IC_RF: "inside"}
@@ -100,35 +100,51 @@ class SimCard:
             return b"\x67\x00"
         if cmd.cla not in (0x00, 0x80):
             return b"\x6e\x00"
-        if cmd.ins == 0xC0:  # GET RESPONSE
-            if not self.pending:
-                return b"\x69\x85"
-            want = cmd.le or 256
-            if want > len(self.pending):
-                return bytes([0x6C, len(self.pending)])
-            out, self.pending = self.pending[:want], self.pending[want:]
-            return out + (bytes([0x61, len(self.pending) & 0xFF]) if self.pending else b"\x90\x00")
+        if cmd.ins == 0xC0:
+            return self._get_response(cmd)
         self.pending = b""
-        if cmd.ins == 0xA4 and cmd.p1 == 0x04:  # SELECT by name
-            fci = self.files.get(cmd.data)
-            if fci is None:
-                return b"\x6a\x82"
-            self.selected = cmd.data
-            return self._case4(fci)
-        if cmd.ins == 0xB2:  # READ RECORD
-            record = self.records.get((cmd.p2 >> 3, cmd.p1))
-            if record is None or cmd.p2 & 0x07 != 0x04:
-                return b"\x6a\x83"
-            if (cmd.le or 256) != len(record):
-                return bytes([0x6C, len(record)])
-            return record + b"\x90\x00"
-        if cmd.ins == 0xA8 and cmd.cla == 0x80:  # GET PROCESSING OPTIONS
-            if self.selected is None or self.selected in (PSE_NAME, PPSE_NAME):
-                return b"\x69\x85"
-            if cmd.data[:1] != b"\x83" or len(cmd.data) != 2 + _PDOL_LEN or cmd.data[1] != _PDOL_LEN:
-                return b"\x67\x00"
-            return self._case4(self.gpo)
+        if cmd.ins == 0xA4 and cmd.p1 == 0x04:
+            return self._select(cmd)
+        if cmd.ins == 0xB2:
+            return self._read_record(cmd)
+        if cmd.ins == 0xA8 and cmd.cla == 0x80:
+            return self._get_processing_options(cmd)
         return b"\x6d\x00"
+
+    def _get_response(self, cmd: CommandApdu) -> bytes:
+        """GET RESPONSE: the next part of the pending answer (6Cxx when Le asks for too much)."""
+        if not self.pending:
+            return b"\x69\x85"
+        want = cmd.le or 256
+        if want > len(self.pending):
+            return bytes([0x6C, len(self.pending)])
+        out, self.pending = self.pending[:want], self.pending[want:]
+        return out + (bytes([0x61, len(self.pending) & 0xFF]) if self.pending else b"\x90\x00")
+
+    def _select(self, cmd: CommandApdu) -> bytes:
+        """SELECT by name (P1 04): the FCI through GET RESPONSE, 6A82 for an unknown name."""
+        fci = self.files.get(cmd.data)
+        if fci is None:
+            return b"\x6a\x82"
+        self.selected = cmd.data
+        return self._case4(fci)
+
+    def _read_record(self, cmd: CommandApdu) -> bytes:
+        """READ RECORD (P2 = SFI << 3 | 4); a wrong Le is answered 6Cxx with the right one."""
+        record = self.records.get((cmd.p2 >> 3, cmd.p1))
+        if record is None or cmd.p2 & 0x07 != 0x04:
+            return b"\x6a\x83"
+        if (cmd.le or 256) != len(record):
+            return bytes([0x6C, len(record)])
+        return record + b"\x90\x00"
+
+    def _get_processing_options(self, cmd: CommandApdu) -> bytes:
+        """GET PROCESSING OPTIONS with the PDOL data (tag 83) of the selected application."""
+        if self.selected is None or self.selected in (PSE_NAME, PPSE_NAME):
+            return b"\x69\x85"
+        if cmd.data[:1] != b"\x83" or len(cmd.data) != 2 + _PDOL_LEN or cmd.data[1] != _PDOL_LEN:
+            return b"\x67\x00"
+        return self._case4(self.gpo)
 
     def _case4(self, data: bytes) -> bytes:
         self.pending = data

@@ -1,9 +1,10 @@
 """IdReaderPeer: a SAM_V resident ID card reader with fixture identities (all fictional).
 
-Behaviour (protocols.md section 1): a bad checksum from the host is answered SW3 0x10; a card
-placed on the reader is found (9F), selected (90) and read (90); after a successful read the card
-is *latched*: the next find fails (80) until the card is taken away and placed again. Faults:
-``sam_failure`` (every command answers 0x60), ``unauthorised`` (0x66), plus the common ones.
+Behaviour (the SAM_V protocol; sources in ``drivers/id_reader/constants.py``): a bad checksum
+from the host is answered SW3 0x10; a card placed on the reader is found (9F), selected (90)
+and read (90); after a successful read the card is *latched*: the next find fails (80) until
+the card is taken away and placed again. Faults: ``sam_failure`` (every command answers 0x60),
+``unauthorised`` (0x66), plus the common ones.
 Actions: ``insert_id_card [ID_NUMBER]`` (default: the first fixture), ``remove_card``.
 """
 

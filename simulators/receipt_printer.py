@@ -3,7 +3,8 @@
 It decodes the host stream with the driver's ``StreamDecoder`` (every documented ESC/POS command
 by its exact length; what it cannot use is dropped and counted in ``decode_errors``, never
 printed), keeps the paper / cover / cutter / head state, answers DLE EOT 1..4 byte-exactly
-(protocols.md section 2, simulator table) and GS r 1 / GS r 2 in order behind the print data,
+(Epson ESC/POS Command Reference, DLE EOT: https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_eot.html)
+and GS r 1 / GS r 2 in order behind the print data,
 and records each receipt whole (``receipt_paper.py``: styled text lines, bar codes, QR / PDF417
 data, images in dots, the cut). ``snapshot()`` (``kiosk-sim status``) shows the recent receipts
 and the decode-error count.
@@ -116,7 +117,7 @@ class ReceiptPrinterPeer(DevicePeer):
         return [t for r in self.receipts for t in r.text] + self.current.text
 
     def status_byte(self, n: StatusType) -> int:
-        """The DLE EOT n reply for the current state (protocols.md simulator table)."""
+        """The DLE EOT n reply for the current state (bits as in tests/vectors/receipt_printer/status.toml)."""
         value = STATUS_FIXED_VALUE
         if n == StatusType.PRINTER:
             if not self.can_print:

@@ -1,6 +1,10 @@
-"""Serial barcode scanners (Honeywell-style command set; CR/CR LF suffix or idle framing)."""
+"""Serial barcode scanners (Honeywell-style command set; CR/CR LF suffix or idle framing).
 
-from drivers.barcode_scanner.driver import SerialScannerDriver
+The package exports the pure codec only, so a simulator or a test that frames scanner bytes
+loads no transport code (pyserial, pyusb). The driver is
+``drivers.barcode_scanner.driver.SerialScannerDriver`` (the registry in ``drivers`` names it).
+"""
+
 from drivers.barcode_scanner.frames import MenuReply, ScanData, decode_frame, encode_menu
 
-__all__ = ["MenuReply", "ScanData", "SerialScannerDriver", "decode_frame", "encode_menu"]
+__all__ = ["MenuReply", "ScanData", "decode_frame", "encode_menu"]

@@ -1,7 +1,9 @@
 """Serial barcode scanner wire constants (Honeywell serial programming command set).
 
-Sources: protocols.md section 5 — Honeywell 1900 / Xenon user guides, "Serial Programming
-Commands"; enioka-Haute-Couture/enioka_scan honeywelloss ActivateTrigger/DeactivateTrigger.
+Sources: Honeywell Xenon 1900/1910 User's Guide, chapter 12 "Serial Programming Commands"
+(menu command syntax and the ACK/ENQ/NAK responses;
+https://www.manualslib.com/manual/973390/Honeywell-Xenon-1910.html?page=199);
+enioka-Haute-Couture/enioka_scan honeywelloss ActivateTrigger/DeactivateTrigger.
 """
 
 from __future__ import annotations

@@ -8,11 +8,10 @@ health says so in ``detail.health_source`` instead of pretending.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
@@ -28,8 +27,9 @@ from drivers.base.health import (
     SelftestOutcome,
     SelftestResult,
 )
+from drivers.base.io import Transport, read_until
+from drivers.base.options import Option, one_of
 from drivers.base.sensitive import mask_numbers, pan_shaped
-from drivers.base.transport import Transport, open_transport
 
 log = structlog.get_logger(__name__)
 
@@ -38,13 +38,19 @@ log = structlog.get_logger(__name__)
 #: codes, still one commit per read, thousands of codes a second.
 READ_CHUNK = 512
 
-_OPTIONS: dict[str, type | tuple[type, ...]] = {"suffix": str, "idle_timeout_s": (int, float),
-                                                 "supports_commands": bool, "identify_every": int,
-                                                 "interactive_timeout_s": (int, float)}
+_WRONG_TYPE = "wrong type {got}"
 
 
 class SerialScannerDriver(DeviceDriver):
     device_class = "barcode_scanner"
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        "suffix": Option(str, one_of("cr", "crlf", "none"), "one of cr, crlf, none", _WRONG_TYPE),
+        "idle_timeout_s": Option(float, type_problem=_WRONG_TYPE),
+        "supports_commands": Option(bool, type_problem=_WRONG_TYPE),
+        "identify_every": Option(int, lambda n: n >= 1, "must be >= 1", _WRONG_TYPE),
+        "interactive_timeout_s": Option(float, type_problem=_WRONG_TYPE),
+    }
+    options_list_known = True
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
@@ -68,26 +74,11 @@ class SerialScannerDriver(DeviceDriver):
         self.identity: dict[str, str] = {}
         self._log = log.bind(device=spec.name, device_class=self.device_class)
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        problems = []
-        for key, value in options.items():
-            want = _OPTIONS.get(key)
-            if want is None:
-                problems.append(f"{key}: unknown option for barcode_scanner (known: {', '.join(sorted(_OPTIONS))})")
-            elif (isinstance(value, bool) and want is not bool) or not isinstance(value, want):
-                problems.append(f"{key}: wrong type {type(value).__name__}")
-        if options.get("suffix", "cr") not in ("cr", "crlf", "none"):
-            problems.append("suffix: one of cr, crlf, none")
-        if isinstance(options.get("identify_every", 1), int) and options.get("identify_every", 1) < 1:
-            problems.append("identify_every: must be >= 1")
-        return problems
-
     # -- transport ---------------------------------------------------------------------------
     def open(self) -> None:
         with self.lock:
             self.close()
-            t = open_transport(self.spec.port, baudrate=self.spec.baudrate or 9600, usb_backend=self.ctx.usb_backend)
+            t = self.new_transport({"baudrate": self.spec.baudrate or 9600})
             t.open()
             self._transport, self._buf = t, b""
 
@@ -102,26 +93,32 @@ class SerialScannerDriver(DeviceDriver):
             raise TransportError(f"{self.spec.port} is not open")
         return self._transport
 
-    def _pump(self, timeout_s: float, want_tag: str | None = None) -> MenuReply | None:
-        """Read for up to ``timeout_s``; emit scans; return the awaited menu reply if it came."""
-        deadline = time.monotonic() + timeout_s
-        now = time.monotonic()
+    def _pump(self, timeout_s: float, want_tag: str | None = None,
+              stop: Callable[[], bool] | None = None) -> MenuReply | None:
+        """Read for up to ``timeout_s`` (what has already arrived first); emit scans; return the
+        awaited menu reply if it came. ``stop`` ends the read early once it returns True."""
+        clock = self.ctx.clock
+        now = clock.monotonic()
         self._outstanding = {t: until for t, until in self._outstanding.items() if until > now}
         tags = tuple(self._outstanding)
-        while True:
-            remaining = deadline - time.monotonic()
-            chunk = self._t().read(READ_CHUNK, max(0.0, min(remaining, 0.05)))
-            now = time.monotonic()
+        done: list[MenuReply | None] = []
+
+        def step(chunk: bytes) -> bool | None:
+            now = clock.monotonic()
             if chunk:
                 self._buf += chunk
                 self._last_rx = now
-            idle = bool(self._buf) and now - self._last_rx >= self.idle_timeout_s
             if self._buf:
-                reply = self._decode(tags, want_tag, idle)
+                reply = self._decode(tags, want_tag, idle=now - self._last_rx >= self.idle_timeout_s)
                 if reply is not None:
-                    return reply
-            if remaining <= 0:
-                return None
+                    done.append(reply)
+                    return True
+            return True if stop is not None and stop() else None
+
+        # a zero-wait read first: a poll with no time to wait still takes what is there
+        if not step(self._t().read(READ_CHUNK, 0.0)):
+            read_until(self._t(), step, self.deadline(timeout_s), size=READ_CHUNK)
+        return done[0] if done else None
 
     def _decode(self, tags: tuple[str, ...], want_tag: str | None, idle: bool) -> MenuReply | None:
         """Emit the scans in the buffer; return the awaited menu reply if it is there. The codes
@@ -174,7 +171,7 @@ class SerialScannerDriver(DeviceDriver):
         self._t().write(encode_menu(REVINF))
         # a late answer is still recognised for a while after the timeout (then it would be
         # hard to tell from a code that happens to begin with the tag)
-        self._outstanding[REVINF] = time.monotonic() + max(10.0, 10 * self.spec.timeout_s)
+        self._outstanding[REVINF] = self.ctx.clock.monotonic() + max(10.0, 10 * self.spec.timeout_s)
         reply = self._pump(self.spec.timeout_s, want_tag=REVINF)
         if reply is None:
             self.count("communication_errors")
@@ -222,19 +219,18 @@ class SerialScannerDriver(DeviceDriver):
             before = self._counters.get("good_scans", 0)
             self._t().write(TRIGGER_ON)
             try:
-                deadline = time.monotonic() + timeout_s
-                while time.monotonic() < deadline and self._counters.get("good_scans", 0) == before:
-                    self._pump(0.05)
+                self._pump(timeout_s, stop=lambda: self._counters.get("good_scans", 0) > before)
             finally:
                 self._t().write(TRIGGER_OFF)
             return self.last_code if self._counters.get("good_scans", 0) > before else None
 
     def selftest(self, level: SelftestLevel) -> SelftestResult:
-        t0 = time.monotonic()
+        clock = self.ctx.clock
+        t0 = clock.monotonic()
 
         def result(outcome: SelftestOutcome, reason: str, code: str = "", action: Action = Action.NONE,
                    **details: Any) -> SelftestResult:
-            return SelftestResult(level, outcome, reason, code, action, round(time.monotonic() - t0, 3), details)
+            return SelftestResult(level, outcome, reason, code, action, round(clock.monotonic() - t0, 3), details)
 
         try:
             with self.lock:
@@ -251,10 +247,10 @@ class SerialScannerDriver(DeviceDriver):
                     return result(SelftestOutcome.PASS, "trigger on/off accepted, scanner still answering", **info)
             code = f"KIOSK-SELFTEST-{uuid.uuid4().hex[:6].upper()}"
             self.ctx.prompt(f"请扫描测试码 / Scan the test code: {code}")
-            deadline = time.monotonic() + self.interactive_timeout_s
-            while time.monotonic() < deadline:
-                with self.lock:
-                    self._pump(0.1)
+            deadline = self.deadline(self.interactive_timeout_s)
+            while not deadline.expired:
+                with self.lock:  # taken per slice: the poller keeps polling while the engineer scans
+                    self._pump(0.1, stop=lambda: self.last_code == code)
                     if self.last_code == code:
                         return result(SelftestOutcome.PASS, "test code scanned", code=code)
             return result(SelftestOutcome.FAIL, f"the test code was not scanned within "

@@ -97,44 +97,11 @@ def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "
     if not buf:
         return None, buf
     for tag in menu_tags:
-        t = tag.encode("ascii")
-        if not buf.startswith(t) and not idle:
-            found = _info_first(buf, tag)
-            if found is not None:
-                return found
-        if len(buf) < len(t) and t.startswith(buf):
-            return None, buf  # could still become the awaited reply: wait
-        if buf.startswith(t):
-            for i in range(len(t), len(buf)):
-                if buf[i] in _STATUS:
-                    if i + 1 >= len(buf):
-                        return None, buf
-                    if buf[i + 1] not in TERMINATORS:
-                        raise FrameError(f"menu reply status 0x{buf[i]:02x} not followed by '.' or '!'")
-                    body = buf[len(t):i]
-                    try:
-                        data = body.decode("ascii")
-                    except UnicodeDecodeError as exc:
-                        raise FrameError("menu reply data is not ASCII") from exc
-                    return MenuReply(tag, data, MenuStatus(buf[i])), buf[i + 2:]
-            if len(buf) > MAX_CODE_LEN:
-                raise FrameError("menu reply without a status byte")
-            return None, buf
+        found = _menu_reply(buf, tag, idle)
+        if found is not None:
+            return found
     if suffix in ("cr", "crlf"):
-        idx = buf.find(bytes([CR]))
-        if idx < 0:
-            if idle and buf:
-                return _scan(buf), b""
-            if len(buf) > MAX_CODE_LEN:
-                return ScanData(_scan(buf).code, True), b""
-            return None, buf
-        rest = buf[idx + 1:]
-        if suffix == "crlf" or rest[:1] == bytes([LF]):
-            if not rest and suffix == "crlf" and not idle:
-                return None, buf  # the LF may still come
-            if rest[:1] == bytes([LF]):
-                rest = rest[1:]
-        return _scan(buf[:idx]), rest
+        return _suffixed_scan(buf, suffix, idle)
     # no suffix: a scan ends when the line goes idle, or at MAX_CODE_LEN bytes (a scanner that
     # never pauses, or a line of noise, must not grow the buffer without bound)
     if idle:
@@ -142,3 +109,49 @@ def decode_frame(buf: bytes, *, menu_tags: tuple[str, ...] = (), suffix: str = "
     if len(buf) > MAX_CODE_LEN:
         return ScanData(_scan(buf).code, True), b""  # as the CR branch does
     return None, buf
+
+
+def _menu_reply(buf: bytes, tag: str, idle: bool) -> tuple[Frame | None, bytes] | None:
+    """The reply to ``tag`` at the start of ``buf``: ``(reply, rest)``, ``(None, buf)`` to wait
+    for more, or None when ``buf`` is not (the start of) that reply."""
+    t = tag.encode("ascii")
+    if not buf.startswith(t) and not idle:
+        found = _info_first(buf, tag)
+        if found is not None:
+            return found
+    if len(buf) < len(t) and t.startswith(buf):
+        return None, buf  # could still become the awaited reply: wait
+    if not buf.startswith(t):
+        return None
+    for i in range(len(t), len(buf)):
+        if buf[i] not in _STATUS:
+            continue
+        if i + 1 >= len(buf):
+            return None, buf
+        if buf[i + 1] not in TERMINATORS:
+            raise FrameError(f"menu reply status 0x{buf[i]:02x} not followed by '.' or '!'")
+        try:
+            data = buf[len(t):i].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise FrameError("menu reply data is not ASCII") from exc
+        return MenuReply(tag, data, MenuStatus(buf[i])), buf[i + 2:]
+    if len(buf) > MAX_CODE_LEN:
+        raise FrameError("menu reply without a status byte")
+    return None, buf
+
+
+def _suffixed_scan(buf: bytes, suffix: str, idle: bool) -> tuple[Frame | None, bytes]:
+    """A scan ended by CR (``cr``) or CR LF (``crlf``; a lone CR also ends it when idle)."""
+    idx = buf.find(bytes([CR]))
+    if idx < 0:
+        if idle:
+            return _scan(buf), b""
+        if len(buf) > MAX_CODE_LEN:
+            return ScanData(_scan(buf).code, True), b""
+        return None, buf
+    rest = buf[idx + 1:]
+    if suffix == "crlf" and not rest and not idle:
+        return None, buf  # the LF may still come
+    if rest[:1] == bytes([LF]):
+        rest = rest[1:]
+    return _scan(buf[:idx]), rest

@@ -12,6 +12,17 @@ A driver is built (not opened) from a :class:`DeviceSpec` and a :class:`DriverCo
   an operation the class does not have and ``DeviceRefused`` when a fault forbids it;
 * ``counters()`` returns UPOS-style lifetime counters.
 
+What arrives by injection, never built inside a driver from globals:
+
+* the transport: ``self.new_transport(line_settings)`` asks ``ctx.open_transport`` (a
+  :data:`~drivers.base.io.TransportFactory`) for one; the default opens the real port the spec
+  names (pyserial / pyusb, :mod:`drivers.base.transport`); a test passes
+  ``open_transport=given(RecordingTransport(...))`` or a loopback end;
+* time: ``ctx.clock``; every wait goes through :func:`drivers.base.io.read_until` with a
+  ``Deadline(ctx.clock, timeout_s)`` (``self.deadline(timeout_s)``);
+* options: declared in ``options_schema`` / ``option_rules`` (:mod:`drivers.base.options`);
+  ``check_options`` is not overridden.
+
 Drivers are called from more than one thread (the poller and the API), so every method that
 touches the transport holds ``self.lock``.
 """
@@ -28,6 +39,8 @@ from typing import Any, ClassVar
 from drivers.base.clock import Clock, SystemClock
 from drivers.base.errors import UnsupportedCommand
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
+from drivers.base.io import Deadline, Transport, TransportFactory
+from drivers.base.options import Option, Rule, check_options
 
 #: emit(kind, data) -> seq. Called by a driver for every device event (note stacked, card
 #: inserted, code scanned...). It returns only after the event is durably journalled, so a
@@ -86,12 +99,20 @@ class DriverContext:
     prompt: PromptFn = _no_prompt
     #: pyusb backend override (tests and simulators present a USB device through it)
     usb_backend: Any = None
+    #: where the driver's transport comes from; None: the real port (see DeviceDriver.new_transport)
+    open_transport: TransportFactory | None = None
 
 
 class DeviceDriver(ABC):
     """Base class of the five device drivers."""
 
     device_class: ClassVar[str] = ""
+    #: the ``[devices.NAME.options]`` keys this driver takes (see drivers.base.options)
+    options_schema: ClassVar[Mapping[str, Option]] = {}
+    #: checks that span keys, run after the per-key ones
+    option_rules: ClassVar[tuple[Rule, ...]] = ()
+    #: unknown-key messages list the known keys
+    options_list_known: ClassVar[bool] = False
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         self.spec = spec
@@ -123,9 +144,27 @@ class DeviceDriver(ABC):
         """Problems with the ``[devices.NAME.options]`` table, one message per bad key.
 
         Messages start with the key name (config check prefixes the section's key path).
-        The default accepts no options at all.
+        Declared by ``options_schema`` and ``option_rules``; a driver does not override this.
         """
-        return [f"{key}: unknown option for {cls.device_class}" for key in options]
+        return check_options(options, cls.options_schema, owner=cls, device_class=cls.device_class,
+                             rules=cls.option_rules, list_known=cls.options_list_known)
+
+    # -- the I/O seam -------------------------------------------------------------------------
+    def new_transport(self, settings: Mapping[str, Any]) -> Transport:
+        """A transport (built, not opened) for ``spec.port`` with the line ``settings``
+        (baudrate, bytesize, parity, stopbits): from ``ctx.open_transport`` when injected,
+        else the real port."""
+        if self.ctx.open_transport is not None:
+            return self.ctx.open_transport(self.spec.port, settings)
+        # imported here, not at the top: pyserial and pyusb load only when a real port is opened,
+        # so codecs, simulators and tests that inject a transport never import them
+        from drivers.base.transport import open_transport
+
+        return open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **settings)
+
+    def deadline(self, timeout_s: float) -> Deadline:
+        """``timeout_s`` from now on the injected clock (for :func:`drivers.base.io.read_until`)."""
+        return Deadline(self.ctx.clock, timeout_s)
 
     @property
     def poll_interval_s(self) -> float:

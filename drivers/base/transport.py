@@ -1,4 +1,7 @@
-"""Transports: the only module that imports ``serial`` or ``usb``.
+"""The real transports: the only module that imports ``serial`` or ``usb``.
+
+The :class:`~drivers.base.io.Transport` contract lives in :mod:`drivers.base.io` (re-exported
+here); the in-memory transports for tests in :mod:`drivers.base.loopback`.
 
 A transport knows no protocol and never retries. ``read(n, timeout_s)`` returns up to ``n``
 bytes, or ``b""`` when nothing arrived before the timeout; a vanished port raises
@@ -16,28 +19,18 @@ import os
 import select
 import termios
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import serial
 import usb.core
 import usb.util
 
+from drivers.base.clock import SystemClock
 from drivers.base.errors import TransportError
+from drivers.base.io import Deadline, Transport
+from drivers.base.io import read_exact as _read_exact
 
-
-class Transport(Protocol):
-    @property
-    def is_open(self) -> bool: ...
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def read(self, n: int, timeout_s: float) -> bytes: ...
-
-    def reset_input(self) -> None: ...
+__all__ = ["SerialTransport", "Transport", "UsbBulkTransport", "open_transport", "parse_usb_port", "read_exact"]
 
 
 #: read slice: how long one blocking read waits before the deadline is checked again
@@ -285,12 +278,5 @@ def open_transport(port: str, *, baudrate: int = 9600, bytesize: int = 8, parity
 
 
 def read_exact(transport: Transport, n: int, timeout_s: float) -> bytes:
-    """Read exactly ``n`` bytes or return what arrived before the overall deadline."""
-    deadline = time.monotonic() + timeout_s
-    out = b""
-    while len(out) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        out += transport.read(n - len(out), remaining)
-    return out
+    """Kept for callers of the old name: :func:`drivers.base.io.read_exact` on the real clock."""
+    return _read_exact(transport, n, Deadline(SystemClock(), timeout_s))

@@ -1,4 +1,5 @@
-"""Bill acceptors: the protocol-independent class API and the protocol packages (id003/)."""
+"""Bill acceptors: the protocol-independent class API (no transport code) and the protocol
+packages id003/, ccnet/, ssp/ (each: a codec package; the driver in its ``driver`` module)."""
 
 from __future__ import annotations
 

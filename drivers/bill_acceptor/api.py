@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
 from drivers.base.errors import UnsupportedCommand
 from drivers.base.health import DeviceStatus
+from drivers.base.options import Option, positive
 
 __all__ = [
     "FAST_POLL_INTERVAL_S",
@@ -51,7 +52,7 @@ __all__ = [
     "parse_code",
 ]
 
-#: Fault codes of the bill-acceptor class (design section 6), shared by every protocol.
+#: Fault codes of the bill-acceptor class (docs/hardware.md, the fault mapping), shared by every protocol.
 FAULT_JAM = "jam"
 FAULT_CASSETTE_FULL = "cassette_full"
 FAULT_CASSETTE_REMOVED = "cassette_removed"
@@ -72,7 +73,17 @@ FAULT_EVENT_PENDING = "event_pending"
 #: Poll period while acceptance is enabled or a note is in flight (host-polled protocols).
 FAST_POLL_INTERVAL_S = 0.2
 
-_KNOWN_OPTIONS = ("denominations", "accept", "currency", "interactive_timeout_s")
+
+
+def _table_problems(options: Mapping[str, Any], driver: type) -> list[str]:
+    """The denomination options, and ``accept`` against the protocol's default table."""
+    out = DenominationTable.problems(options)
+    if not out and options.get("denominations") is None and options.get("accept") is not None:
+        defaults: Mapping[int, int] = getattr(driver, "default_denominations", {})
+        missing = sorted(set(options["accept"]) - set(defaults.values()))
+        if missing:
+            out.append(f"accept: values {missing} are not in the default denominations")
+    return out
 
 
 def parse_code(key: Any) -> int:
@@ -217,19 +228,13 @@ class BillAcceptor(DeviceDriver):
         """A note is somewhere between insertion and its settlement."""
 
     # -- policy ----------------------------------------------------------------------------
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        out = [f"{key}: unknown option for {cls.device_class}" for key in options if key not in _KNOWN_OPTIONS]
-        out += DenominationTable.problems(options)
-        if not out and options.get("denominations") is None and options.get("accept") is not None:
-            missing = sorted(set(options["accept"]) - set(cls.default_denominations.values()))
-            if missing:
-                out.append(f"accept: values {missing} are not in the default denominations")
-        timeout = options.get("interactive_timeout_s")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-                                    or timeout <= 0):
-            out.append("interactive_timeout_s: must be a positive number of seconds")
-        return out
+    #: denominations / accept / currency are checked together by DenominationTable (a rule)
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        "denominations": Option(), "accept": Option(), "currency": Option(),
+        "interactive_timeout_s": Option(float, positive, "must be a positive number of seconds",
+                                        type_problem="must be a positive number of seconds"),
+    }
+    option_rules = (_table_problems,)
 
     @property
     def poll_interval_s(self) -> float:

@@ -3,12 +3,14 @@ wire: the enable/disable rule and the hooks the self-test levels use (:mod:`.sel
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
 from drivers.base.errors import DeviceRefused, DriverError
 from drivers.base.framing import StreamDecoder
-from drivers.base.health import DeviceState, DeviceStatus
-from drivers.bill_acceptor.api import FAULT_PAUSED, BillAcceptor
+from drivers.base.health import Action, DeviceState, DeviceStatus, Fault, Severity
+from drivers.bill_acceptor.api import FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING, FAULT_PAUSED, BillAcceptor
 from drivers.bill_acceptor.polled_link import PolledLink
 
 __all__ = ["PolledAcceptor"]
@@ -25,6 +27,8 @@ class PolledAcceptor(BillAcceptor):
 
     #: protocol name, the prefix of vendor codes (``id003``, ``ccnet``, ``ssp``)
     protocol: str
+    #: the serial line: baudrate, bytesize, parity, stopbits (``open_transport`` keywords)
+    line: ClassVar[Mapping[str, Any]]
     #: how long the external self-test waits for the acceptor to come back from a reset
     reset_timeout_s: float = 15.0
     _log: Any
@@ -33,11 +37,31 @@ class PolledAcceptor(BillAcceptor):
 
     def _new_link(self, decoder: StreamDecoder[F]) -> PolledLink[F]:
         """The link for this device's port, line settings (``line_settings()``) and timeout."""
-        return PolledLink(self.spec.port, self.line_settings(), decoder, timeout_s=self.spec.timeout_s,
-                          log=self._log, count=self.count, usb_backend=self.ctx.usb_backend, protocol=self.protocol)
+        return PolledLink(self.spec.port, self.line_settings(), decoder, new_transport=self.new_transport,
+                          clock=self.ctx.clock, timeout_s=self.spec.timeout_s, log=self._log, count=self.count,
+                          protocol=self.protocol)
 
     def line_settings(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The serial line the protocol needs (``line``), at the configured baud rate if any."""
+        return {**self.line, "baudrate": self.spec.baudrate or self.line["baudrate"]}
+
+    def _entered(self, previous: str | None, current: str, health: DeviceStatus, counter: str | None) -> bool:
+        """Count (``counter``) and log the acceptor entering a new status; False if it did not change."""
+        if previous == current:
+            return False
+        if counter is not None:
+            self.count(counter)
+        (self._log.warning if health.faults else self._log.info)(
+            "acceptor_status", status=current, previous=previous, faults=health.fault_codes)
+        return True
+
+    def _not_journalled(self, health: DeviceStatus, exc: Exception, *, credit: bool, **context: Any) -> DeviceStatus:
+        """``emit`` failed, so nothing was acknowledged to the device and it will report the event
+        again: the status gets a ``credit_pending`` (a credit) or ``event_pending`` fault meanwhile."""
+        self._log.error("note_event_not_journalled", error=repr(exc), **context)
+        fault = Fault(FAULT_CREDIT_PENDING if credit else FAULT_EVENT_PENDING, Action.NONE, Severity.ERROR,
+                      f"note event not journalled yet: {exc}")
+        return DeviceStatus(health.state, (*health.faults, fault), health.detail)
 
     def open(self) -> None:
         with self.lock:
@@ -55,23 +79,23 @@ class PolledAcceptor(BillAcceptor):
         with self.lock:
             return self._refresh()
 
+    @abstractmethod
     def version_request(self) -> str:
         """The unit's identification (firmware, part or serial number)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset(self) -> None:
         """Reset the unit; the next polls run the initialisation again."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def status_name(self) -> str | None:
         """The last status the acceptor reported, by name (None before the first)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def is_idle(self) -> bool:
         """The acceptor is idle (enabled or inhibited), initialised and with no note inside."""
-        raise NotImplementedError
 
     def _refused(self) -> None:
         """Enabling was refused after the device may have been enabled: inhibit it again."""

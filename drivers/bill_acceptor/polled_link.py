@@ -7,8 +7,9 @@ keeps only its own bytes and state machine:
   refuse PARENB on a reopened pty, so the simulator's pty falls back to no parity (a real UART
   never takes that path);
 * draining stale input (late answers to timed-out requests) before each request;
-* reading until a reply frame the caller accepts arrives, within ``timeout_s``; a partial frame
-  followed by silence is salvaged (resynchronised past its first byte);
+* reading until a reply frame the caller accepts arrives, within ``timeout_s`` on the injected
+  clock (through :func:`drivers.base.io.read_until`); a partial frame followed by silence is
+  salvaged (resynchronised past its first byte);
 * retries with a clear error at the end: :class:`DeviceTimeout` when nothing came back,
   :class:`FrameError` when bytes came back but never a valid frame.
 
@@ -20,13 +21,13 @@ CCNET NAK), or raises :class:`ProtocolError`.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from drivers.base.clock import Clock
 from drivers.base.errors import DeviceTimeout, FrameError, TransportError
 from drivers.base.framing import StreamDecoder
-from drivers.base.transport import Transport, open_transport
+from drivers.base.io import Deadline, Transport, read_until
 
 __all__ = ["RETRY", "PolledLink"]
 
@@ -45,13 +46,16 @@ def _is_pty(port: str) -> bool:
 class PolledLink(Generic[F]):
     """A request/reply serial link with resynchronisation and retries (not thread-safe)."""
 
-    def __init__(self, port: str, settings: Mapping[str, Any], decoder: StreamDecoder[F], *, timeout_s: float,
-                 log: Any, count: Callable[[str], None], usb_backend: Any = None, protocol: str = "") -> None:
+    def __init__(self, port: str, settings: Mapping[str, Any], decoder: StreamDecoder[F], *,
+                 new_transport: Callable[[Mapping[str, Any]], Transport], clock: Clock, timeout_s: float,
+                 log: Any, count: Callable[[str], None], protocol: str = "") -> None:
         self.port = port
         self.settings = dict(settings)
         self.decoder = decoder
         self.timeout_s = timeout_s
-        self.usb_backend = usb_backend
+        #: line settings -> a transport for this port (the driver's ``new_transport``: injected)
+        self._new_transport = new_transport
+        self.clock = clock
         self._log = log
         self._count = count
         self._protocol = protocol
@@ -63,7 +67,7 @@ class PolledLink(Generic[F]):
 
     def open(self) -> None:
         self.close()
-        transport = open_transport(self.port, usb_backend=self.usb_backend, **self.settings)
+        transport = self._new_transport(self.settings)
         try:
             transport.open()
         except Exception as exc:  # termios.error escapes SerialTransport.open: it is no OSError
@@ -71,7 +75,7 @@ class PolledLink(Generic[F]):
             if not _is_pty(self.port) or self.settings.get("parity", "N") == "N":
                 raise error from exc
             self._log.warning("pty_parity_refused", port=self.port, error=str(error))
-            transport = open_transport(self.port, usb_backend=self.usb_backend, **{**self.settings, "parity": "N"})
+            transport = self._new_transport({**self.settings, "parity": "N"})
             transport.open()
         self._transport = transport
         self.decoder.clear()
@@ -142,17 +146,19 @@ class PolledLink(Generic[F]):
 
     def _read(self, label: str, pick: Callable[[F], Any]) -> Any:
         transport = self._require()
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeviceTimeout(f"no reply to {label}")
-            chunk = transport.read(256, min(remaining, INTER_BYTE_S))
+
+        def step(chunk: bytes) -> Any:
             frames = self.decoder.feed(chunk) if chunk else self._salvage()
             for frame in frames:
                 reply = pick(frame)
                 if reply is not None:
                     return reply
+            return None
+
+        reply = read_until(transport, step, Deadline(self.clock, self.timeout_s), size=256, slice_s=INTER_BYTE_S)
+        if reply is None:
+            raise DeviceTimeout(f"no reply to {label}")
+        return reply
 
     def _salvage(self) -> list[F]:
         """Silence with a partial frame buffered: it was garbage or cut short; resync past it."""

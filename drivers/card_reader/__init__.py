@@ -1,7 +1,10 @@
 """UnionPay card module (Creator CRT-style motorised reader): CRT link framing, module
-commands, ISO 7816 APDUs, BER-TLV and the PBOC/EMV read flow."""
+commands, ISO 7816 APDUs, BER-TLV and the PBOC/EMV read flow.
 
-from drivers.card_reader.driver import CrtCardReaderDriver
+The package exports the pure codecs only, so a simulator importing them loads no transport
+code (pyserial, pyusb). The driver is ``drivers.card_reader.driver.CrtCardReaderDriver``.
+"""
+
 from drivers.card_reader.emv import CardData, EmvError
 from drivers.card_reader.frames import Frame, decode_frame
 from drivers.card_reader.health import CardPosition, RetainBin
@@ -10,7 +13,6 @@ from drivers.card_reader.messages import ModuleStatus, NegativeReply, PositiveRe
 __all__ = [
     "CardData",
     "CardPosition",
-    "CrtCardReaderDriver",
     "EmvError",
     "Frame",
     "ModuleStatus",

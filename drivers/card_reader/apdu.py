@@ -1,6 +1,7 @@
 """ISO 7816-4 command/response APDUs and the T=0 GET RESPONSE / wrong-Le rules.
 
-T=0 rules (ISO 7816-3/-4; protocols.md §4 step 6, after russss/python-emv transmission.py):
+T=0 rules (ISO/IEC 7816-3 §10.3 and 7816-4 §5.1.3; as russss/python-emv ``emv/transmission.py``
+applies them, https://github.com/russss/python-emv):
 
 * ``61 xx``: more data is waiting; send ``GET RESPONSE 00 C0 00 00 xx`` (``xx`` = 00 means
   256) and append what it returns; repeat while the card keeps answering 61xx;

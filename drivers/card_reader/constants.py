@@ -2,8 +2,8 @@
 
 Names follow the vendor document "CRT-591-M001 communication protocol" v1.0 (2013), as
 transcribed in ``BMA-Dassle/Tools-Website-FT:docs/crt-591/protocol.md`` (cited below as
-"M001 §x.y") and summarised in protocols.md §4. Items marked (verify) are not stated by
-that document for every model of the family.
+"M001 §x.y"; https://github.com/BMA-Dassle/Tools-Website-FT/blob/main/docs/crt-591/protocol.md).
+Items marked (verify) are not stated by that document for every model of the family.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ MAX_TEXT = 6 + MAX_DATA
 
 #: The module must ACK a command within this time, else the host resends (M001 §1.4.2 case 1)
 ACK_TIMEOUT_S = 0.3
-#: Execution timeouts by command class (protocols.md §4: quick 2 s, card I/O 8 s, move 15 s, INIT 30 s)
+#: Execution timeouts by command class: quick 2 s, card I/O 8 s, move 15 s, INIT 30 s (EXEC_TIMEOUT_MS of
+#: the CRT-591 client in BMA-Dassle/Tools-Website-FT that the M001 transcription belongs to)
 QUICK_TIMEOUT_S = 2.0
 CARD_IO_TIMEOUT_S = 8.0
 MOVE_TIMEOUT_S = 15.0

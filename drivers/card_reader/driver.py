@@ -16,9 +16,8 @@ tokenised there; it never reaches an attribute, a log line, an event or an excep
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
@@ -31,8 +30,8 @@ from drivers.base.health import (
     SelftestOutcome,
     SelftestResult,
 )
+from drivers.base.options import Option, in_range, positive
 from drivers.base.sensitive import mask_pan, pan_token
-from drivers.base.transport import Transport, open_transport
 from drivers.card_reader import emv, health
 from drivers.card_reader import messages as msg
 from drivers.card_reader.apdu import CommandApdu, ResponseApdu, transceive
@@ -58,30 +57,24 @@ log = structlog.get_logger(__name__)
 #: 8N1, no parity (M001 §1.1.1); the baud rate comes from the device section (default 9600)
 LINE_SETTINGS: dict[str, Any] = {"bytesize": 8, "parity": "N", "stopbits": 1}
 
-_OPTIONS: dict[str, type] = {
-    "address": int, "ack_timeout_s": float, "retain_bin_capacity": int, "retain_bin_high_pct": int,
-    "interactive_timeout_s": float, "accept_cards": bool,
-}
-
-
-def _option_type_ok(value: Any, want: type) -> bool:
-    if isinstance(value, bool):
-        return want is bool
-    if want is float:
-        return isinstance(value, int | float)
-    return isinstance(value, want)
-
-
 class CrtCardReaderDriver(DeviceDriver):
     device_class = "card_reader"
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        "address": Option(int, in_range(0, 15), "must be 0..15 (the module's DIP switches)"),
+        "ack_timeout_s": Option(float, positive, "must be > 0"),
+        "retain_bin_capacity": Option(int, in_range(1, 999), "must be 1..999"),
+        "retain_bin_high_pct": Option(int, in_range(1, 100), "must be 1..100"),
+        "interactive_timeout_s": Option(float, positive, "must be > 0"),
+        "accept_cards": Option(bool),
+    }
 
-    def __init__(self, spec: DeviceSpec, ctx: DriverContext, transport: Transport | None = None) -> None:
+    def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
         opts = spec.options
         self.baudrate = spec.baudrate or DEFAULT_BAUDRATE
-        self._transport = transport or open_transport(spec.port, baudrate=self.baudrate,
-                                                      usb_backend=ctx.usb_backend, **LINE_SETTINGS)
-        self._link = CrtLink(self._transport, addr=int(opts.get("address", DEFAULT_ADDR)),
+        # built here, opened by open(): the link keeps the same transport across reopens
+        self._transport = self.new_transport({"baudrate": self.baudrate, **LINE_SETTINGS})
+        self._link = CrtLink(self._transport, addr=int(opts.get("address", DEFAULT_ADDR)), clock=ctx.clock,
                              ack_timeout_s=float(opts.get("ack_timeout_s", ACK_TIMEOUT_S)),
                              counters=self._counters)
         self._capacity = int(opts.get("retain_bin_capacity", 50))
@@ -93,30 +86,6 @@ class CrtCardReaderDriver(DeviceDriver):
         self._bin_counter_supported = True
         self._bin_state = RetainBin.UNKNOWN
         self._log = log.bind(device=spec.name, device_class=self.device_class)
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        problems = []
-        for key, value in options.items():
-            want = _OPTIONS.get(key)
-            if want is None:
-                problems.append(f"{key}: unknown option for {cls.device_class}")
-            elif not _option_type_ok(value, want):
-                problems.append(f"{key}: must be {want.__name__}")
-        pct = options.get("retain_bin_high_pct")
-        if isinstance(pct, int) and not 1 <= pct <= 100:
-            problems.append("retain_bin_high_pct: must be 1..100")
-        addr = options.get("address")
-        if isinstance(addr, int) and not 0 <= addr <= 15:
-            problems.append("address: must be 0..15 (the module's DIP switches)")
-        for key in ("ack_timeout_s", "interactive_timeout_s"):
-            val = options.get(key)
-            if isinstance(val, int | float) and not isinstance(val, bool) and val <= 0:
-                problems.append(f"{key}: must be > 0")
-        cap = options.get("retain_bin_capacity")
-        if isinstance(cap, int) and not 1 <= cap <= 999:
-            problems.append("retain_bin_capacity: must be 1..999")
-        return problems
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -334,7 +303,7 @@ class CrtCardReaderDriver(DeviceDriver):
 
     # -- self-test -----------------------------------------------------------------------
     def selftest(self, level: SelftestLevel) -> SelftestResult:
-        started = time.monotonic()
+        started = self.ctx.clock.monotonic()
         try:
             if level is SelftestLevel.INTERACTIVE:
                 return self._selftest_interactive(started)  # locks per exchange: polls go on meanwhile
@@ -344,14 +313,14 @@ class CrtCardReaderDriver(DeviceDriver):
                 status = self.poll()
         except DeviceRefused as exc:
             return SelftestResult(level, SelftestOutcome.FAIL, str(exc), exc.code, Action.RESET,
-                                  time.monotonic() - started)
+                                  self.ctx.clock.monotonic() - started)
         except DriverError as exc:
             return SelftestResult(level, SelftestOutcome.FAIL, str(exc), type(exc).__name__,
-                                  Action.CHECK_CONNECTION, time.monotonic() - started)
+                                  Action.CHECK_CONNECTION, self.ctx.clock.monotonic() - started)
         outcome = SelftestOutcome.PASS if status.state.usable else SelftestOutcome.FAIL
         reason = "ok" if outcome is SelftestOutcome.PASS else ", ".join(status.fault_codes)
         return SelftestResult(level, outcome, reason, str(status.detail.get("st", status.detail.get("error", ""))),
-                              status.action, time.monotonic() - started, dict(status.detail))
+                              status.action, self.ctx.clock.monotonic() - started, dict(status.detail))
 
     def _selftest_interactive(self, started: float) -> SelftestResult:
         self.ctx.prompt("请插入银行卡 / Insert a bank card")
@@ -365,10 +334,10 @@ class CrtCardReaderDriver(DeviceDriver):
                     break
             if clock.monotonic() >= deadline:
                 return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.FAIL, "no card inserted",
-                                      "no_card", Action.NONE, time.monotonic() - started)
+                                      "no_card", Action.NONE, self.ctx.clock.monotonic() - started)
             clock.sleep(0.2)
         with self.lock:
             result = self._read()
         return SelftestResult(SelftestLevel.INTERACTIVE, SelftestOutcome.PASS, "card read", "",
-                              Action.NONE, time.monotonic() - started,
+                              Action.NONE, self.ctx.clock.monotonic() - started,
                               {k: result[k] for k in ("pan_masked", "card_type", "aid", "expiry")})

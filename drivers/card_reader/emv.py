@@ -1,6 +1,7 @@
 """The PBOC 3.0 / EMV contact read flow, down to the PAN and expiry (no cardholder data).
 
-Steps (protocols.md §4 "EMV / PBOC application flow"; EMV Book 1 §12, Book 3 §10):
+Steps (EMV 4.x Integrated Circuit Card Specifications, Book 1 §12 and Book 3 §10,
+https://www.emvco.com/specifications/):
 
 1. ``SELECT 1PAY.SYS.DDF01`` (PSE) and read its directory records (SFI from tag 88);
    if the card has no PSE (6A82, python-emv #15), ``SELECT 2PAY.SYS.DDF01`` (PPSE, list in
@@ -32,7 +33,8 @@ Transmit = Callable[[CommandApdu], ResponseApdu]
 PSE_NAME = b"1PAY.SYS.DDF01"
 #: Proximity PSE, contactless (EMV Book B)
 PPSE_NAME = b"2PAY.SYS.DDF01"
-#: UnionPay AIDs and their product (protocols.md §4 step 3, PBOC_CARD_TYPE map)
+#: UnionPay AIDs and their product (registered RID A000000333; public list:
+#: https://www.eftlab.com/knowledge-base/complete-list-of-application-identifiers-aid)
 UNIONPAY_AIDS: dict[bytes, str] = {
     bytes.fromhex("A000000333010101"): "debit",
     bytes.fromhex("A000000333010102"): "credit",

@@ -1,6 +1,6 @@
 """CRT link framing: one message between host and module, and the link control bytes.
 
-Frame layout (M001 §1.2, protocols.md §4)::
+Frame layout (M001 §1.2; see constants.py for the document)::
 
     STX  ADDR  LEN_H LEN_L  TEXT (LEN bytes)  ETX   BCC
     F2   00    00    03     43 31 30          03    B0

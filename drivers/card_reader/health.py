@@ -1,5 +1,6 @@
 """Pure mapping of the module's status onto the common health model (XFS4IoT CardReader
-``media`` / ``chipPower`` / retain bin, protocols.md §6b/§7)."""
+``media`` / ``chipPower`` / retain bin; XFS4IoT CardReader status, as in
+``KAL-ATM-Software/KAL_XFS4IoT_SP-Dev:Framework/Core/CardReader/CardReaderSchemas_g.cs``)."""
 
 from __future__ import annotations
 

@@ -16,13 +16,12 @@ Only CM/PM and lengths are logged: a response can carry an R-APDU with card data
 
 from __future__ import annotations
 
-import time
-
 import structlog
 
+from drivers.base.clock import Clock, SystemClock
 from drivers.base.errors import DeviceTimeout, FrameError, NakError
 from drivers.base.framing import StreamDecoder
-from drivers.base.transport import Transport
+from drivers.base.io import Deadline, Transport, read_until
 from drivers.card_reader.constants import ACK, ACK_TIMEOUT_S, EOT, NAK, STX
 from drivers.card_reader.frames import Frame, decode_frame
 from drivers.card_reader.messages import Command, Reply, decode_reply
@@ -31,16 +30,23 @@ log = structlog.get_logger(__name__)
 
 #: a partial frame with no new byte for this long has stalled (truncated or a false STX)
 INTER_BYTE_TIMEOUT_S = 0.15
-_READ_SLICE_S = 0.05
+#: the most a drain may take (a line streaming garbage cannot hold the link longer)
+_DRAIN_MAX_S = 0.5
 
 
 class CrtLink:
-    """Half-duplex request/response over a transport. Not thread-safe: the driver locks."""
+    """Half-duplex request/response over a transport. Not thread-safe: the driver locks.
 
-    def __init__(self, transport: Transport, *, addr: int, ack_timeout_s: float = ACK_TIMEOUT_S,
-                 attempts: int = 3, response_naks: int = 3, counters: dict[str, int] | None = None) -> None:
+    Every wait is a :func:`~drivers.base.io.read_until` with a deadline on ``clock`` (the
+    driver's ``ctx.clock``).
+    """
+
+    def __init__(self, transport: Transport, *, addr: int, clock: Clock | None = None,
+                 ack_timeout_s: float = ACK_TIMEOUT_S, attempts: int = 3, response_naks: int = 3,
+                 counters: dict[str, int] | None = None) -> None:
         self.transport = transport
         self.addr = addr
+        self.clock: Clock = clock or SystemClock()
         self.ack_timeout_s = ack_timeout_s
         self.attempts = attempts
         self.response_naks = response_naks
@@ -50,6 +56,9 @@ class CrtLink:
 
     def _count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
+
+    def _deadline(self, timeout_s: float) -> Deadline:
+        return Deadline(self.clock, timeout_s)
 
     def clear(self) -> None:
         """Forget buffered bytes (also wipes any card data still sitting in the buffers)."""
@@ -61,9 +70,7 @@ class CrtLink:
         other end vanished, pyserial's tcflush raises ``termios.error``, which is not an OSError
         and would escape the transport as a non-DriverError."""
         self.clear()
-        for _ in range(64):
-            if not self.transport.read(4096, 0.0):
-                break
+        read_until(self.transport, lambda chunk: None if chunk else True, self._deadline(_DRAIN_MAX_S), slice_s=0.0)
 
     def exchange(self, command: Command, timeout_s: float) -> Reply:
         """Send ``command`` and return its reply (positive or negative)."""
@@ -92,16 +99,13 @@ class CrtLink:
     def cancel(self) -> None:
         """EOT: clear the line; the module discontinues and answers EOT (M001 §1.4.2 case 5)."""
         self.transport.write(bytes([EOT]))
-        deadline = time.monotonic() + self.ack_timeout_s
-        while time.monotonic() < deadline:
-            chunk = self.transport.read(256, min(_READ_SLICE_S, deadline - time.monotonic()))
-            if EOT in chunk:
-                break
+        read_until(self.transport, lambda chunk: True if EOT in chunk else None, self._deadline(self.ack_timeout_s),
+                   size=256)
         self.drain()
 
     def _await_ack(self) -> int | None:
-        deadline = time.monotonic() + self.ack_timeout_s
-        while True:
+        def step(chunk: bytes) -> int | None:
+            self._rx += chunk
             while self._rx:
                 b = self._rx[0]
                 if b == STX:  # the response itself: our ACK was lost on the line (case 7)
@@ -110,56 +114,69 @@ class CrtLink:
                 if b in (ACK, NAK):
                     return b
                 self._count("dropped_bytes")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._rx += self.transport.read(256, min(remaining, _READ_SLICE_S))
+            return None
+
+        # bytes left over from the last read first, then the line
+        return step(b"") or read_until(self.transport, step, self._deadline(self.ack_timeout_s), size=256)
 
     def _await_response(self, command: Command, timeout_s: float) -> Reply:
-        deadline = time.monotonic() + timeout_s
+        deadline = self._deadline(timeout_s)
         naks = 0
-        data, self._rx = bytes(self._rx), bytearray()
-        last_rx = time.monotonic()
-        while True:
-            errors = self._decoder.errors
-            frames = self._decoder.feed(data) if data else []
-            resend = self._decoder.errors > errors
-            for frame in frames:
-                try:
-                    reply = decode_reply(frame.text)
-                except FrameError:
-                    resend = True
-                    continue
-                if frame.addr != self.addr or reply.cm != command.cm or reply.pm != command.pm:
-                    self._count("stale_replies")
-                    continue
-                self.transport.write(bytes([ACK]))
-                log.debug("crt_rx", cm=f"{reply.cm:02X}", pm=f"{reply.pm:02X}", kind=type(reply).__name__,
-                          length=len(frame.text))
-                self._decoder.clear()
-                return reply
-            now = time.monotonic()
-            if not resend and self._decoder.pending and now - last_rx > INTER_BYTE_TIMEOUT_S:
-                pending = self._decoder.pending
-                self._decoder.clear()
-                nxt = pending.find(bytes([STX]), 1)
-                if nxt > 0:  # a false start (STX in line noise): resync on the next STX
-                    data, last_rx = pending[nxt:], now
-                    continue
-                resend = True
-            if resend:
-                self._count("checksum_errors")
-                if naks >= self.response_naks:
-                    self.cancel()
-                    raise FrameError(f"corrupt response to CM {command.cm:02X} after {naks} resend requests")
-                naks += 1
-                self._decoder.clear()
-                self.transport.write(bytes([NAK]))
-                last_rx = now
-            if now >= deadline:
-                self.cancel()
-                raise DeviceTimeout(f"no response to CM {command.cm:02X} PM {command.pm:02X} "
-                                    f"within {timeout_s:.1f}s")
-            data = self.transport.read(1024, min(deadline - now, _READ_SLICE_S))
+        last_rx = self.clock.monotonic()
+
+        def step(data: bytes) -> Reply | None:
+            nonlocal naks, last_rx
+            now = self.clock.monotonic()
             if data:
-                last_rx = time.monotonic()
+                last_rx = now
+            while True:
+                reply, resend = self._take_reply(data, command)
+                if reply is not None:
+                    return reply
+                if not resend and self._decoder.pending and now - last_rx > INTER_BYTE_TIMEOUT_S:
+                    pending = self._decoder.pending
+                    self._decoder.clear()
+                    nxt = pending.find(bytes([STX]), 1)
+                    if nxt > 0:  # a false start (STX in line noise): resync on the next STX
+                        data, last_rx = pending[nxt:], now
+                        continue
+                    resend = True
+                if resend:
+                    self._count("checksum_errors")
+                    if naks >= self.response_naks:
+                        self.cancel()
+                        raise FrameError(f"corrupt response to CM {command.cm:02X} after {naks} resend requests")
+                    naks += 1
+                    self._decoder.clear()
+                    self.transport.write(bytes([NAK]))
+                    last_rx = now
+                return None
+
+        leftover, self._rx = bytes(self._rx), bytearray()
+        reply = step(leftover) or read_until(self.transport, step, deadline, size=1024)
+        if reply is None:
+            self.cancel()
+            raise DeviceTimeout(f"no response to CM {command.cm:02X} PM {command.pm:02X} within {timeout_s:.1f}s")
+        return reply
+
+    def _take_reply(self, data: bytes, command: Command) -> tuple[Reply | None, bool]:
+        """Feed ``data``; return this command's reply (ACKed) if a frame holds it, and whether a
+        corrupt frame asks for a resend. Replies to other commands are skipped."""
+        errors = self._decoder.errors
+        frames = self._decoder.feed(data) if data else []
+        resend = self._decoder.errors > errors
+        for frame in frames:
+            try:
+                reply = decode_reply(frame.text)
+            except FrameError:
+                resend = True
+                continue
+            if frame.addr != self.addr or reply.cm != command.cm or reply.pm != command.pm:
+                self._count("stale_replies")
+                continue
+            self.transport.write(bytes([ACK]))
+            log.debug("crt_rx", cm=f"{reply.cm:02X}", pm=f"{reply.pm:02X}", kind=type(reply).__name__,
+                      length=len(frame.text))
+            self._decoder.clear()
+            return reply, resend
+        return None, resend

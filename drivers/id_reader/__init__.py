@@ -1,8 +1,10 @@
-"""Second-generation resident ID card readers (SAM_V module protocol)."""
+"""Second-generation resident ID card readers (SAM_V module protocol).
 
-from drivers.id_reader.driver import SamIdReaderDriver
+The package exports the pure codecs only, so a simulator importing them loads no transport
+code (pyserial, pyusb). The driver is ``drivers.id_reader.driver.SamIdReaderDriver``.
+"""
+
 from drivers.id_reader.frames import Request, Response, decode_request, decode_response
 from drivers.id_reader.messages import Identity, decode_identity
 
-__all__ = ["Identity", "Request", "Response", "SamIdReaderDriver", "decode_identity", "decode_request",
-           "decode_response"]
+__all__ = ["Identity", "Request", "Response", "decode_identity", "decode_request", "decode_response"]

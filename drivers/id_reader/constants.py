@@ -1,7 +1,8 @@
 """Second-generation resident ID card reader (SAM_V module) wire constants.
 
-Sources (protocols.md section 1): libsamv.h (command and SW3 names, SW positions),
-dathlin/HslCommunication Profinet/IDCard/SAMSerial.cs (framing, checksum, text offsets),
+Sources: libsamv.h (command and SW3 names, SW positions),
+dathlin/HslCommunication ``Profinet/IDCard/SAMSerial.cs`` (framing, checksum, text offsets;
+https://github.com/dathlin/HslCommunication),
 hev-dbus-object-idcard-reader.c (byte-exact request frames), node-idcard-reader (card latch).
 """
 

@@ -9,15 +9,13 @@ the masked ID number.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
 from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, FrameError, ProtocolError, TransportError
-from drivers.base.exchange import read_frame
 from drivers.base.framing import StreamDecoder
 from drivers.base.health import (
     Action,
@@ -29,7 +27,8 @@ from drivers.base.health import (
     SelftestResult,
     Severity,
 )
-from drivers.base.transport import Transport, open_transport
+from drivers.base.io import Transport, read_frame, read_until
+from drivers.base.options import Option, positive
 from drivers.id_reader.constants import PREAMBLE, Command, Sw3
 from drivers.id_reader.frames import Response, decode_response, request
 from drivers.id_reader.messages import Identity, decode_identity, decode_sam_id
@@ -42,10 +41,17 @@ MODULE_FAULTS = {
     Sw3.SAM_UNAUTHORISED: ("sam_unauthorised", "the SAM is not authorised"),
 }
 RETRIES = 2
+#: the most a drain before a request may take (a device streaming garbage cannot hold it longer)
+_DRAIN_MAX_S = 0.5
 
 
 class SamIdReaderDriver(DeviceDriver):
     device_class = "id_reader"
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        "interactive_timeout_s": Option(float, positive, "a positive number of seconds",
+                                        type_problem="a positive number of seconds"),
+    }
+    options_list_known = True
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
@@ -54,21 +60,10 @@ class SamIdReaderDriver(DeviceDriver):
         self._decoder: StreamDecoder[Response] = StreamDecoder(decode_response, PREAMBLE)
         self._log = log.bind(device=spec.name, device_class=self.device_class)
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        out = []
-        for key, value in options.items():
-            if key != "interactive_timeout_s":
-                out.append(f"{key}: unknown option for id_reader (known: interactive_timeout_s)")
-            elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                out.append(f"{key}: a positive number of seconds")
-        return out
-
     def open(self) -> None:
         with self.lock:
             self.close()
-            t = open_transport(self.spec.port, baudrate=self.spec.baudrate or 115200,
-                               usb_backend=self.ctx.usb_backend)
+            t = self.new_transport({"baudrate": self.spec.baudrate or 115200})
             t.open()
             self._transport = t
             self._decoder.clear()
@@ -88,7 +83,7 @@ class SamIdReaderDriver(DeviceDriver):
             self._drain()
             self._transport.write(request(command).encode())
             try:
-                reply = read_frame(self._transport, self._decoder, timeout_s or self.spec.timeout_s)
+                reply = read_frame(self._transport, self._decoder, self.deadline(timeout_s or self.spec.timeout_s))
             except DeviceTimeout as exc:
                 last = exc
                 self.count("timeouts")
@@ -105,9 +100,9 @@ class SamIdReaderDriver(DeviceDriver):
         raise last
 
     def _drain(self) -> None:
+        """Drop what the line already holds (a late reply to an earlier request)."""
         assert self._transport is not None
-        while self._transport.read(4096, 0.0):
-            pass
+        read_until(self._transport, lambda chunk: None if chunk else True, self.deadline(_DRAIN_MAX_S), slice_s=0.0)
         self._decoder.clear()
 
     # -- the contract ---------------------------------------------------------------------------
@@ -172,11 +167,12 @@ class SamIdReaderDriver(DeviceDriver):
         return super().operation(op, args)
 
     def selftest(self, level: SelftestLevel) -> SelftestResult:
-        t0 = time.monotonic()
+        clock = self.ctx.clock
+        t0 = clock.monotonic()
 
         def res(outcome: SelftestOutcome, reason: str, code: str = "", action: Action = Action.NONE,
                 **details: Any) -> SelftestResult:
-            return SelftestResult(level, outcome, reason, code, action, round(time.monotonic() - t0, 3), details)
+            return SelftestResult(level, outcome, reason, code, action, round(clock.monotonic() - t0, 3), details)
 
         try:
             if level is SelftestLevel.EXTERNAL:
@@ -196,14 +192,14 @@ class SamIdReaderDriver(DeviceDriver):
                 return res(SelftestOutcome.PASS, "SAM answers and passed its self-test"
                            if level is SelftestLevel.EXTERNAL else "SAM status ok", "sw3=0x90", sam_id=sam_id)
             self.ctx.prompt("请放置身份证 / Place an ID card on the reader")
-            deadline = time.monotonic() + self.interactive_timeout_s
-            while time.monotonic() < deadline:
+            deadline = self.deadline(self.interactive_timeout_s)
+            while not deadline.expired:
                 try:
                     ident = self.read_card()
                 except DeviceRefused as exc:
                     if exc.code != "no_card":
                         return res(SelftestOutcome.FAIL, str(exc), exc.code, Action.CLEAR)
-                    time.sleep(0.3)  # the engineer is placing the card: poll the field like the SDKs do
+                    clock.sleep(0.3)  # the engineer is placing the card: poll the field like the SDKs do
                     continue
                 return res(SelftestOutcome.PASS, "ID card read", "sw3=0x90", id_number_masked=ident.id_number_masked)
             return res(SelftestOutcome.FAIL, f"no ID card within {self.interactive_timeout_s:.0f}s", "no_card",

@@ -1,4 +1,8 @@
-"""ESC/POS thermal receipt printer: command encoders, status codec, health map and driver."""
+"""ESC/POS thermal receipt printer: command encoders, status codec and health map.
+
+The package exports the pure codecs only, so a simulator importing them loads no transport
+code (pyserial, pyusb). The driver is ``drivers.receipt_printer.driver.EscposDriver``.
+"""
 
 from drivers.receipt_printer.commands import Command, decode_command, decode_commands
 from drivers.receipt_printer.constants import (
@@ -8,7 +12,6 @@ from drivers.receipt_printer.constants import (
     RollPaperStatus,
     StatusType,
 )
-from drivers.receipt_printer.driver import EscposDriver
 from drivers.receipt_printer.health import health_of
 from drivers.receipt_printer.receipt import PrinterOptions
 from drivers.receipt_printer.status import RealTimeStatus, decode_reply
@@ -16,7 +19,6 @@ from drivers.receipt_printer.status import RealTimeStatus, decode_reply
 __all__ = [
     "Command",
     "ErrorCause",
-    "EscposDriver",
     "OfflineCause",
     "PrinterOptions",
     "PrinterStatus",

@@ -1,6 +1,6 @@
 """Core ESC/POS commands as frozen dataclasses with byte-exact ``encode()``.
 
-Layouts (Epson ESC/POS Command Reference; protocols.md section 2)::
+Layouts (Epson ESC/POS Command Reference, https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/index.html)::
 
     ESC @                 1B 40                 Initialize printer
     ESC E n               1B 45 n               Emphasized (bold) on/off (bit 0 of n)

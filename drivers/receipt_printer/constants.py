@@ -1,8 +1,9 @@
 """ESC/POS wire constants, named as in the Epson ESC/POS command reference.
 
-Sources (protocols.md section 2): Epson ESC/POS Application Programming Guide and the
-TM-T88III / TM-U220A / TM-L60II / TM-H5000 technical references; python-escpos
-``src/escpos/constants.py`` uses the same byte values. Pure data: no I/O.
+Sources: the Epson ESC/POS Command Reference
+(https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/index.html), the Epson ESC/POS
+Application Programming Guide and the TM-T88III / TM-U220A / TM-L60II / TM-H5000 technical
+references; python-escpos ``src/escpos/constants.py`` uses the same byte values. Pure data: no I/O.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ DeviceTimeout (never "paper adequate", the python-escpos mistake); a reply windo
 byte with the fixed bits wrong, or more than one status byte, is a FrameError. Both are
 retried ``retries`` times, then raised: the poller decides ``offline``.
 
-Print + cut + verify (protocols.md section 2):
+Print + cut + verify (Epson ESC/POS Command Reference: DLE EOT https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_eot.html,
+GS r https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/gs_lr.html, DLE ENQ https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_enq.html):
 
 1. DLE EOT 1..4; refuse (DeviceRefused) when paper is out, the cover open or an error active;
 2. ESC @, the character setup, the receipt, GS V 65/66 0 (feed to the cutter and cut);
@@ -37,7 +38,8 @@ from drivers.base.errors import (
     TransportError,
 )
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
-from drivers.base.transport import Transport, open_transport
+from drivers.base.io import Transport, read_until
+from drivers.base.options import Option
 from drivers.receipt_printer import selftest as _selftest
 from drivers.receipt_printer.blocks import Block, print_request
 from drivers.receipt_printer.commands import PaperSensorRequest, RecoverCommand, StatusRequest
@@ -52,7 +54,7 @@ from drivers.receipt_printer.constants import (
 )
 from drivers.receipt_printer.health import BLOCKING_FAULTS, FAULT_COVER_OPEN, FAULTS, RECOVERABLE_FAULTS, health_of
 from drivers.receipt_printer.layout import layout
-from drivers.receipt_printer.receipt import PrinterOptions, encode_all, setup_commands
+from drivers.receipt_printer.receipt import OPTION_CHECKS, PrinterOptions, encode_all, setup_commands
 from drivers.receipt_printer.status import (
     AsbStatus,
     RealTimeStatus,
@@ -85,6 +87,9 @@ class EscposDriver(DeviceDriver):
     device_class: ClassVar[str] = "receipt_printer"
     #: extra attempts for a status request that timed out or came back corrupt
     retries: ClassVar[int] = 2
+    #: every key is known here; PrinterOptions checks the values (its messages quote the value)
+    options_schema: ClassVar[Mapping[str, Option]] = {key: Option() for key in OPTION_CHECKS}
+    option_rules = (lambda options, cls: PrinterOptions.value_problems(options),)
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
@@ -97,10 +102,6 @@ class EscposDriver(DeviceDriver):
         self.confirm_slip: ConfirmFn = self._confirm_by_prompt
         self._log = log.bind(device=spec.name, device_class=self.device_class)
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        return PrinterOptions.problems(options)
-
     # -- lifecycle -------------------------------------------------------------------------
     def line_settings(self) -> dict[str, Any]:
         """115200 8N1 unless the config names another baud rate (USB and TCP ignore it)."""
@@ -110,7 +111,7 @@ class EscposDriver(DeviceDriver):
     def open(self) -> None:
         with self.lock:
             self.close()
-            transport = open_transport(self.spec.port, usb_backend=self.ctx.usb_backend, **self.line_settings())
+            transport = self.new_transport(self.line_settings())
             transport.open()
             self._transport = transport
             self._stale = False
@@ -129,33 +130,40 @@ class EscposDriver(DeviceDriver):
 
     # -- exchanges -------------------------------------------------------------------------
     def _read_window(self, first_timeout_s: float) -> bytes:
-        """The bytes of one reply: the first within ``first_timeout_s``, then until quiet."""
-        port = self._port()
-        buf = port.read(64, first_timeout_s)
-        if not buf:
-            return b""
-        while True:
-            more = port.read(64, _QUIET_S)
-            if not more:
-                return buf
-            buf += more
+        """The bytes of one reply: the first within ``first_timeout_s``, then until the line has
+        been quiet for ``_QUIET_S`` (bounded by the same deadline)."""
+        buf = bytearray()
+
+        def step(chunk: bytes) -> bytes | None:
+            if chunk:
+                buf.extend(chunk)
+                return None
+            return bytes(buf) if buf else None  # silence after something: the window is closed
+
+        return read_until(self._port(), step, self.deadline(first_timeout_s), size=64,
+                          slice_s=_QUIET_S) or bytes(buf)
+
+    def _read_until_quiet(self, quiet_s: float, max_reads: int) -> None:
+        """Discard what arrives until a read of ``quiet_s`` brings nothing (at most ``max_reads``)."""
+        reads = 0
+
+        def step(chunk: bytes) -> bool | None:
+            nonlocal reads
+            reads += 1
+            return True if not chunk or reads >= max_reads else None
+
+        read_until(self._port(), step, self.deadline(quiet_s * max_reads), size=256, slice_s=quiet_s)
 
     def _drain(self) -> None:
         """After a failed exchange: discard what arrives until the line has been quiet a while."""
-        port = self._port()
-        for _ in range(_DRAIN_MAX_READS):
-            if not port.read(256, _DRAIN_QUIET_S):
-                break
+        self._read_until_quiet(_DRAIN_QUIET_S, _DRAIN_MAX_READS)
         self._stale = False
 
     def _discard_input(self) -> None:
         """Drop bytes already received. Reads instead of ``reset_input()``: pyserial's
         ``reset_input_buffer`` raises ``termios.error`` (not an OSError) on a vanished pty, and a
         USB transport's reset does not reach replies still queued on the IN endpoint."""
-        port = self._port()
-        for _ in range(64):
-            if not port.read(256, _POLL_S):
-                return
+        self._read_until_quiet(_POLL_S, 64)
 
     def _status_byte(self, window: bytes) -> int:
         """The one DLE EOT reply in a window (ASB blocks set aside). Raises FrameError."""

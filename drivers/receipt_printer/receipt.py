@@ -8,7 +8,7 @@ paper, so lines wrap by display width.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,26 @@ MAX_LINES = 500
 FONT_A_DOTS = 12
 
 
+def _int_in(lo: int, hi: int) -> Callable[[Any], bool]:
+    return lambda v: not isinstance(v, bool) and isinstance(v, int) and lo <= v <= hi
+
+
+def _number_in(lo: float, hi: float) -> Callable[[Any], bool]:
+    return lambda v: not isinstance(v, bool) and isinstance(v, int | float) and lo <= v <= hi
+
+
+#: option -> (accepts the value, what it must be)
+OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "code_page": (lambda v: v in CODE_PAGES, f"must be one of {', '.join(sorted(CODE_PAGES))}"),
+    "width_chars": (_int_in(16, 96), "must be an integer 16..96"),
+    "qr_module_size": (_int_in(1, 16), "must be an integer 1..16"),
+    "qr_error_correction": (lambda v: v in QrErrorCorrection.__members__, "must be one of L, M, Q, H"),
+    "cut_mode": (lambda v: v in CUT_MODES, "must be 'partial' or 'full'"),
+    "print_timeout_s": (_number_in(0.5, 120), "must be a number 0.5..120"),
+    "dot_width": (_int_in(96, 2048), "must be an integer 96..2048 (58 mm: 384, 80 mm: 576)"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PrinterOptions:
     """``[devices.NAME.options]`` of a receipt printer."""
@@ -61,32 +81,20 @@ class PrinterOptions:
 
     @classmethod
     def problems(cls, options: Mapping[str, Any]) -> list[str]:
+        """One message per bad key, in the table's order: ``"key: must be ..., got value"``."""
         out: list[str] = []
         for key, value in options.items():
-            if key == "code_page":
-                if value not in CODE_PAGES:
-                    out.append(f"code_page: must be one of {', '.join(sorted(CODE_PAGES))}, got {value!r}")
-            elif key == "width_chars":
-                if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 96:
-                    out.append(f"width_chars: must be an integer 16..96, got {value!r}")
-            elif key == "qr_module_size":
-                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
-                    out.append(f"qr_module_size: must be an integer 1..16, got {value!r}")
-            elif key == "qr_error_correction":
-                if value not in QrErrorCorrection.__members__:
-                    out.append(f"qr_error_correction: must be one of L, M, Q, H, got {value!r}")
-            elif key == "cut_mode":
-                if value not in CUT_MODES:
-                    out.append(f"cut_mode: must be 'partial' or 'full', got {value!r}")
-            elif key == "print_timeout_s":
-                if isinstance(value, bool) or not isinstance(value, int | float) or not 0.5 <= value <= 120:
-                    out.append(f"print_timeout_s: must be a number 0.5..120, got {value!r}")
-            elif key == "dot_width":
-                if isinstance(value, bool) or not isinstance(value, int) or not 96 <= value <= 2048:
-                    out.append(f"dot_width: must be an integer 96..2048 (58 mm: 384, 80 mm: 576), got {value!r}")
+            if key in OPTION_CHECKS:
+                out += cls.value_problems({key: value})
             else:
                 out.append(f"{key}: unknown option for receipt_printer")
         return out
+
+    @staticmethod
+    def value_problems(options: Mapping[str, Any]) -> list[str]:
+        """The problems with the values of known keys (unknown keys are not looked at)."""
+        return [f"{key}: {OPTION_CHECKS[key][1]}, got {value!r}" for key, value in options.items()
+                if key in OPTION_CHECKS and not OPTION_CHECKS[key][0](value)]
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> PrinterOptions:

@@ -1,6 +1,7 @@
 """Real-time status replies: DLE EOT n bytes and ASB blocks, decoded (sans-IO).
 
-Reply stream layout (Epson DLE EOT / GS a; protocols.md section 2)::
+Reply stream layout (Epson ESC/POS Command Reference: DLE EOT https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/dle_eot.html,
+GS a https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/gs_la.html)::
 
     DLE EOT reply   1 byte   b & 93h == 12h    bits 2, 3, 5, 6 carry the status for the n asked
     ASB block       4 bytes  b0 & 93h == 10h   b1..b3 & 90h == 00h (pushed unasked when enabled)
@@ -154,7 +155,8 @@ class RealTimeStatus:
 
 @dataclass(frozen=True, slots=True)
 class AsbFields:
-    """The named bits of an ASB block (protocols.md: TM-L60II / TM-U220A / STP-103P pages)."""
+    """The named bits of an ASB block (Epson ESC/POS Command Reference, GS a, https://download4.epson.biz/sec_pubs/pos/reference_en/escpos/gs_la.html;
+    the TM-L60II / TM-U220A technical references)."""
 
     offline: bool
     cover_open: bool

@@ -49,6 +49,8 @@ class DevicePeer(ABC):
         self.slow_delay_s = 2.0
         self.rng = random.Random(seed)
         self.send: Callable[[bytes], None] = lambda data: None
+        #: how the ``slow`` fault waits; a loopback link in virtual time replaces it with its clock's
+        self.sleep: Callable[[float], None] = time.sleep
         #: number of requests seen and replies sent (for tests)
         self.requests = 0
         self.replies = 0
@@ -71,7 +73,7 @@ class DevicePeer(ABC):
         if "mute" in faults:
             return
         if "slow" in faults:
-            time.sleep(self.slow_delay_s)
+            self.sleep(self.slow_delay_s)
         if "bad_checksum" in faults:
             frame = self.corrupt(frame)
         if "truncated" in faults:

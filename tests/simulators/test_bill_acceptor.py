@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
+from drivers.base.clock import FakeClock
+from drivers.base.errors import TransportError
 from drivers.bill_acceptor.id003.constants import Status
 from drivers.bill_acceptor.id003.frames import Frame, new_decoder
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from simulators.registry import peer_class
 
-# Spec frames (protocols.md 3a), written out here rather than produced by our encoder
+# Spec frames (JCM ID003 protocol specification, see docs/), written out here rather than produced by our encoder
 STATUS_REQUEST = bytes.fromhex("FC 05 11 27 56")
 RESET = bytes.fromhex("FC 05 40 2B 15")
 STACK_1 = bytes.fromhex("FC 05 41 A2 04")
@@ -144,3 +151,39 @@ def test_bytes_in_arbitrary_chunks() -> None:
     for b in b"\x00" + STATUS_REQUEST + STATUS_REQUEST:
         replies += peer.on_bytes(bytes([b]))
     assert len(replies) == 2
+
+
+def test_simulators_and_codecs_load_no_transport_code() -> None:
+    # a simulator imports the drivers' codecs only: no pyserial, no pyusb, no driver module
+    code = textwrap.dedent("""
+        import sys
+        import simulators.bill_acceptor_ccnet, simulators.bill_acceptor_id003, simulators.bill_acceptor_ssp
+        import drivers.bill_acceptor.ccnet, drivers.bill_acceptor.id003, drivers.bill_acceptor.ssp
+        loaded = [m for m in ("serial", "usb") if m in sys.modules]
+        loaded += [m for m in sys.modules if m.startswith("drivers.") and m.endswith((".driver", "polled_link"))]
+        print(",".join(loaded))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_a_peer_on_a_loopback_link_answers_in_virtual_time() -> None:
+    clock = FakeClock()
+    link = LoopbackPeerLink(Id003Peer(), clock)
+    link.host.open()
+    link.host.write(STATUS_REQUEST)
+    assert new_decoder().feed(link.host.read(64, 1.0))[0].cmd == Status.POWER_UP
+    link.peer.slow_delay_s = 2.0
+    link.peer.set_fault("slow")
+    t0 = clock.monotonic()
+    link.host.write(STATUS_REQUEST)
+    assert link.host.read(64, 1.0) == b""  # the answer is 2 s away
+    assert link.host.read(64, 5.0) != b"" and clock.monotonic() - t0 == pytest.approx(2.0)
+    link.disconnect()
+    with pytest.raises(TransportError):
+        link.host.write(STATUS_REQUEST)
+    link.reconnect()
+    link.peer.set_fault("slow", False)
+    link.host.open()
+    link.host.write(STATUS_REQUEST)
+    assert link.host.read(64, 1.0)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import pytest
 
 from drivers.card_reader import messages as msg
@@ -13,22 +10,11 @@ from drivers.card_reader.frames import decode_frame
 from simulators.base.peer import COMMON_FAULTS
 from simulators.card_reader import CardReaderPeer, SimCard
 from simulators.registry import peer_class
+from tests.drivers.helpers import hexbytes, load_vectors
 from tests.support.waiting import wait_until
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "card_reader"
-
-
-def _v(name: str) -> dict:
-    with (VECTORS / name).open("rb") as fh:
-        return tomllib.load(fh)
-
-
-def _hex(text: str) -> bytes:
-    return bytes.fromhex(text.replace(" ", ""))
-
-
-FRAMES = _v("frames.toml")
-BY_MEANING = {v["meaning"]: _hex(v["hex"]) for v in FRAMES["command"]}
+FRAMES = load_vectors("card_reader", "frames.toml")
+BY_MEANING = {v["meaning"]: hexbytes(v["hex"]) for v in FRAMES["command"]}
 INIT = BY_MEANING["INITIALIZE, do not move a card inside (leave card)"]
 STATUS = BY_MEANING["STATUS REQUEST, report status"]
 
@@ -72,7 +58,7 @@ def test_not_reset_until_initialise(peer: CardReaderPeer) -> None:
     reply = _reply(wire.take())
     assert isinstance(reply, msg.PositiveReply) and reply.data == b"CRT-591-M001"
     peer.feed(STATUS)
-    assert _reply(wire.take()) == msg.decode_reply(decode_frame(_hex(FRAMES["positive"][0]["hex"]))[0].text)
+    assert _reply(wire.take()) == msg.decode_reply(decode_frame(hexbytes(FRAMES["positive"][0]["hex"]))[0].text)
 
 
 @pytest.mark.parametrize("vec", FRAMES["command"], ids=lambda v: v["meaning"])
@@ -81,14 +67,14 @@ def test_every_vector_command_gets_ack_and_matching_reply(peer: CardReaderPeer, 
     peer.feed(INIT)
     wire.take()
     peer.act("present_card", [])
-    peer.feed(_hex(vec["hex"]))
+    peer.feed(hexbytes(vec["hex"]))
     reply = _reply(wire.take())
     assert (reply.cm, reply.pm) == (vec["cm"], vec["pm"])
 
 
 def test_bad_bcc_vector_is_nakked(peer: CardReaderPeer) -> None:
     wire = Wire(peer)
-    peer.feed(_hex(FRAMES["bad"][0]["hex"]))
+    peer.feed(hexbytes(FRAMES["bad"][0]["hex"]))
     assert wire.take() == bytes([NAK])
     assert peer.executed == {}
 
@@ -153,15 +139,15 @@ def test_device_faults_and_actions(peer: CardReaderPeer) -> None:
 
 def test_sim_card_t0_behaviour() -> None:
     card = SimCard()
-    select_pse = _hex("00 A4 04 00 0E 31 50 41 59 2E 53 59 53 2E 44 44 46 30 31 00")
+    select_pse = hexbytes("00 A4 04 00 0E 31 50 41 59 2E 53 59 53 2E 44 44 46 30 31 00")
     sw = card.apdu(select_pse)
     assert sw[0] == 0x61
     fci = card.apdu(bytes([0x00, 0xC0, 0x00, 0x00, sw[1]]))
     assert fci[-2:] == b"\x90\x00" and fci[0] == 0x6F and len(fci) - 2 == sw[1]
-    sw = card.apdu(_hex("00 B2 01 0C 00"))
+    sw = card.apdu(hexbytes("00 B2 01 0C 00"))
     assert sw[0] == 0x6C
-    record = card.apdu(_hex("00 B2 01 0C") + bytes([sw[1]]))
+    record = card.apdu(hexbytes("00 B2 01 0C") + bytes([sw[1]]))
     assert record[0] == 0x70 and record[-2:] == b"\x90\x00"
-    assert card.apdu(_hex("00 B2 09 0C 00")) == b"\x6a\x83"
-    assert card.apdu(_hex("00 FF 00 00")) == b"\x6d\x00"
-    assert card.apdu(_hex("80 A8 00 00 02 83 00 00")) == b"\x69\x85"  # no application selected
+    assert card.apdu(hexbytes("00 B2 09 0C 00")) == b"\x6a\x83"
+    assert card.apdu(hexbytes("00 FF 00 00")) == b"\x6d\x00"
+    assert card.apdu(hexbytes("80 A8 00 00 02 83 00 00")) == b"\x69\x85"  # no application selected

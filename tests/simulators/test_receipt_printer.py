@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.receipt_printer import PrintedLine, ReceiptPrinterPeer
-from tests.drivers.receipt_printer.conftest import hexbytes, load_vectors
+from tests.drivers.helpers import hexbytes, load_vectors
 
-CMD = {v["name"]: hexbytes(v["hex"]) for v in load_vectors("commands.toml")["command"]}
-STATUS = {v["condition"]: [int(b, 16) for b in v["eot"]] for v in load_vectors("status.toml")["status"]}
+CMD = {v["name"]: hexbytes(v["hex"]) for v in load_vectors("receipt_printer", "commands.toml")["command"]}
+STATUS = {v["condition"]: [int(b, 16) for b in v["eot"]]
+          for v in load_vectors("receipt_printer", "status.toml")["status"]}
 EOT = [CMD["status_printer"], CMD["status_offline_cause"], CMD["status_error_cause"], CMD["status_roll_paper"]]
 
 

@@ -1,4 +1,8 @@
-"""CashCode CCNET: pure codec (constants, frames, messages), health mapping and the driver."""
+"""CashCode CCNET: the pure codec (constants, frames, messages), exported here.
+
+The driver is ``drivers.bill_acceptor.ccnet.driver.CcnetDriver``, deliberately not imported
+here: a simulator importing the codec loads no driver and no transport code (pyserial, pyusb).
+"""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ codes are cross-checked against independent public implementations):
 * ``desionlab/node-cashcode-bv:build/Const/CCNet.js`` (SYNC 0x02, CRC polynomial 0x08408);
 * ``sadeqAlbana/newCashCodeCLI:getstatusresponse.cpp`` (GET STATUS: 3 bytes enabled bill types,
   3 bytes security levels);
-* the project's protocol notes, /work/shared/protocols.md section 3d (poll states), checked
-  against the Ruby ``Smartware::Driver::CashAcceptor::CCNET`` driver in the code index.
+* the poll states of the Ruby ``Smartware::Driver::CashAcceptor::CCNET`` driver.
+
+The literal frames these sources pin, and where each comes from: docs/hardware.md ("What each
+codec was pinned against").
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ STACK / RETURN are not retried: the next POLL re-decides.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -30,18 +31,13 @@ import structlog
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
-    Action,
     DeviceStatus,
-    Fault,
     SelftestLevel,
     SelftestResult,
-    Severity,
 )
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
-    FAULT_CREDIT_PENDING,
-    FAULT_EVENT_PENDING,
     format_code,
 )
 from drivers.bill_acceptor.ccnet.constants import (
@@ -90,6 +86,8 @@ class CcnetDriver(PolledAcceptor):
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
     protocol: ClassVar[str] = "ccnet"
+    line: ClassVar[Mapping[str, Any]] = {"baudrate": BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
+                                         "stopbits": STOPBITS}
     retries: ClassVar[int] = 2
     reset_timeout_s: ClassVar[float] = 15.0
 
@@ -101,10 +99,6 @@ class CcnetDriver(PolledAcceptor):
         self._configured = False
         self.bill_table: BillTableReply | None = None
         self.version: str | None = None
-
-    def line_settings(self) -> dict[str, Any]:
-        return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
-                "stopbits": STOPBITS}
 
     # -- the poll ----------------------------------------------------------------------------
     @property
@@ -126,24 +120,16 @@ class CcnetDriver(PolledAcceptor):
     def _handle(self, reply: PollReply, *, resync: bool = True) -> DeviceStatus:
         previous, self._last = self._last, reply
         state = reply.state
-        entered = previous is None or previous.state is not state
-        if entered and state in _COUNT_ON_ENTRY:
-            self.count(_COUNT_ON_ENTRY[state])
         health = health_of(reply)
-        if entered:
-            level = self._log.warning if health.faults else self._log.info
-            level("acceptor_status", status=state.name, previous=previous.state.name if previous else None,
-                  faults=health.fault_codes)
+        entered = self._entered(previous.state.name if previous else None, state.name, health,
+                                _COUNT_ON_ENTRY.get(state))
         try:
             self._journal(reply, entered)
         except DriverError:
             raise
         except Exception as exc:  # emit() failed: nothing journalled, the POLL answer is not acknowledged
-            code = FAULT_CREDIT_PENDING if state is State.BILL_STACKED else FAULT_EVENT_PENDING
-            self._log.error("note_event_not_journalled", status=state.name, error=repr(exc))
             self._last = previous
-            fault = Fault(code, Action.NONE, Severity.ERROR, f"note event not journalled yet: {exc}")
-            return DeviceStatus(health.state, (*health.faults, fault), health.detail)
+            return self._not_journalled(health, exc, credit=state is State.BILL_STACKED, status=state.name)
         self.link.write(_ACK.encode())
         return self._follow_up(reply, resync) or health
 

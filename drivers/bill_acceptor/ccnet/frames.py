@@ -12,7 +12,8 @@ Frame layout, both directions (CCNET protocol description, "Message format")::
 * LNG counts the whole frame, so it is at least 5 (a frame with no data byte is never sent);
 * CRC is CRC-16/KERMIT (polynomial 0x8408 reflected, init 0) over SYNC..DATA, low byte first —
   the same CRC as JCM ID003. Pinned by ``02 03 06 33 DA 81`` (POLL) and ``02 03 06 00 C2 82``
-  (ACK), as written in public drivers (``ArduinoCCNET.cpp`` CMD_POLL/CMD_ACK in the code index).
+  (ACK), as written in public drivers (``ArduinoCCNET.cpp`` CMD_POLL/CMD_ACK; the list of sources
+is in docs/hardware.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""JCM ID003: pure codec (constants, frames, messages), health mapping and the driver."""
+"""JCM ID003: the pure codec (constants, frames, messages), exported here.
+
+The driver is ``drivers.bill_acceptor.id003.driver.Id003Driver``, deliberately not imported
+here: a simulator importing the codec loads no driver and no transport code (pyserial, pyusb).
+"""
 
 from __future__ import annotations
 

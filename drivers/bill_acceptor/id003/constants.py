@@ -1,10 +1,13 @@
 """JCM ID003 wire constants, named as the public references name them.
 
-Sources (cited per constant group):
-  * [id003.py] the Python ``BillVal`` module (public forks in the code index, e.g. id 27253534154):
-    command, status, reject-reason and failure-code tables, the SET_DENOM bit layout;
-  * [protocols.md 3a] /work/shared/protocols.md section 3a (frame layout, session sequence);
-  * [Portalum] ``Portalum/Portalum.Id003`` (SET_MODE 0xC2, escrow code order 0x62..0x67).
+Sources (cited per constant group): the JCM "ID003 Communication Protocol" specification is not
+published, so the codes are those of public implementations, listed with their test vectors in
+docs/hardware.md ("What each codec was pinned against"):
+  * [id003.py] the Python ``BillVal`` module: command, status, reject-reason and failure-code
+    tables, the SET_DENOM bit layout, the line settings;
+  * [Portalum] Portalum.Id003, https://github.com/Portalum/Portalum.Id003 (frame layout, CRC,
+    SET_MODE 0xC2, escrow code order 0x62..0x67);
+  * [vectors] the byte-exact frames in tests/vectors/bill_acceptor/id003.toml.
 
 Status and command codes overlap on the wire (0x11 is STATUS_REQUEST host->acceptor and IDLING
 acceptor->host; 0x43 is RETURN and STACKER_FULL), so the two directions are separate enums.
@@ -14,13 +17,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-#: Start of every frame, both directions [protocols.md 3a; id003.py SYNC]
+#: Start of every frame, both directions [id003.py SYNC; Portalum]
 SYNC = 0xFC
-#: LNG counts the whole frame: SYNC, LNG, CMD, DATA and the two CRC bytes [protocols.md 3a]
+#: LNG counts the whole frame: SYNC, LNG, CMD, DATA and the two CRC bytes [Portalum; vectors]
 FRAME_OVERHEAD = 5
 #: LNG is one byte, so no frame is longer than this
 MAX_FRAME_LEN = 0xFF
-#: Line settings: 9600 baud, 8 data bits, even parity, 1 stop bit [protocols.md 3a; id003.py]
+#: Line settings: 9600 baud, 8 data bits, even parity, 1 stop bit [id003.py]
 BAUDRATE = 9600
 BYTESIZE = 8
 PARITY = "E"
@@ -30,7 +33,7 @@ POLL_PERIOD_S = 0.2
 
 
 class Command(IntEnum):
-    """Host -> acceptor command codes [id003.py "Controller -> Acceptor"; protocols.md 3a]."""
+    """Host -> acceptor command codes [id003.py "Controller -> Acceptor"; Portalum]."""
 
     #: STATUS REQUEST (id003.py ``STATUS_REQ``)
     STATUS_REQUEST = 0x11
@@ -53,7 +56,7 @@ class Command(IntEnum):
     SET_SECURITY = 0xC1
     #: COMMUNICATION MODE [Portalum]
     SET_MODE = 0xC2
-    #: INHIBIT (ACCEPTOR): data 0x00 = accept, 0x01 = inhibit [protocols.md 3a]
+    #: INHIBIT (ACCEPTOR): data 0x00 = accept, 0x01 = inhibit [Portalum; vectors]
     SET_INHIBIT = 0xC3
     SET_DIRECTION = 0xC4
     SET_OPT_FUNC = 0xC5
@@ -78,7 +81,7 @@ class Command(IntEnum):
     BOOT_VERSION_REQUEST = 0x89
 
 
-#: Commands the acceptor answers with an ACK frame [protocols.md 3a]
+#: Commands the acceptor answers with an ACK frame [Portalum; vectors]
 OPERATION_COMMANDS = frozenset({Command.RESET, Command.STACK_1, Command.STACK_2, Command.RETURN,
                                 Command.HOLD, Command.WAIT})
 #: Commands the acceptor answers by echoing the command and its data [id003.py ``initialize``]
@@ -91,7 +94,7 @@ ACK = 0x50
 
 
 class Status(IntEnum):
-    """Acceptor -> host status codes [id003.py "Acceptor -> Controller"; protocols.md 3a]."""
+    """Acceptor -> host status codes [id003.py "Acceptor -> Controller"; Portalum]."""
 
     #: IDLING (ENABLE): waiting for a note, acceptance enabled
     IDLING = 0x11
@@ -139,7 +142,7 @@ NORMAL_STATUSES = frozenset(s for s in Status if 0x11 <= s <= 0x1B)
 POWER_UP_STATUSES = frozenset({Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACCEPTOR,
                                Status.POWER_UP_WITH_BILL_IN_STACKER})
 ERROR_STATUSES = frozenset(s for s in Status if 0x43 <= s <= 0x4B)
-#: statuses that carry one data byte (escrow: at least one) [protocols.md 3a]
+#: statuses that carry one data byte (escrow: at least one) [Portalum; vectors]
 STATUSES_WITH_DATA = frozenset({Status.ESCROW, Status.REJECTING, Status.FAILURE})
 #: statuses whose data byte is optional: recycler units (JCM RC-series on ID003) send STACKED
 #: with one byte naming where the note went (cash box or a recycle box); plain acceptors send none
@@ -215,6 +218,6 @@ class FailureCode(IntEnum):
     EXT_ROM_WRT_FAULT = 0xB3
 
 
-#: SET_INHIBIT data [protocols.md 3a]
+#: SET_INHIBIT data [Portalum; vectors]
 INHIBIT_OFF = 0x00
 INHIBIT_ON = 0x01

@@ -3,7 +3,7 @@
 Request/response only: the host sends one frame and the acceptor answers one frame, except the
 host's ACK of VEND_VALID, which is not answered. Every exchange holds ``self.lock``.
 
-What ``poll()`` does with each status (the session sequence of protocols.md 3a):
+What ``poll()`` does with each status (the ID003 session: power-up, RESET, the settings, enable, escrow, VEND_VALID):
 
 * POWER_UP (with a note inside: ``note_reconcile`` first) -> RESET;
 * INITIALIZE -> the settings (SET_DENOM, SET_SECURITY, SET_OPT_FUNC, SET_INHIBIT), once per reset;
@@ -23,6 +23,7 @@ replies that do not fit the request (a late answer to an earlier one) are discar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 import structlog
@@ -30,18 +31,13 @@ import structlog
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import (
-    Action,
     DeviceStatus,
-    Fault,
     SelftestLevel,
     SelftestResult,
-    Severity,
 )
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
     FAST_POLL_INTERVAL_S,
-    FAULT_CREDIT_PENDING,
-    FAULT_EVENT_PENDING,
     format_code,
 )
 from drivers.bill_acceptor.id003.constants import (
@@ -80,6 +76,7 @@ __all__ = ["Id003Driver"]
 
 R = TypeVar("R", StatusReply, AckReply, SettingReply, VersionReply)
 
+_POWER_UPS = (Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACCEPTOR, Status.POWER_UP_WITH_BILL_IN_STACKER)
 _COUNT_ON_ENTRY = {
     Status.ACCEPTOR_JAM: "jams",
     Status.STACKER_JAM: "jams",
@@ -95,6 +92,9 @@ class Id003Driver(PolledAcceptor):
 
     default_denominations: ClassVar[dict[int, int]] = DEFAULT_RMB_DENOMINATIONS
     protocol: ClassVar[str] = "id003"
+    #: 9600 8E1 (a pty ignores parity; real UARTs do not)
+    line: ClassVar[Mapping[str, Any]] = {"baudrate": BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
+                                         "stopbits": STOPBITS}
     #: extra attempts for idempotent requests (status, settings, version)
     retries: ClassVar[int] = 2
     #: how long the external self-test waits for the acceptor to come back from RESET
@@ -109,12 +109,6 @@ class Id003Driver(PolledAcceptor):
         self._configured = False
         self.version: str | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-    def line_settings(self) -> dict[str, Any]:
-        """The line the acceptor needs: 9600 8E1 (a pty ignores parity; real UARTs do not)."""
-        return {"baudrate": self.spec.baudrate or BAUDRATE, "bytesize": BYTESIZE, "parity": PARITY,
-                "stopbits": STOPBITS}
-
     # -- the poll ----------------------------------------------------------------------------
     @property
     def note_in_flight(self) -> bool:
@@ -127,60 +121,30 @@ class Id003Driver(PolledAcceptor):
     def _handle(self, reply: StatusReply, *, resync: bool = True) -> DeviceStatus:
         previous, self._last = self._last, reply
         status = reply.status
-        entered = previous is None or previous.status is not status
-        if entered and status in _COUNT_ON_ENTRY:
-            self.count(_COUNT_ON_ENTRY[status])
         health = health_of(reply)
-        if entered:
-            level = self._log.warning if health.faults else self._log.info
-            level("acceptor_status", status=status.name, previous=previous.status.name if previous else None,
-                  faults=health.fault_codes)
+        entered = self._entered(previous.status.name if previous else None, status.name, health,
+                                _COUNT_ON_ENTRY.get(status))
         try:
             follow_up = self._act_on(reply, entered, resync)
         except DriverError:
             raise
         except Exception as exc:  # emit() failed: the event is not journalled, nothing was acknowledged
-            code = FAULT_CREDIT_PENDING if status is Status.VEND_VALID else FAULT_EVENT_PENDING
-            self._log.error("note_event_not_journalled", status=status.name, error=repr(exc))
             self._last = previous  # so a transition event (reject, power-up) is retried next poll
-            fault = Fault(code, Action.NONE, Severity.ERROR, f"note event not journalled yet: {exc}")
-            return DeviceStatus(health.state, (*health.faults, fault), health.detail)
+            return self._not_journalled(health, exc, credit=status is Status.VEND_VALID, status=status.name)
         return follow_up or health
 
     def _act_on(self, reply: StatusReply, entered: bool, resync: bool) -> DeviceStatus | None:
         status = reply.status
-        if status in (Status.POWER_UP, Status.POWER_UP_WITH_BILL_IN_ACCEPTOR, Status.POWER_UP_WITH_BILL_IN_STACKER):
-            if entered:
-                if status is Status.POWER_UP:
-                    self.notes.settle()
-                else:
-                    where = "acceptor" if status is Status.POWER_UP_WITH_BILL_IN_ACCEPTOR else "stacker"
-                    self.notes.power_up_with_bill(where)
-            self._configured = False
-            self._operation(ResetCommand())
+        if status in _POWER_UPS:
+            self._on_power_up(status, entered)
         elif status is Status.INITIALIZE:
             self.notes.settle()
             if not self._configured:
                 self._configure()
         elif status in (Status.IDLING, Status.DISABLE):
-            self.notes.settle()
-            if not self._configured:
-                # attached to an acceptor that is already up (agent restart, settings lost to a
-                # failed exchange): inhibit first, then the full settings, ending with our inhibit
-                if status is Status.IDLING:
-                    self._setting(SettingCommand.inhibit(True))
-                self._configure()
-                return self._handle(self._status_request(), resync=False)
-            if resync and (status is Status.IDLING) != self.wants_accepting:
-                self._apply_inhibit()
-                return self._handle(self._status_request(), resync=False)
+            return self._on_idle(status, resync)
         elif status is Status.ESCROW:
-            decision = self.notes.escrow(reply.data[0], accepting=self.wants_accepting)
-            if decision.stack:
-                self._operation(Stack1Command())
-            else:
-                self._operation(ReturnCommand())
-                self.notes.returned()
+            self._on_escrow(reply)
         elif status is Status.VEND_VALID:
             self.notes.credit()  # journalled when it returns; raises (no ACK) when not
             self._send(AckCommand())
@@ -190,12 +154,43 @@ class Id003Driver(PolledAcceptor):
             self.notes.returned()
         elif status is Status.REJECTING and entered:
             reason = reply.reject_reason
-            name = reason.name.lower() if isinstance(reason, RejectReason) else "unknown"
-            self.notes.rejected(name, reply.data[0])
+            self.notes.rejected(reason.name.lower() if isinstance(reason, RejectReason) else "unknown", reply.data[0])
         return None
 
+    def _on_power_up(self, status: Status, entered: bool) -> None:
+        if entered:
+            if status is Status.POWER_UP:
+                self.notes.settle()
+            else:
+                self.notes.power_up_with_bill("acceptor" if status is Status.POWER_UP_WITH_BILL_IN_ACCEPTOR
+                                              else "stacker")
+        self._configured = False
+        self._operation(ResetCommand())
+
+    def _on_idle(self, status: Status, resync: bool) -> DeviceStatus | None:
+        self.notes.settle()
+        if not self._configured:
+            # attached to an acceptor that is already up (agent restart, settings lost to a
+            # failed exchange): inhibit first, then the full settings, ending with our inhibit
+            if status is Status.IDLING:
+                self._setting(SettingCommand.inhibit(True))
+            self._configure()
+            return self._handle(self._status_request(), resync=False)
+        if resync and (status is Status.IDLING) != self.wants_accepting:
+            self._apply_inhibit()
+            return self._handle(self._status_request(), resync=False)
+        return None
+
+    def _on_escrow(self, reply: StatusReply) -> None:
+        decision = self.notes.escrow(reply.data[0], accepting=self.wants_accepting)
+        if decision.stack:
+            self._operation(Stack1Command())
+        else:
+            self._operation(ReturnCommand())
+            self.notes.returned()
+
     def _configure(self) -> None:
-        """The settings sent after RESET (protocols.md 3a step 2)."""
+        """The settings sent after RESET, while the acceptor reports INITIALIZE."""
         for setting in (SettingCommand.denominations(self.table.enabled_codes),
                         SettingCommand(Command.SET_SECURITY, b"\x00\x00"),
                         SettingCommand(Command.SET_OPT_FUNC, b"\x00\x00"),

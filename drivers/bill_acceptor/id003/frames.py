@@ -1,6 +1,6 @@
 """ID003 framing (sans-IO).
 
-Frame layout, both directions [protocols.md 3a]::
+Frame layout, both directions [Portalum.Id003, https://github.com/Portalum/Portalum.Id003]::
 
     +------+-----+-----+----------+-------+-------+
     | SYNC | LNG | CMD | DATA ... | CRC_L | CRC_H |

@@ -76,7 +76,7 @@ class _HostMessage:
 
 @dataclass(frozen=True, slots=True)
 class StatusRequest(_HostMessage):
-    """STATUS REQUEST (0x11): ``FC 05 11 27 56`` [protocols.md 3a]."""
+    """STATUS REQUEST (0x11): ``FC 05 11 27 56`` (vector in docs/hardware.md)."""
 
     code: ClassVar[Command] = Command.STATUS_REQUEST
 
@@ -158,7 +158,7 @@ class SettingCommand:
 
     @classmethod
     def inhibit(cls, inhibit: bool) -> SettingCommand:
-        """SET_INHIBIT: ``C3 00`` accepts notes, ``C3 01`` inhibits [protocols.md 3a]."""
+        """SET_INHIBIT: ``C3 00`` accepts notes, ``C3 01`` inhibits [Portalum]."""
         return cls(Command.SET_INHIBIT, bytes([INHIBIT_ON if inhibit else INHIBIT_OFF]))
 
     @classmethod

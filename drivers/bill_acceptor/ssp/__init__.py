@@ -1,4 +1,8 @@
-"""ITL SSP / eSSP: pure codec (frames, messages, the eSSP crypto layer), health mapping and the driver."""
+"""ITL SSP / eSSP: the pure codec (frames, messages, the eSSP crypto layer), exported here.
+
+The driver is ``drivers.bill_acceptor.ssp.driver.SspDriver``, deliberately not imported here:
+a simulator importing the codec loads no driver and no transport code (pyserial, pyusb).
+"""
 
 from __future__ import annotations
 

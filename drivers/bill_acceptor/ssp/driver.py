@@ -28,9 +28,10 @@ import structlog
 
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError, FrameError, ProtocolError
-from drivers.base.health import Action, DeviceStatus, Fault, SelftestLevel, SelftestResult, Severity
+from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
+from drivers.base.options import Option
 from drivers.bill_acceptor import selftest as _selftest
-from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S, FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING
+from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S
 from drivers.bill_acceptor.polled import PolledAcceptor
 from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 from drivers.bill_acceptor.ssp.crypto import DEFAULT_FIXED_KEY, STEX, EsspKey, KeyExchange, random_prime
@@ -50,16 +51,19 @@ log = structlog.get_logger(__name__)
 
 __all__ = ["SspDriver"]
 
-_SSP_OPTIONS = ("encrypted", "fixed_key")
 _PLAIN = frozenset({Command.SYNC, Command.SET_GENERATOR, Command.SET_MODULUS, Command.REQUEST_KEY_EXCHANGE})
 _COUNT_ON_ENTRY = {EventCode.UNSAFE_JAM: "jams", EventCode.SAFE_JAM: "jams", EventCode.STACKER_FULL: "cassette_full",
                    EventCode.CASHBOX_REMOVED: "cassette_removals", EventCode.FRAUD_ATTEMPT: "fraud_attempts",
                    EventCode.CALIBRATION_FAIL: "failures"}
 
 
+def _is_fixed_key(raw: str) -> bool:
+    return len(raw) == 16 and all(c in "0123456789abcdefABCDEF" for c in raw)
+
+
 def _fixed_key(options: Mapping[str, Any]) -> int:
     raw = options.get("fixed_key", f"{DEFAULT_FIXED_KEY:016x}")
-    if not isinstance(raw, str) or len(raw) != 16:
+    if not isinstance(raw, str) or not _is_fixed_key(raw):
         raise ValueError("fixed_key: must be 16 hex digits")
     return int(raw, 16)
 
@@ -73,19 +77,16 @@ class SspDriver(PolledAcceptor):
 
     default_denominations: ClassVar[dict[int, int]] = {1: 1, 2: 5, 3: 10, 4: 20, 5: 50, 6: 100}
     protocol: ClassVar[str] = "ssp"
+    #: 9600 8N2
+    line: ClassVar[Mapping[str, Any]] = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
     retries: ClassVar[int] = 2
     reset_timeout_s: ClassVar[float] = 15.0
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[str]:
-        out = super().check_options({k: v for k, v in options.items() if k not in _SSP_OPTIONS})
-        if not isinstance(options.get("encrypted", False), bool):
-            out.append("encrypted: must be true or false")
-        try:
-            _fixed_key(options)
-        except ValueError as exc:
-            out.append(str(exc))
-        return out
+    options_schema: ClassVar[Mapping[str, Option]] = {
+        **PolledAcceptor.options_schema,
+        "encrypted": Option(bool, type_problem="must be true or false"),
+        "fixed_key": Option(str, _is_fixed_key, "must be 16 hex digits", type_problem="must be 16 hex digits"),
+    }
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
@@ -101,9 +102,6 @@ class SspDriver(PolledAcceptor):
         self._last: PollView | None = None
         self.setup: SetupReply | None = None
         self.version: str | None = None
-
-    def line_settings(self) -> dict[str, Any]:
-        return {"baudrate": self.spec.baudrate or 9600, "bytesize": 8, "parity": "N", "stopbits": 2}
 
     def _opened(self) -> None:
         self._configured = False  # a new session starts with SYNC
@@ -208,43 +206,18 @@ class SspDriver(PolledAcceptor):
         return self._configured and self._last is not None and self._last.name in ("IDLE", "DISABLED")
 
     def _refresh(self) -> DeviceStatus:
-        if not self._configured:
-            self._configure()
-        try:
-            answer = self._command(Command.POLL, ack=False)
-        except KeyLost as exc:
-            self._log.warning("essp_key_lost", error=str(exc))
-            self._configure()
-            answer = self._command(Command.POLL, ack=False)
-        events = decode_events(answer)
-        previous = self._last
-        removed = self._cashbox_removed
-        if any(e.code is EventCode.CASHBOX_REMOVED for e in events):
-            removed = True
-        if any(e.code is EventCode.CASHBOX_REPLACED for e in events):
-            removed = False
-        view = PollView(events, removed)
+        view = self._poll()
         health = health_of(view)
-        before = previous.codes if previous is not None else frozenset()
-        for code in view.codes - before:
-            if code in _COUNT_ON_ENTRY:
-                self.count(_COUNT_ON_ENTRY[code])
-        if previous is None or previous.name != view.name:
-            (self._log.warning if health.faults else self._log.info)(
-                "acceptor_status", status=view.name, previous=previous.name if previous else None,
-                faults=health.fault_codes)
+        self._log_transition(self._last, view, health)
         try:
             reject = self._journal(view)
         except DriverError:
             raise
         except Exception as exc:  # emit() failed: not acknowledged, the next POLL repeats these events
-            credit = any(e.code is EventCode.CREDIT_NOTE for e in events)
-            self._log.error("note_event_not_journalled", events=[e.code.name for e in events], error=repr(exc))
-            fault = Fault(FAULT_CREDIT_PENDING if credit else FAULT_EVENT_PENDING, Action.NONE, Severity.ERROR,
-                          f"note event not journalled yet: {exc}")
-            return DeviceStatus(health.state, (*health.faults, fault), health.detail)
+            return self._not_journalled(health, exc, credit=any(e.code is EventCode.CREDIT_NOTE for e in view.events),
+                                        events=[e.code.name for e in view.events])
         self._ack(encrypted=self._key is not None)
-        self._last, self._cashbox_removed = view, removed
+        self._last, self._cashbox_removed = view, view.cashbox_removed
         if EventCode.SLAVE_RESET in view.codes:
             self._configured = False
             return health
@@ -256,6 +229,33 @@ class SspDriver(PolledAcceptor):
             self._enabled_on_device = not disabled_reported
         self._apply_enable()
         return health
+
+    def _poll(self) -> PollView:
+        """One POLL, not yet acknowledged (after the session set-up, and again after a lost key)."""
+        if not self._configured:
+            self._configure()
+        try:
+            answer = self._command(Command.POLL, ack=False)
+        except KeyLost as exc:
+            self._log.warning("essp_key_lost", error=str(exc))
+            self._configure()
+            answer = self._command(Command.POLL, ack=False)
+        events = decode_events(answer)
+        removed = self._cashbox_removed
+        if any(e.code is EventCode.CASHBOX_REMOVED for e in events):
+            removed = True
+        if any(e.code is EventCode.CASHBOX_REPLACED for e in events):
+            removed = False
+        return PollView(events, removed)
+
+    def _log_transition(self, previous: PollView | None, view: PollView, health: DeviceStatus) -> None:
+        """Count the fault events that are new in ``view`` (several may start in one poll); log a
+        change of the reported status."""
+        before = previous.codes if previous is not None else frozenset()
+        for code in view.codes - before:
+            if code in _COUNT_ON_ENTRY:
+                self.count(_COUNT_ON_ENTRY[code])
+        self._entered(previous.name if previous else None, view.name, health, None)
 
     def _journal(self, view: PollView) -> bool:
         """The note events of one poll, in order; returns whether the note in escrow must be rejected."""

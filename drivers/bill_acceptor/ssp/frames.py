@@ -12,8 +12,9 @@ SSP implementation guide GA02204)::
 * byte stuffing: every 0x7F after STX (the CRC bytes included) is sent twice.
 
 Pinned by ``7F 80 01 11 65 82`` (SYNC), ``7F 00 01 07 11 88`` (POLL) and the other frames the
-Node ``kybarg/ssp`` library and the Rust SSP crate in the code index build (tests/drivers/
-bill_acceptor/ssp/test_codec.py).
+Node ``kybarg/ssp`` library (https://github.com/kybarg/ssp) builds, listed in docs/hardware.md
+and tested in tests/drivers/bill_acceptor/ssp/test_codec.py. The layout is ITL's "SSP
+Communications Protocol Manual" GA138, section "Transport Layer".
 
 Recovery: a lone 0x7F inside a packet is the STX of the next one (the packet was cut short):
 :class:`FrameError`, after which the stream decoder drops a byte and resyncs on that STX.

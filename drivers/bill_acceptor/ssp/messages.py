@@ -1,8 +1,8 @@
 """SSP commands, generic responses and POLL events for a note validator. Sans-IO.
 
 Codes: ITL GA138 "SSP protocol manual" command and event tables, as tabulated by the Node
-``kybarg/ssp`` library (``lib/static/commands.json``, ``status_desc.json``) and the project's
-protocol notes (protocols.md section 3b). Event data lengths are those of protocol version 6
+``kybarg/ssp`` library (https://github.com/kybarg/ssp, ``lib/static/commands.json``,
+``status_desc.json``); the vectors are listed in docs/hardware.md. Event data lengths are those of protocol version 6
 (one channel byte for note events), which the driver asks for with HOST PROTOCOL VERSION.
 """
 

@@ -1,59 +1,31 @@
-"""SerialScannerDriver against ScannerPeer through pyserial over a real pty (and TCP)."""
+"""SerialScannerDriver against ScannerPeer on an in-memory loopback link in virtual time (over a
+real pty and TCP: test_end_to_end.py)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from drivers.barcode_scanner import SerialScannerDriver
-from drivers.base.device import DeviceSpec, DriverContext
+from drivers.barcode_scanner.driver import SerialScannerDriver
 from drivers.base.errors import DeviceTimeout, DriverError, TransportError
 from drivers.base.health import DeviceState, SelftestLevel, SelftestOutcome
 from simulators.barcode_scanner import ScannerPeer
-from simulators.base import Link, PtyLink, TcpLink
-from tests.support.waiting import wait_until
+from tests.drivers import helpers
+
+Rig = helpers.Rig[SerialScannerDriver, ScannerPeer]
 
 
-class Rig:
-    def __init__(self, link: Link, peer: ScannerPeer, **options: Any) -> None:
-        self.link, self.peer = link, peer
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.prompts: list[str] = []
-        self.batches: list[int] = []   # the batch each event was emitted in (0: none)
-        self._batch, self._depth = 0, 0
-
-        def emit(kind: str, data: dict[str, Any]) -> int:
-            self.events.append((kind, data))
-            self.batches.append(self._batch if self._depth else 0)
-            return len(self.events)
-
-        @contextlib.contextmanager
-        def batch() -> Iterator[None]:
-            self._depth += 1
-            self._batch += self._depth == 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-        ctx = DriverContext(emit=emit, batch=batch, prompt=self.prompts.append)
-        self.driver = SerialScannerDriver(DeviceSpec("scanner", "barcode_scanner", "serial", link.url,
-                                                     timeout_s=0.5, options=options), ctx)
-        self.driver.open()
+def _spec(**options: object) -> object:
+    return helpers.spec("barcode_scanner", "serial", "loop://", name="scanner", timeout_s=0.5,
+                        options={"interactive_timeout_s": 5, **options})
 
 
-@pytest.fixture(params=["pty", "tcp"])
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    peer = ScannerPeer()
-    link: Link = PtyLink(peer, tmp_path / "scanner") if request.param == "pty" else TcpLink(peer)
-    link.start()
-    r = Rig(link, peer, interactive_timeout_s=5)
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    r = Rig(SerialScannerDriver, ScannerPeer(), _spec())
     yield r
-    r.driver.close()
-    link.stop()
+    r.close()
 
 
 def test_poll_is_a_real_answer(rig: Rig) -> None:
@@ -63,10 +35,9 @@ def test_poll_is_a_real_answer(rig: Rig) -> None:
 
 
 def test_scans_are_emitted_and_readable(rig: Rig) -> None:
-    rig.driver.poll()  # the host is connected (over TCP a scan before the accept has nowhere to go)
     rig.peer.act("scan", ["PAY-0001"])
     rig.peer.act("scan", ["支付-2"])
-    wait_until(lambda: rig.driver.poll() and len(rig.events) == 2, 5)
+    rig.driver.poll()
     assert [d["code"] for k, d in rig.events if k == "code_scanned"] == ["PAY-0001", "支付-2"]
     assert rig.driver.operation("read", {})["code"] == "支付-2"
     assert rig.driver.counters()["good_scans"] == 2
@@ -75,7 +46,8 @@ def test_scans_are_emitted_and_readable(rig: Rig) -> None:
 def test_trigger_reads_a_presented_code(rig: Rig) -> None:
     rig.peer.act("present", ["Q-77"])
     assert rig.driver.operation("trigger", {"timeout_s": 2})["code"] == "Q-77"
-    wait_until(lambda: rig.peer.triggered is False, 2)  # untriggered afterwards
+    rig.driver.poll()  # the link delivers what the driver wrote last (trigger off) on its next read
+    assert rig.peer.triggered is False  # untriggered afterwards
     rig.peer.set_fault("scanner_disabled", True)
     rig.peer.act("present", ["Q-78"])
     assert rig.driver.operation("trigger", {"timeout_s": 0.3})["code"] is None
@@ -89,36 +61,39 @@ def test_mute_is_a_timeout_never_ok(rig: Rig) -> None:
     assert rig.driver.poll().state is DeviceState.ONLINE
 
 
-@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "slow"])
+@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "slow", "late"])
 def test_corrupt_or_late_replies_are_a_clear_error_then_recover(rig: Rig, fault: str) -> None:
-    rig.peer.slow_delay_s = 0.8
-    rig.peer.set_fault(fault, True)
+    rig.peer.slow_delay_s = 0.8  # the peer's own slow fault: answers 0.8 s late
+    if fault == "late":
+        rig.link.to_host.delay(0.8)  # the answer comes after the 0.5 s timeout
+    else:
+        rig.peer.set_fault(fault, True)
     with pytest.raises(DriverError):
         rig.driver.poll()
-    rig.peer.set_fault(fault, False)
-    wait_until(lambda: _ok(rig), 5)
+    rig.peer.set_fault(fault, False) if fault != "late" else rig.link.to_host.reset()
+    rig.clock.advance(1.0)
+    assert _ok(rig)
 
 
 def test_a_burst_of_codes_is_journalled_in_one_commit(rig: Rig) -> None:
     rig.driver.poll()
     codes = [f"BURST-{i:03d}" for i in range(60)]
     rig.peer.reply(b"".join(c.encode() + b"\r" for c in codes))   # one write: a scanner's stored batch
-    wait_until(lambda: rig.driver.poll() and len(rig.events) >= len(codes), 5)
+    rig.driver.poll()
     assert [d["code"] for _, d in rig.events] == codes
-    assert 0 not in rig.batches, "a code was emitted outside a batch"
-    assert len(set(rig.batches)) <= 3, f"{len(set(rig.batches))} commits for one burst"
+    assert 0 not in rig.events.batches, "a code was emitted outside a batch"
+    assert len(set(rig.events.batches)) <= 3, f"{len(set(rig.events.batches))} commits for one burst"
 
 
 def test_a_late_menu_reply_is_never_taken_for_a_scan(rig: Rig) -> None:
     """A REVINF answer that comes after the poll gave up must not reach the kiosk as a barcode."""
-    rig.peer.slow_delay_s = 0.8
-    rig.peer.set_fault("slow", True)
+    rig.link.to_host.delay(0.8)
     with pytest.raises(DeviceTimeout):
         rig.driver.poll()
-    rig.peer.set_fault("slow", False)
-    wait_until(lambda: rig.peer.replies >= 1, 5)   # the late answer is on the line now
+    rig.link.to_host.reset()
+    rig.clock.advance(0.5)   # the late answer is on the line now
     rig.peer.act("scan", ["REAL-1"])
-    wait_until(lambda: rig.driver.poll() and rig.events, 5)
+    rig.driver.poll()
     # answers now run one request behind; whichever answer a poll gets (the late one or its
     # own) serves it, and the other is recognised and dropped (counted in late_replies when it
     # arrives while no request waits), never emitted as a scan
@@ -146,37 +121,50 @@ def _ok(rig: Rig) -> bool:
 
 def test_disconnect_then_reopen(rig: Rig) -> None:
     rig.link.disconnect()
-    with pytest.raises((TransportError, DeviceTimeout)):
-        for _ in range(3):
-            rig.driver.poll()
-    rig.link.reconnect()
-    wait_until(lambda: _reopen(rig), 5)
-
-
-def _reopen(rig: Rig) -> bool:
-    try:
+    with pytest.raises(TransportError):
+        rig.driver.poll()
+    with pytest.raises(TransportError):
         rig.driver.open()
-        return rig.driver.poll().state is DeviceState.ONLINE
-    except DriverError:
-        return False
+    rig.link.reconnect()
+    rig.driver.open()
+    assert _ok(rig)
 
 
-def test_selftest_levels(rig: Rig) -> None:
+def test_selftest_levels() -> None:
+    peer = ScannerPeer()
+    # the engineer scans the code the prompt shows
+    rig = Rig(SerialScannerDriver, peer, _spec(), prompt=lambda message: peer.act("scan", [message.rsplit(": ", 1)[1]]))
     assert rig.driver.selftest(SelftestLevel.INTERNAL).result is SelftestOutcome.PASS
     assert rig.driver.selftest(SelftestLevel.EXTERNAL).result is SelftestOutcome.PASS
-    import threading
-
-    def engineer() -> None:
-        wait_until(lambda: rig.prompts, 5)
-        rig.peer.act("scan", [rig.prompts[0].rsplit(": ", 1)[1]])
-    t = threading.Thread(target=engineer)
-    t.start()
     res = rig.driver.selftest(SelftestLevel.INTERACTIVE)
-    t.join()
     assert res.result is SelftestOutcome.PASS, res
     rig.peer.set_fault("mute", True)
     res = rig.driver.selftest(SelftestLevel.INTERNAL)
     assert res.result is SelftestOutcome.FAIL and res.action.value == "check_connection"
+
+
+def test_interactive_selftest_gives_up_after_its_timeout(rig: Rig) -> None:
+    res = rig.driver.selftest(SelftestLevel.INTERACTIVE)
+    assert res.result is SelftestOutcome.FAIL and res.code == "no_read"
+    assert rig.clock.monotonic() - 1000.0 >= 5.0
+
+
+def test_no_suffix_codes_end_when_the_line_goes_idle() -> None:
+    rig = Rig(SerialScannerDriver, ScannerPeer(), _spec(suffix="none", supports_commands=False))
+    rig.peer.send(b"NOSUFFIX-1")
+    rig.driver.operation("read", {})  # arrived, but the line has not been idle for 0.1 s yet
+    assert rig.events.items == []
+    rig.clock.advance(0.1)  # nothing more came: the code is complete
+    rig.driver.poll()
+    assert [d["code"] for d in rig.events.of("code_scanned")] == ["NOSUFFIX-1"]
+
+
+def test_poll_is_byte_exact() -> None:
+    """REVINF: SYN M CR REVINF. out; the echo with ACK back; nothing else written."""
+    reply = b"REVINFProduct Name: X\r\nFirmware: F1\x06."
+    drv, line = helpers.recorded(SerialScannerDriver, _spec(), [reply])
+    assert drv.poll().detail["firmware"] == "F1"
+    assert line.writes == [bytes.fromhex("16 4D 0D") + b"REVINF."]
 
 
 def test_options_are_checked() -> None:

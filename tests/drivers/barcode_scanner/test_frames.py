@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,23 +9,20 @@ from hypothesis import strategies as st
 from drivers.barcode_scanner.constants import MAX_CODE_LEN, REVINF, TRIGGER_OFF, TRIGGER_ON, MenuStatus
 from drivers.barcode_scanner.frames import MenuReply, ScanData, decode_frame, encode_menu
 from drivers.base.errors import FrameError
+from tests.drivers.helpers import hexbytes, load_vectors
 
-VECTORS = tomllib.loads((Path(__file__).parents[2] / "vectors/barcode_scanner/commands.toml").read_text())
-
-
-def _hex(s: str) -> bytes:
-    return bytes.fromhex(s.replace(" ", ""))
+VECTORS = load_vectors("barcode_scanner", "commands.toml")
 
 
 def test_command_vectors() -> None:
-    by_name = {v["name"]: _hex(v["hex"]) for v in VECTORS["vector"]}
+    by_name = {v["name"]: hexbytes(v["hex"]) for v in VECTORS["vector"]}
     assert by_name["trigger_on"] == TRIGGER_ON and by_name["trigger_off"] == TRIGGER_OFF
     assert encode_menu(REVINF) == by_name["revinf"]
 
 
 @pytest.mark.parametrize("vec", VECTORS["reply"], ids=lambda v: v["name"])
 def test_reply_vectors(vec: dict) -> None:
-    frame, rest = decode_frame(_hex(vec["hex"]), menu_tags=(vec["tag"],))
+    frame, rest = decode_frame(hexbytes(vec["hex"]), menu_tags=(vec["tag"],))
     assert frame == MenuReply(vec["tag"], vec["data"], MenuStatus[vec["status"]]) and rest == b""
 
 

@@ -1,4 +1,5 @@
-"""Fixtures: a Id003Peer on a real pty and Id003Driver instances talking to it."""
+"""Fixtures: the protocol's peer in memory (``link``, virtual time) or on a pty (``pty``), and
+driver instances talking to it. ID003 here; ccnet/ and ssp/ override ``peer`` and ``protocol``."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from drivers.bill_acceptor.api import BillAcceptor
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
+from simulators.base.peer import DevicePeer
 from simulators.bill_acceptor_id003 import Id003Peer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import ID003, DriverMaker, Journal, Proto, loop_link, pty_link
 
 DriverFactory = Callable[..., Id003Driver]
+
+@pytest.fixture
+def protocol() -> Proto:
+    return ID003
 
 
 @pytest.fixture
@@ -21,7 +29,12 @@ def peer() -> Id003Peer:
 
 
 @pytest.fixture
-def link(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
+def link(peer: DevicePeer) -> LoopbackPeerLink:
+    return loop_link(peer)
+
+
+@pytest.fixture
+def pty(peer: DevicePeer, tmp_path: Path) -> Iterator[PtyLink]:
     with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
         yield lnk
 
@@ -32,12 +45,12 @@ def journal() -> Journal:
 
 
 @pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[DriverFactory]:
-    maker = DriverMaker(Id003Driver, "id003", link, journal)
+def make_driver(protocol: Proto, link: LoopbackPeerLink, journal: Journal) -> Iterator[Callable[..., BillAcceptor]]:
+    maker = DriverMaker(protocol.driver, protocol.name, link, journal)
     yield maker
     maker.close_all()
 
 
 @pytest.fixture
-def driver(make_driver: DriverFactory) -> Id003Driver:
+def driver(make_driver: Callable[..., BillAcceptor]) -> BillAcceptor:
     return make_driver()

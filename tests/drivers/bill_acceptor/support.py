@@ -1,21 +1,52 @@
-"""Helpers for the bill-acceptor tests: a recording journal and condition-based polling."""
+"""Helpers for the bill-acceptor tests: a recording journal, polling to a condition, and drivers
+built on a peer's link: in memory (``LoopbackPeerLink`` on a ``FakeClock``: byte-exact, no
+real waiting) or on a real pty (the end-to-end tests)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import pytest
+
+from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec, DriverContext
+from drivers.base.errors import DeviceRefused
 from drivers.base.health import DeviceStatus
 from drivers.bill_acceptor.api import BillAcceptor
+from drivers.bill_acceptor.ccnet.driver import CcnetDriver
+from drivers.bill_acceptor.id003.driver import Id003Driver
+from drivers.bill_acceptor.ssp.driver import SspDriver
 from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.base.peer import DevicePeer
-from tests.support.waiting import wait_until
+from simulators.bill_acceptor_ccnet import CcnetPeer
+from simulators.bill_acceptor_id003 import Id003Peer
+from simulators.bill_acceptor_ssp import SspPeer
 
 D = TypeVar("D", bound=BillAcceptor)
+
+
+@dataclass(frozen=True)
+class Proto:
+    """One protocol's driver and simulator, for the tests that run against every protocol."""
+
+    name: str
+    peer: type[DevicePeer]
+    driver: type[BillAcceptor]
+    #: the acceptor status that means "enabled, waiting for a note"
+    accepting: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+ID003 = Proto("id003", Id003Peer, Id003Driver, "IDLING")
+CCNET = Proto("ccnet", CcnetPeer, CcnetDriver, "IDLING")
+SSP = Proto("ssp", SspPeer, SspDriver, "IDLE")
+ESSP = Proto("ssp", SspPeer, SspDriver, "IDLE", (("encrypted", True),))
 
 
 class Journal:
@@ -46,19 +77,34 @@ class Journal:
             return [k for k, _ in self.events]
 
 
-def poll_until(driver: BillAcceptor, predicate: Callable[[DeviceStatus], bool], timeout_s: float = 5.0,
+def poll_until(driver: BillAcceptor, predicate: Callable[[DeviceStatus], bool], max_polls: int = 300,
                what: str = "status") -> DeviceStatus:
-    """Poll the driver (real I/O) until ``predicate(status)`` holds."""
+    """Poll the driver until ``predicate(status)`` holds; each poll is one full exchange (or its
+    timeout), so the bound is a number of polls, not a time."""
     seen: list[str] = []
-
-    def attempt() -> DeviceStatus | None:
+    for _ in range(max_polls):
         status = driver.poll()
         seen.append(str(status.detail.get("acceptor_status")))
-        return status if predicate(status) else None
+        if predicate(status):
+            return status
+    raise AssertionError(f"{what} not reached in {max_polls} polls; saw {seen[-12:]}")
 
-    result = wait_until(attempt, timeout_s, interval_s=0.01, message=lambda: f"{what} not reached; saw {seen[-12:]}")
-    assert result is not None
-    return result
+
+def assert_device_fault_round_trip(ready: BillAcceptor, peer: DevicePeer, fault: str, wire: str, state: Any,
+                                   code: str, action: Any, counter: str, idle_status: str) -> None:
+    """A device fault shows in health at the next poll (the protocol's ``wire`` status, the class's
+    ``code`` and ``action``), is counted once, refuses enabling, and clears with the fault."""
+    peer.set_fault(fault)
+    status = ready.poll()
+    assert status.detail["acceptor_status"] == wire
+    assert status.state is state and status.fault_codes == [code] and status.action is action
+    ready.poll()
+    assert ready.counters()[counter] == 1
+    with pytest.raises(DeviceRefused) as refused:
+        ready.operation("enable", {})
+    assert refused.value.code == code
+    peer.set_fault(fault, False)
+    assert poll_until(ready, acceptor_status(idle_status)).faults == ()
 
 
 def acceptor_status(name: str) -> Callable[[DeviceStatus], bool]:
@@ -80,10 +126,17 @@ def pty_link(peer: DevicePeer, path: Path) -> Iterator[PtyLink]:
         link.stop()
 
 
-class DriverMaker(Generic[D]):
-    """Builds and opens ``driver_cls`` instances on ``link``, journalled in ``journal``; closes them all."""
+def loop_link(peer: DevicePeer) -> LoopbackPeerLink:
+    """``peer`` on an in-memory link in virtual time (a fresh ``FakeClock``)."""
+    return LoopbackPeerLink(peer, FakeClock())
 
-    def __init__(self, driver_cls: type[D], driver: str, link: PtyLink, journal: Journal) -> None:
+
+class DriverMaker(Generic[D]):
+    """Builds and opens ``driver_cls`` instances on ``link``, journalled in ``journal``; closes them all.
+
+    On a :class:`LoopbackPeerLink` the driver gets the link's host end and its clock."""
+
+    def __init__(self, driver_cls: type[D], driver: str, link: PtyLink | LoopbackPeerLink, journal: Journal) -> None:
         self.driver_cls, self.driver, self.link, self.journal = driver_cls, driver, link, journal
         self.made: list[D] = []
 
@@ -93,6 +146,8 @@ class DriverMaker(Generic[D]):
                           port=url or self.link.url, baudrate=9600, poll_interval_s=5.0, timeout_s=timeout_s,
                           options=options)
         ctx = DriverContext(emit=self.journal.emit)
+        if isinstance(self.link, LoopbackPeerLink):
+            ctx = DriverContext(emit=self.journal.emit, clock=self.link.link.clock, open_transport=self.link.opener())
         if prompt is not None:
             ctx.prompt = prompt
         drv = self.driver_cls(spec, ctx)

@@ -1,4 +1,5 @@
-"""Id003Driver <-> Id003Peer through pyserial over a real pty: start-up, the money path, options."""
+"""Id003Driver <-> Id003Peer: start-up, the money path, options. In memory on a fake clock, except
+the line-settings and TCP tests, which go through pyserial end to end."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import drivers.bill_acceptor.polled_link as driver_module
+import drivers.base.transport as transport_module
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import TransportError
@@ -14,6 +15,7 @@ from drivers.base.health import DeviceState
 from drivers.bill_acceptor.id003.constants import Command, Status
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from simulators.base.link import PtyLink, TcpLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
 from tests.drivers.bill_acceptor.support import Journal, acceptor_status, idle, poll_until
@@ -30,22 +32,32 @@ def _take_note(driver: Id003Driver, peer: Id003Peer, value: str) -> None:
     poll_until(driver, idle, what="note settled")
 
 
-def test_registered_in_driver_registry(link: PtyLink) -> None:
+def test_registered_in_driver_registry(link: LoopbackPeerLink) -> None:
     drv = build_driver(DeviceSpec("ba", "bill_acceptor", "id003", link.url), DriverContext())
     assert isinstance(drv, Id003Driver)
 
 
-def test_driver_requests_9600_8e1(link: PtyLink, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_driver_asks_its_transport_for_9600_8e1(link: LoopbackPeerLink) -> None:
+    opener = link.opener()
+    drv = Id003Driver(DeviceSpec("ba", "bill_acceptor", "id003", link.url),
+                      DriverContext(clock=link.link.clock, open_transport=opener))
+    drv.open()
+    assert opener.settings == {"baudrate": 9600, "bytesize": 8, "parity": "E", "stopbits": 1}  # type: ignore[attr-defined]
+    assert drv.poll().detail["acceptor_status"] == "POWER_UP"
+    assert link.host.writes[0] == bytes.fromhex("fc 05 11 27 56")  # STATUS REQUEST, byte-exact
+
+
+def test_driver_requests_9600_8e1_from_pyserial(pty: PtyLink, monkeypatch: pytest.MonkeyPatch) -> None:
     # A pty ignores parity, so the line settings are checked where the driver asks for them.
     seen: list[dict[str, Any]] = []
-    real = driver_module.open_transport
+    real = transport_module.open_transport
 
     def spy(port: str, **kwargs: Any) -> Any:
         seen.append({"port": port, **kwargs})
         return real(port, **kwargs)
 
-    monkeypatch.setattr(driver_module, "open_transport", spy)
-    drv = Id003Driver(DeviceSpec("ba", "bill_acceptor", "id003", link.url), DriverContext())
+    monkeypatch.setattr(transport_module, "open_transport", spy)
+    drv = Id003Driver(DeviceSpec("ba", "bill_acceptor", "id003", pty.url), DriverContext())
     drv.open()
     try:
         assert seen[0]["baudrate"] == 9600 and seen[0]["bytesize"] == 8
@@ -194,7 +206,7 @@ def test_disable_with_note_in_escrow_returns_it(driver: Id003Driver, peer: Id003
 
 
 def test_restart_mid_note_reconciles_instead_of_crediting(make_driver: DriverFactory, peer: Id003Peer,
-                                                          link: PtyLink, journal: Journal) -> None:
+                                                          journal: Journal) -> None:
     first = make_driver()
     _enable(first)
     peer.act("insert_note", ["20"])
@@ -209,8 +221,8 @@ def test_restart_mid_note_reconciles_instead_of_crediting(make_driver: DriverFac
     assert peer.stacked == [20]  # acknowledged so the acceptor finishes; the journal says reconcile
 
 
-def test_close_and_reopen_same_pty(driver: Id003Driver, peer: Id003Peer) -> None:
-    # what the poller does after failures; the same pty must open again with the 8E1 request
+def test_close_and_reopen_same_port(driver: Id003Driver, peer: Id003Peer) -> None:
+    # what the poller does after failures; the same port must open again
     poll_until(driver, idle)
     for _ in range(3):
         driver.close()

@@ -1,4 +1,4 @@
-"""Every simulator fault, device and link, through pyserial over a real pty."""
+"""Every simulator fault, device and link, against Id003Driver in memory on a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, FrameError, TransportError
 from drivers.base.health import Action, DeviceState
 from drivers.bill_acceptor.id003.driver import Id003Driver
-from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
 from tests.drivers.bill_acceptor.support import Journal, acceptor_status, idle, poll_until
@@ -167,7 +167,7 @@ def test_slow_is_a_timeout_then_recovers(make_driver: DriverFactory, peer: Id003
     peer.set_fault("slow", False)
     # late answers to the timed-out requests may still arrive; they are real statuses, and the
     # driver settles back on the true one
-    status = poll_until(drv, acceptor_status("DISABLE"), 5.0)
+    status = poll_until(drv, acceptor_status("DISABLE"))
     assert status.state is DeviceState.ONLINE
 
 
@@ -207,7 +207,7 @@ def test_corrupt_reply_during_credit_never_double_credits(ready: Id003Driver, pe
     assert [e["value_fen"] for e in journal.of("note_stacked")] == [1000]
 
 
-def test_disconnect_then_reopen(ready: Id003Driver, peer: Id003Peer, link: PtyLink) -> None:
+def test_disconnect_then_reopen(ready: Id003Driver, peer: Id003Peer, link: LoopbackPeerLink) -> None:
     link.disconnect()
     with pytest.raises(TransportError):
         for _ in range(5):

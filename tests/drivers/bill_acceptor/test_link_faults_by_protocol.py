@@ -1,12 +1,10 @@
-"""Link faults against the CCNET and SSP drivers, each on its simulator over a real pty (and one
-note over TCP): mute, corrupt or cut replies, garbage, a vanished port. ID003's are in
-test_driver_faults.py."""
+"""Link faults against the CCNET and SSP drivers, each on its simulator in memory on a fake clock
+(and one note over TCP, end to end): mute, corrupt or cut replies, garbage, replies split byte by
+byte, a lost request, a vanished port. ID003's are in test_driver_faults.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,27 +12,11 @@ import pytest
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DeviceTimeout, DriverError, FrameError, TransportError
 from drivers.base.health import DeviceState, DeviceStatus
-from drivers.bill_acceptor.api import BillAcceptor
-from drivers.bill_acceptor.ccnet.driver import CcnetDriver
-from drivers.bill_acceptor.ssp.driver import SspDriver
-from simulators.base.link import PtyLink, TcpLink
-from simulators.base.peer import DevicePeer
-from simulators.bill_acceptor_ccnet import CcnetPeer
-from simulators.bill_acceptor_ssp import SspPeer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, poll_until, pty_link
+from simulators.base.link import TcpLink
+from simulators.base.loopback import LoopbackPeerLink
+from tests.drivers.bill_acceptor.support import CCNET, ESSP, SSP, DriverMaker, Journal, Proto, poll_until
 
-
-@dataclass(frozen=True)
-class Proto:
-    name: str
-    peer: type[DevicePeer]
-    driver: type[BillAcceptor]
-    accepting: str
-    options: tuple[tuple[str, Any], ...] = ()
-
-
-PROTOS = [Proto("ccnet", CcnetPeer, CcnetDriver, "IDLING"), Proto("ssp", SspPeer, SspDriver, "IDLE"),
-          Proto("ssp", SspPeer, SspDriver, "IDLE", (("encrypted", True),))]
+PROTOS = [CCNET, SSP, ESSP]
 
 
 @pytest.fixture(params=PROTOS, ids=["ccnet", "ssp", "essp"])
@@ -49,13 +31,7 @@ def peer(proto: Proto) -> Any:
 
 
 @pytest.fixture
-def link(peer: DevicePeer, tmp_path: Path) -> Iterator[PtyLink]:
-    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
-        yield lnk
-
-
-@pytest.fixture
-def ready(proto: Proto, link: PtyLink, journal: Journal) -> Iterator[Any]:
+def ready(proto: Proto, link: LoopbackPeerLink, journal: Journal) -> Iterator[Any]:
     maker = DriverMaker(proto.driver, proto.name, link, journal)
     drv = maker(**dict(proto.options))
     drv.operation("enable", {})
@@ -100,7 +76,23 @@ def test_garbage_never_double_credits(ready: Any, peer: Any, proto: Proto, journ
     assert [e["value_fen"] for e in journal.of("note_stacked")] == [1000] and peer.stacked == [10]
 
 
-def test_disconnect_then_reopen(ready: Any, link: PtyLink, proto: Proto) -> None:
+def test_replies_split_byte_by_byte_still_decode(ready: Any, link: LoopbackPeerLink, proto: Proto,
+                                                 journal: Journal, peer: Any) -> None:
+    link.to_host.split(1, gap_s=0.001)
+    peer.act("insert_note", ["20"])
+    poll_until(ready, lambda s: accepting(s, proto) and bool(journal.of("note_stacked")))
+    assert [e["value_fen"] for e in journal.of("note_stacked")] == [2000]
+    assert ready.counters().get("communication_errors", 0) == 0
+
+
+def test_a_lost_request_and_a_corrupt_reply_are_retried(ready: Any, link: LoopbackPeerLink, proto: Proto) -> None:
+    link.to_device.drop()
+    link.to_host.corrupt(index=-1)
+    assert accepting(ready.poll(), proto)
+    assert ready.counters()["communication_errors"] == 2
+
+
+def test_disconnect_then_reopen(ready: Any, link: LoopbackPeerLink, proto: Proto) -> None:
     link.disconnect()
     with pytest.raises(TransportError):
         for _ in range(5):

@@ -80,7 +80,7 @@ def test_acceptor_replies_golden() -> None:
 
 
 def test_same_bytes_mean_different_things_by_direction() -> None:
-    # 0x43 is RETURN from the host and STACKER_FULL from the acceptor (protocols.md 3a)
+    # 0x43 is RETURN from the host and STACKER_FULL from the acceptor (id003.py; docs/hardware.md)
     frame = _frame("return")
     assert decode_command(frame) == ReturnCommand()
     assert decode_reply(frame) == StatusReply(Status.STACKER_FULL)

@@ -7,9 +7,6 @@ as the unit stayed there (issue 17, item 5).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from drivers.base.errors import FrameError
@@ -17,10 +14,9 @@ from drivers.bill_acceptor.id003.constants import Status
 from drivers.bill_acceptor.id003.frames import Frame
 from drivers.bill_acceptor.id003.health import health_of
 from drivers.bill_acceptor.id003.messages import StatusReply, decode_reply
-from simulators.base.link import PtyLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until, pty_link
+from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
 
 
 def test_stacked_with_and_without_a_data_byte() -> None:
@@ -47,12 +43,6 @@ class RecyclerPeer(Id003Peer):
 @pytest.fixture
 def peer() -> Id003Peer:
     return RecyclerPeer(seed=7)
-
-
-@pytest.fixture
-def link(peer: Id003Peer, tmp_path: Path) -> Iterator[PtyLink]:
-    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
-        yield lnk
 
 
 def test_recycler_note_is_credited_without_timeouts(make_driver: DriverFactory, peer: Id003Peer,

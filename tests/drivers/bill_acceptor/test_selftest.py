@@ -1,17 +1,15 @@
-"""The three self-test levels against the simulator over a pty."""
+"""The three self-test levels against the simulator, in memory on a fake clock."""
 
 from __future__ import annotations
-
-import threading
 
 from drivers.base.health import Action, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.id003.constants import Command
 from drivers.bill_acceptor.id003.driver import Id003Driver
 from drivers.bill_acceptor.selftest import PROMPT
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_id003 import Id003Peer
 from tests.drivers.bill_acceptor.conftest import DriverFactory
 from tests.drivers.bill_acceptor.support import Journal, idle, poll_until
-from tests.support.waiting import wait_until
 
 
 def test_internal_pass(driver: Id003Driver) -> None:
@@ -60,17 +58,17 @@ def test_external_fails_on_failure(driver: Id003Driver, peer: Id003Peer) -> None
     assert result.code == "id003:0x49/0xA2"
 
 
-def test_interactive_takes_a_note(make_driver: DriverFactory, peer: Id003Peer, journal: Journal) -> None:
+def test_interactive_takes_a_note(make_driver: DriverFactory, peer: Id003Peer, journal: Journal,
+                                  link: LoopbackPeerLink) -> None:
     prompts: list[str] = []
     inserted: list[dict[str, object]] = []
 
-    def customer() -> None:
-        wait_until(lambda: not peer.inhibit and peer.state.name == "IDLING", 5.0, message="acceptor never enabled")
-        inserted.append(peer.act("insert_note", ["20"]))
+    def customer() -> None:  # after each request: once asked and the acceptor is enabled, insert one note
+        if prompts and not inserted and not peer.inhibit and peer.state.name == "IDLING":
+            inserted.append(peer.act("insert_note", ["20"]))
 
-    def prompt(message: str) -> None:
-        prompts.append(message)
-        threading.Thread(target=customer, daemon=True).start()
+    link.after_request.append(customer)
+    prompt = prompts.append
 
     drv = make_driver(prompt=prompt, interactive_timeout_s=5)
     poll_until(drv, idle)

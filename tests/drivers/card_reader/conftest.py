@@ -1,44 +1,23 @@
-"""Fixtures: the simulated card module on a real pty (or TCP), and a driver opened on it."""
+"""Fixtures: the simulated card module on an in-memory loopback link in virtual time (the default),
+on a real pty or over TCP, and a driver opened on it."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.card_reader.driver import CrtCardReaderDriver
 from simulators.base.link import Link, PtyLink, TcpLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.card_reader import CardReaderPeer
+from tests.drivers.helpers import Events
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "card_reader"
 TOKEN_KEY = bytes(range(32))
-
-
-def load_vectors(name: str) -> dict[str, Any]:
-    with (VECTORS / name).open("rb") as fh:
-        return tomllib.load(fh)
-
-
-def hexb(text: str) -> bytes:
-    return bytes.fromhex(text.replace(" ", ""))
-
-
-class Events:
-    """ctx.emit recorder."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, kind: str, data: dict[str, Any]) -> int:
-        self.items.append((kind, dict(data)))
-        return len(self.items)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.items]
 
 
 @pytest.fixture
@@ -73,15 +52,25 @@ DriverFactory = Callable[..., CrtCardReaderDriver]
 
 
 @pytest.fixture
-def make_driver(link: Link, events: Events) -> Iterator[DriverFactory]:
+def loop(peer: CardReaderPeer) -> LoopbackPeerLink:
+    """The peer on an in-memory link in virtual time: the default line of these tests."""
+    return LoopbackPeerLink(peer, FakeClock())
+
+
+@pytest.fixture
+def make_driver(events: Events, request: pytest.FixtureRequest) -> Iterator[DriverFactory]:
+    """``factory(url)``: a real port (str) on the system clock, or a loopback link (default:
+    ``loop``, made only when asked for: it takes over the peer's output) on its fake clock."""
     made: list[CrtCardReaderDriver] = []
 
-    def factory(url: str | None = None, options: dict[str, Any] | None = None, open_: bool = True,
-                **ctx_kwargs: Any) -> CrtCardReaderDriver:
-        spec = DeviceSpec(name="card_reader", device_class="card_reader", driver="crt", port=url or link.url,
-                          baudrate=9600, options=options or {})
-        ctx = DriverContext(emit=events, token_key=TOKEN_KEY, **ctx_kwargs)
-        drv = CrtCardReaderDriver(spec, ctx)
+    def factory(url: str | LoopbackPeerLink | None = None, options: dict[str, Any] | None = None,
+                open_: bool = True, **ctx_kwargs: Any) -> CrtCardReaderDriver:
+        line = request.getfixturevalue("loop") if url is None else url
+        if not isinstance(line, str):
+            ctx_kwargs.update(clock=line.link.clock, open_transport=line.opener())
+        spec = DeviceSpec(name="card_reader", device_class="card_reader", driver="crt",
+                          port=line if isinstance(line, str) else line.url, baudrate=9600, options=options or {})
+        drv = CrtCardReaderDriver(spec, DriverContext(emit=events, token_key=TOKEN_KEY, **ctx_kwargs))
         made.append(drv)
         if open_:
             drv.open()

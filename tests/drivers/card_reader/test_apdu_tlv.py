@@ -1,4 +1,4 @@
-"""ISO 7816 APDUs, the T=0 61xx/6Cxx rules and BER-TLV: vectors from protocols.md §4."""
+"""ISO 7816 APDUs, the T=0 61xx/6Cxx rules and BER-TLV: vectors from tests/vectors/card_reader/apdu.toml."""
 
 from __future__ import annotations
 
@@ -15,23 +15,23 @@ from drivers.card_reader.apdu import (
     transceive,
 )
 from drivers.card_reader.tlv import TlvError, decode_dol, decode_tlv, encode_tlv, find
-from tests.drivers.card_reader.conftest import hexb, load_vectors
+from tests.drivers.helpers import hexbytes, load_vectors
 
-V = load_vectors("apdu.toml")
+V = load_vectors("card_reader", "apdu.toml")
 
 
 @pytest.mark.parametrize("vec", V["command"], ids=lambda v: v["meaning"])
 def test_command_apdu_vectors(vec: dict) -> None:
-    apdu = CommandApdu(vec["cla"], vec["ins"], vec["p1"], vec["p2"], hexb(vec["data"]), vec["le"])
-    assert apdu.encode() == hexb(vec["hex"])
-    assert decode_command_apdu(hexb(vec["hex"])) == apdu
+    apdu = CommandApdu(vec["cla"], vec["ins"], vec["p1"], vec["p2"], hexbytes(vec["data"]), vec["le"])
+    assert apdu.encode() == hexbytes(vec["hex"])
+    assert decode_command_apdu(hexbytes(vec["hex"])) == apdu
 
 
 class ScriptedCard:
     """Answers from a script and records what it was sent."""
 
     def __init__(self, answers: list[str]) -> None:
-        self.answers = [hexb(a) for a in answers]
+        self.answers = [hexbytes(a) for a in answers]
         self.sent: list[bytes] = []
 
     def __call__(self, raw: bytes) -> bytes:
@@ -43,25 +43,25 @@ def test_t0_get_response_after_61xx_trace() -> None:
     trace = next(t for t in V["t0"] if t["name"] == "select_pse_61xx")
     fci = "6F 2A" + " 00" * 0x2A
     card = ScriptedCard([trace["first_answer"], fci + " 90 00"])
-    resp = transceive(card, decode_command_apdu(hexb(trace["sent"][0])))
-    assert card.sent == [hexb(s) for s in trace["sent"]]
-    assert resp.ok and resp.data == hexb(fci)
+    resp = transceive(card, decode_command_apdu(hexbytes(trace["sent"][0])))
+    assert card.sent == [hexbytes(s) for s in trace["sent"]]
+    assert resp.ok and resp.data == hexbytes(fci)
 
 
 def test_t0_wrong_le_reissue_trace() -> None:
     trace = next(t for t in V["t0"] if t["name"] == "read_record_6cxx")
     record = "70 29" + " 11" * 0x29
     card = ScriptedCard([trace["first_answer"], record + " 90 00"])
-    resp = transceive(card, decode_command_apdu(hexb(trace["sent"][0])))
-    assert card.sent == [hexb(s) for s in trace["sent"]]
-    assert resp.ok and resp.data == hexb(record)
+    resp = transceive(card, decode_command_apdu(hexbytes(trace["sent"][0])))
+    assert card.sent == [hexbytes(s) for s in trace["sent"]]
+    assert resp.ok and resp.data == hexbytes(record)
 
 
 def test_t0_chained_61xx_concatenates() -> None:
     card = ScriptedCard(["61 02", "AA BB 61 01", "CC 90 00"])
     resp = transceive(card, CommandApdu(0, 0xA4, 4, 0, b"\x01", 0))
     assert resp.data == b"\xaa\xbb\xcc" and resp.sw == 0x9000
-    assert card.sent[1:] == [hexb("00 C0 00 00 02"), hexb("00 C0 00 00 01")]
+    assert card.sent[1:] == [hexbytes("00 C0 00 00 02"), hexbytes("00 C0 00 00 01")]
 
 
 def test_t0_error_status_passes_through() -> None:
@@ -79,29 +79,29 @@ def test_t0_loops_are_bounded() -> None:
 def test_apdu_validation() -> None:
     for raw in ("00 A4", "00 A4 04 00 05 01", "00 A4 04 00 00 01 02"):
         with pytest.raises(ApduError):
-            decode_command_apdu(hexb(raw))
+            decode_command_apdu(hexbytes(raw))
     with pytest.raises(ApduError):
         CommandApdu(0x100, 0, 0, 0)
     with pytest.raises(ApduError):
         decode_response_apdu(b"\x90")
-    assert decode_command_apdu(hexb("00 84 00 00")).le is None
+    assert decode_command_apdu(hexbytes("00 84 00 00")).le is None
 
 
 @pytest.mark.parametrize("vec", V["dol"], ids=lambda v: v["meaning"])
 def test_dol_vectors(vec: dict) -> None:
-    assert decode_dol(hexb(vec["hex"])) == tuple(tuple(e) for e in vec["entries"])
+    assert decode_dol(hexbytes(vec["hex"])) == tuple(tuple(e) for e in vec["entries"])
 
 
 @pytest.mark.parametrize("vec", V["tlv"], ids=lambda v: v["meaning"])
 def test_tlv_vectors(vec: dict) -> None:
-    objs = decode_tlv(hexb(vec["hex"]))
+    objs = decode_tlv(hexbytes(vec["hex"]))
     assert len(objs) == 1
     if "pan" in vec and objs[0].tag == 0x70:
         assert find(objs, 0x5A).value.hex() == vec["pan"]
         assert find(objs, 0x5F24).value.hex()[:4] == vec["expiry"]
     if "afl" in vec:
-        assert find(objs, 0x82).value == hexb(vec["aip"])
-        assert find(objs, 0x94).value == hexb(vec["afl"])
+        assert find(objs, 0x82).value == hexbytes(vec["aip"])
+        assert find(objs, 0x94).value == hexbytes(vec["afl"])
     if objs[0].tag == 0x57:
         account, _, rest = objs[0].value.hex().upper().partition("D")
         assert account == vec["pan"] and rest[:4] == vec["expiry"]
@@ -120,7 +120,7 @@ def test_tlv_multibyte_tags_long_lengths_and_padding() -> None:
                                  "9F FF FF FF 01 00"])
 def test_tlv_malformed(raw: str) -> None:
     with pytest.raises(TlvError):
-        decode_tlv(hexb(raw))
+        decode_tlv(hexbytes(raw))
 
 
 def test_tlv_depth_bound() -> None:
@@ -132,9 +132,9 @@ def test_tlv_depth_bound() -> None:
 
 
 def test_repr_hides_values() -> None:
-    objs = decode_tlv(hexb(V["tlv"][0]["hex"]))
+    objs = decode_tlv(hexbytes(V["tlv"][0]["hex"]))
     assert "6228" not in repr(objs) and "62 28" not in repr(objs)
-    assert "6228" not in repr(decode_response_apdu(hexb("62 28 48 90 00")))
+    assert "6228" not in repr(decode_response_apdu(hexbytes("62 28 48 90 00")))
 
 
 @settings(max_examples=3000)

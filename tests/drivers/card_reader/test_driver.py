@@ -1,4 +1,5 @@
-"""CrtCardReaderDriver against the simulated module over a real pty (and TCP), through pyserial."""
+"""CrtCardReaderDriver against the simulated module on an in-memory loopback link in virtual time
+(over a real pty and TCP, and the module's slow ACK in real time: test_end_to_end.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import (
     DeviceRefused,
     DeviceTimeout,
     DriverError,
+    FrameError,
     ProtocolError,
     TransportError,
     UnsupportedCommand,
@@ -20,16 +21,15 @@ from drivers.base.health import Action, DeviceState, SelftestLevel, SelftestOutc
 from drivers.base.transport import SerialTransport
 from drivers.card_reader.constants import CM
 from drivers.card_reader.driver import LINE_SETTINGS, CrtCardReaderDriver
-from simulators.base.link import Link
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.card_reader import CardReaderPeer
-from tests.drivers.card_reader.conftest import TOKEN_KEY, DriverFactory, Events
-from tests.support.waiting import wait_until
+from tests.drivers.card_reader.conftest import DriverFactory, Events
 
 PAN = "6228480000000000000"
 
 
 def test_line_settings_are_8n1_at_the_configured_baud(make_driver: DriverFactory) -> None:
-    drv = make_driver(open_=False)
+    drv = make_driver("/dev/null", open_=False)
     assert LINE_SETTINGS == {"bytesize": 8, "parity": "N", "stopbits": 1}
     assert isinstance(drv._transport, SerialTransport)
     assert drv._transport._settings == {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}
@@ -141,24 +141,6 @@ def test_chip_failure_refuses_the_read(driver: CrtCardReaderDriver, peer: CardRe
     assert driver.operation("read", {})["card_type"] == "debit"
 
 
-def test_slow_ack_times_out_cleanly_without_running_the_command(driver: CrtCardReaderDriver,
-                                                                 peer: CardReaderPeer) -> None:
-    before = peer.executed.get(CM.STATUS_REQUEST, 0)
-    peer.set_fault("slow_ack")
-    with pytest.raises(DeviceTimeout, match="no ACK"):
-        driver.poll()
-    assert driver.counters()["ack_timeouts"] == 3
-    assert peer.executed.get(CM.STATUS_REQUEST, 0) == before  # every attempt was cancelled by EOT
-    peer.set_fault("slow_ack", False)
-    assert driver.poll().state is DeviceState.ONLINE
-
-
-def test_slow_ack_tolerated_with_a_longer_ack_timeout(make_driver: DriverFactory, peer: CardReaderPeer) -> None:
-    drv = make_driver(options={"ack_timeout_s": 1.0})
-    peer.set_fault("slow_ack")
-    assert drv.poll().state is DeviceState.ONLINE
-
-
 def test_mute_raises_device_timeout(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
     peer.set_fault("mute")
     with pytest.raises(DeviceTimeout):
@@ -169,19 +151,14 @@ def test_mute_raises_device_timeout(driver: CrtCardReaderDriver, peer: CardReade
     assert driver.poll().state is DeviceState.ONLINE
 
 
-def test_slow_device_times_out_then_recovers(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
-    peer.slow_delay_s = 0.5
-    peer.set_fault("slow")
-    with pytest.raises(DeviceTimeout):
+def test_slow_device_times_out_then_recovers(driver: CrtCardReaderDriver, loop: LoopbackPeerLink) -> None:
+    loop.to_host.delay(0.5)  # ACK and response come after the 300 ms ACK timeout
+    with pytest.raises(DeviceTimeout, match="no ACK"):
         driver.poll()
-    peer.set_fault("slow", False)
-
-    def healthy() -> bool:
-        try:
-            return driver.poll().state is DeviceState.ONLINE
-        except DriverError:
-            return False
-    wait_until(healthy, 10, message="driver did not recover after the slow fault cleared")
+    assert driver.counters()["ack_timeouts"] == 3
+    loop.to_host.reset()
+    loop.link.clock.advance(1.0)  # the late answers have arrived; the next exchange drains them
+    assert driver.poll().state is DeviceState.ONLINE
 
 
 @pytest.mark.parametrize("fault", ["garbage", "bad_checksum", "truncated"])
@@ -203,7 +180,7 @@ def test_line_faults_never_give_a_wrong_status(driver: CrtCardReaderDriver, peer
     else:
         assert "ok" not in outcomes  # every reply is damaged: a clear error, never a status
     peer.set_fault(fault, False)
-    wait_until(lambda: _poll_ok(driver), 10, message=f"no recovery after {fault}")
+    assert _poll_ok(driver), f"no recovery after {fault}"
     assert driver.poll().detail["card_position"] == "inside"
 
 
@@ -227,42 +204,34 @@ def test_read_survives_garbage(driver: CrtCardReaderDriver, peer: CardReaderPeer
     assert results and all(r["pan_masked"] == "622848*********0000" for r in results)
 
 
-class CorruptFirstWrite(SerialTransport):
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.corrupted = False
-
-    def write(self, data: bytes) -> None:
-        if not self.corrupted and len(data) > 1:
-            self.corrupted = True
-            data = data[:-1] + bytes([data[-1] ^ 0x55])
-        super().write(data)
-
-
-def test_module_nak_makes_the_driver_resend(link: Link, peer: CardReaderPeer) -> None:
-    transport = CorruptFirstWrite(link.url)
-    spec = DeviceSpec("card_reader", "card_reader", "crt", link.url, 9600)
-    drv = CrtCardReaderDriver(spec, DriverContext(), transport=transport)
+def test_module_nak_makes_the_driver_resend(make_driver: DriverFactory, loop: LoopbackPeerLink) -> None:
+    drv = make_driver(open_=False)
+    loop.to_device.corrupt()  # the first command (INIT at open) reaches the module with a bad BCC
     drv.open()
-    try:
-        assert transport.corrupted and drv.counters()["naks"] == 1
-        assert drv.poll().state is DeviceState.ONLINE
-    finally:
-        drv.close()
+    assert drv.counters()["naks"] == 1
+    assert drv.poll().state is DeviceState.ONLINE
 
 
-def test_disconnect_then_reopen(driver: CrtCardReaderDriver, link: Link) -> None:
+def test_disconnect_then_reopen(driver: CrtCardReaderDriver, loop: LoopbackPeerLink) -> None:
     assert driver.poll().state is DeviceState.ONLINE
-    link.disconnect()
+    loop.disconnect()
     with pytest.raises(TransportError):
         driver.poll()
     with pytest.raises(TransportError):
         driver.close()
         driver.open()
-    link.reconnect()
+    loop.reconnect()
     driver.close()
     driver.open()
     assert driver.poll().state is DeviceState.ONLINE
+
+
+def test_poll_is_byte_exact(make_driver: DriverFactory, loop: LoopbackPeerLink) -> None:
+    """STATUS (CM 31 PM 30): the command frame out, the host ACK after the response, nothing else."""
+    driver = make_driver()
+    sent = len(loop.host.writes)
+    driver.poll()
+    assert loop.host.writes[sent:] == [bytes.fromhex("F2 00 00 03 43 31 30 03 B0"), bytes.fromhex("06")]
 
 
 def test_power_cycled_module_is_reinitialised(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
@@ -274,33 +243,6 @@ def test_power_cycled_module_is_reinitialised(driver: CrtCardReaderDriver, peer:
 def test_accept_cards_false_leaves_entry_disabled(make_driver: DriverFactory, peer: CardReaderPeer) -> None:
     make_driver(options={"accept_cards": False})
     assert peer.snapshot()["initialized"] and not peer.snapshot()["entry_enabled"]
-
-
-def test_over_tcp(tcp_link: Link, peer: CardReaderPeer, events: Events) -> None:
-    spec = DeviceSpec("card_reader", "card_reader", "crt", tcp_link.url, 9600)
-    drv = CrtCardReaderDriver(spec, DriverContext(emit=events, token_key=TOKEN_KEY))
-    drv.open()
-    try:
-        peer.act("present_card", ["6212345678901232"])
-        assert drv.operation("read", {})["pan_masked"] == "621234******1232"
-        assert drv.operation("retain", {})["retain_count"] == 1
-    finally:
-        drv.close()
-
-
-def test_tcp_disconnect_then_reopen(tcp_link: Link) -> None:
-    drv = CrtCardReaderDriver(DeviceSpec("card_reader", "card_reader", "crt", tcp_link.url, 9600), DriverContext())
-    drv.open()
-    try:
-        tcp_link.disconnect()
-        with pytest.raises(TransportError):
-            drv.poll()
-        tcp_link.reconnect()
-        drv.close()
-        drv.open()
-        assert drv.poll().state is DeviceState.ONLINE
-    finally:
-        drv.close()
 
 
 def test_selftest_levels(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
@@ -329,9 +271,11 @@ def test_selftest_interactive(make_driver: DriverFactory, peer: CardReaderPeer) 
 
 
 def test_selftest_interactive_times_out(make_driver: DriverFactory) -> None:
-    drv = make_driver(options={"interactive_timeout_s": 5.0}, clock=FakeClock())
+    drv = make_driver(options={"interactive_timeout_s": 5.0})
+    started = drv.ctx.clock.monotonic()
     result = drv.selftest(SelftestLevel.INTERACTIVE)
     assert result.result is SelftestOutcome.FAIL and result.code == "no_card"
+    assert 5.0 <= drv.ctx.clock.monotonic() - started < 6.0  # polled the card until the timeout, no longer
 
 
 def test_operations_contract(driver: CrtCardReaderDriver, peer: CardReaderPeer) -> None:
@@ -374,3 +318,22 @@ def test_check_options() -> None:
     assert sorted(p.split(":")[0] for p in problems) == ["accept_cards", "ack_timeout_s", "address",
                                                          "interactive_timeout_s", "retain_bin_capacity",
                                                          "retain_bin_high_pct", "speed"]
+
+
+def test_a_response_trickling_in_byte_by_byte_is_read_whole(driver: CrtCardReaderDriver,
+                                                             loop: LoopbackPeerLink) -> None:
+    loop.to_host.split(1, gap_s=0.1)  # inside the 150 ms inter-byte timeout
+    assert driver.poll().state is DeviceState.ONLINE
+    assert "checksum_errors" not in driver.counters()
+
+
+def test_a_response_that_stalls_is_nakked_then_given_up(driver: CrtCardReaderDriver, loop: LoopbackPeerLink,
+                                                        peer: CardReaderPeer) -> None:
+    loop.to_host.split(1, gap_s=0.3)  # every byte comes after the inter-byte timeout
+    with pytest.raises((FrameError, DeviceTimeout)):  # never a status from a response read in pieces
+        driver.poll()
+    assert driver.counters()["checksum_errors"] >= 1  # the stall was noticed and a resend asked for
+    assert bytes([0x15]) in loop.link.to_device.delivered  # NAK
+    loop.to_host.reset()
+    loop.link.clock.advance(10.0)
+    assert driver.poll().state is DeviceState.ONLINE

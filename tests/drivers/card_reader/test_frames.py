@@ -11,9 +11,9 @@ from drivers.base.framing import StreamDecoder
 from drivers.card_reader import messages as msg
 from drivers.card_reader.constants import CM, STX, CpuPm, ErrorCode, InitPm, MovePm, St0
 from drivers.card_reader.frames import Frame, decode_frame
-from tests.drivers.card_reader.conftest import hexb, load_vectors
+from tests.drivers.helpers import hexbytes, load_vectors
 
-V = load_vectors("frames.toml")
+V = load_vectors("card_reader", "frames.toml")
 
 
 def _stream() -> StreamDecoder[Frame]:
@@ -22,8 +22,8 @@ def _stream() -> StreamDecoder[Frame]:
 
 @pytest.mark.parametrize("vec", V["command"], ids=lambda v: v["meaning"])
 def test_command_vectors_encode_and_decode(vec: dict) -> None:
-    raw = hexb(vec["hex"])
-    command = msg.Command(vec["cm"], vec["pm"], hexb(vec["data"]))
+    raw = hexbytes(vec["hex"])
+    command = msg.Command(vec["cm"], vec["pm"], hexbytes(vec["data"]))
     assert Frame(command.encode()).encode() == raw
     frame, rest = decode_frame(raw)
     assert rest == b"" and frame is not None
@@ -32,33 +32,34 @@ def test_command_vectors_encode_and_decode(vec: dict) -> None:
 
 @pytest.mark.parametrize("vec", V["positive"], ids=lambda v: v["meaning"])
 def test_positive_reply_vectors(vec: dict) -> None:
-    frame, _ = decode_frame(hexb(vec["hex"]))
+    frame, _ = decode_frame(hexbytes(vec["hex"]))
     assert frame is not None
     reply = msg.decode_reply(frame.text)
     assert isinstance(reply, msg.PositiveReply)
-    assert (reply.cm, reply.pm, reply.status.code, reply.data) == (vec["cm"], vec["pm"], vec["st"], hexb(vec["data"]))
-    assert Frame(msg.encode_positive(reply.cm, reply.pm, reply.status, reply.data)).encode() == hexb(vec["hex"])
+    want = (vec["cm"], vec["pm"], vec["st"], hexbytes(vec["data"]))
+    assert (reply.cm, reply.pm, reply.status.code, reply.data) == want
+    assert Frame(msg.encode_positive(reply.cm, reply.pm, reply.status, reply.data)).encode() == hexbytes(vec["hex"])
 
 
 @pytest.mark.parametrize("vec", V["negative"], ids=lambda v: v["meaning"])
 def test_negative_reply_vectors(vec: dict) -> None:
-    frame, _ = decode_frame(hexb(vec["hex"]))
+    frame, _ = decode_frame(hexbytes(vec["hex"]))
     assert frame is not None
     reply = msg.decode_reply(frame.text)
     assert isinstance(reply, msg.NegativeReply)
     assert (reply.cm, reply.pm, reply.error) == (vec["cm"], vec["pm"], vec["error"])
     assert ErrorCode(reply.error)
-    assert Frame(msg.encode_negative(reply.cm, reply.pm, reply.error)).encode() == hexb(vec["hex"])
+    assert Frame(msg.encode_negative(reply.cm, reply.pm, reply.error)).encode() == hexbytes(vec["hex"])
 
 
 @pytest.mark.parametrize("vec", V["bad"], ids=lambda v: v["meaning"])
 def test_bad_frames_raise(vec: dict) -> None:
     with pytest.raises(FrameError):
-        decode_frame(hexb(vec["hex"]))
+        decode_frame(hexbytes(vec["hex"]))
 
 
 def test_builders_match_vectors() -> None:
-    by_meaning = {v["meaning"]: hexb(v["hex"]) for v in V["command"]}
+    by_meaning = {v["meaning"]: hexbytes(v["hex"]) for v in V["command"]}
     assert Frame(msg.status_request().encode()).encode() == by_meaning["STATUS REQUEST, report status"]
     assert Frame(msg.initialize(InitPm.NO_MOVE).encode()).encode() == \
         by_meaning["INITIALIZE, do not move a card inside (leave card)"]
@@ -74,13 +75,13 @@ def test_builders_match_vectors() -> None:
 
 
 def test_need_more_returns_none_for_every_prefix() -> None:
-    raw = hexb(V["command"][-3]["hex"])
+    raw = hexbytes(V["command"][-3]["hex"])
     for i in range(len(raw)):
         assert decode_frame(raw[:i]) == (None, raw[:i])
 
 
 def test_rest_bytes_are_returned() -> None:
-    raw = hexb(V["command"][0]["hex"])
+    raw = hexbytes(V["command"][0]["hex"])
     frame, rest = decode_frame(raw + b"\x06\xf2\x00")
     assert frame is not None and rest == b"\x06\xf2\x00"
 
@@ -117,7 +118,7 @@ def test_frame_rejects_bad_arguments() -> None:
 
 
 # -- stream: whole, halves, byte by byte, garbage -------------------------------------------
-ALL = [hexb(v["hex"]) for v in V["command"] + V["positive"] + V["negative"]]
+ALL = [hexbytes(v["hex"]) for v in V["command"] + V["positive"] + V["negative"]]
 
 
 def test_stream_whole() -> None:

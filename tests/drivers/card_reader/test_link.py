@@ -1,4 +1,5 @@
-"""CrtLink recovery rules (M001 §1.4.2) against a scripted line, one case per test."""
+"""CrtLink recovery rules (M001 §1.4.2) against a scripted line (RecordingTransport on a fake
+clock), one case per test."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from drivers.base.clock import FakeClock
 from drivers.base.errors import DeviceTimeout, FrameError, NakError
+from drivers.base.loopback import RecordingTransport
 from drivers.card_reader import messages as msg
 from drivers.card_reader.constants import ACK, EOT, NAK
 from drivers.card_reader.frames import Frame
@@ -16,36 +19,11 @@ STATUS_OK = Frame(msg.encode_positive(0x31, 0x30, msg.ModuleStatus(0x31, 0x30, 0
 OTHER_OK = Frame(msg.encode_positive(0x51, 0x32, msg.ModuleStatus(0x30, 0x30, 0x30), b"0")).encode()
 
 
-class ScriptedLine:
-    """A Transport whose answers come from ``script(written_bytes) -> bytes to deliver``."""
-
-    def __init__(self, script: Callable[[bytes], bytes]) -> None:
-        self.script = script
-        self.written: list[bytes] = []
-        self.inbox = b""
-        self.is_open = True
-
-    def open(self) -> None:
-        self.is_open = True
-
-    def close(self) -> None:
-        self.is_open = False
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-        self.inbox += self.script(data)
-
-    def read(self, n: int, timeout_s: float) -> bytes:
-        out, self.inbox = self.inbox[:n], self.inbox[n:]
-        return out
-
-    def reset_input(self) -> None:
-        self.inbox = b""
-
-
-def _link(script: Callable[[bytes], bytes]) -> tuple[CrtLink, ScriptedLine]:
-    line = ScriptedLine(script)
-    return CrtLink(line, addr=0, ack_timeout_s=0.05), line
+def _link(script: Callable[[bytes], bytes]) -> tuple[CrtLink, RecordingTransport]:
+    """A link over a scripted line (``script(written) -> bytes delivered``) on a fake clock."""
+    line = RecordingTransport(script, clock=FakeClock())
+    line.open()
+    return CrtLink(line, addr=0, clock=line.clock, ack_timeout_s=0.05), line
 
 
 def test_corrupt_response_is_nakked_and_the_resend_taken() -> None:
@@ -58,7 +36,7 @@ def test_corrupt_response_is_nakked_and_the_resend_taken() -> None:
     link, line = _link(script)
     reply = link.exchange(msg.status_request(), 1.0)
     assert isinstance(reply, msg.PositiveReply) and reply.status.code == "100"
-    assert line.written[1:] == [bytes([NAK]), bytes([ACK])]
+    assert line.writes[1:] == [bytes([NAK]), bytes([ACK])]
     assert link.counters["checksum_errors"] == 1
 
 
@@ -74,7 +52,7 @@ def test_stalled_half_response_is_nakked() -> None:
         return b""
     link, line = _link(script)
     assert isinstance(link.exchange(msg.status_request(), 2.0), msg.PositiveReply)
-    assert bytes([NAK]) in line.written
+    assert bytes([NAK]) in line.writes
 
 
 def test_response_without_ack_is_accepted() -> None:
@@ -93,7 +71,7 @@ def test_module_nak_then_ack() -> None:
     answers = [bytes([NAK]), bytes([ACK]) + STATUS_OK]
     link, line = _link(lambda data: answers.pop(0) if data[:1] == b"\xf2" else b"")
     assert isinstance(link.exchange(msg.status_request(), 1.0), msg.PositiveReply)
-    assert len([w for w in line.written if w[:1] == b"\xf2"]) == 2 and link.counters["naks"] == 1
+    assert len([w for w in line.writes if w[:1] == b"\xf2"]) == 2 and link.counters["naks"] == 1
 
 
 def test_module_naks_everything() -> None:
@@ -106,15 +84,15 @@ def test_no_ack_sends_eot_then_resends_then_times_out() -> None:
     link, line = _link(lambda data: bytes([EOT]) if data == bytes([EOT]) else b"")
     with pytest.raises(DeviceTimeout, match="no ACK"):
         link.exchange(msg.status_request(), 1.0)
-    assert line.written.count(bytes([EOT])) == 3
-    assert len([w for w in line.written if w[:1] == b"\xf2"]) == 3
+    assert line.writes.count(bytes([EOT])) == 3
+    assert len([w for w in line.writes if w[:1] == b"\xf2"]) == 3
 
 
 def test_ack_but_no_response_cancels_with_eot() -> None:
     link, line = _link(lambda data: bytes([ACK]) if data[:1] == b"\xf2" else b"")
     with pytest.raises(DeviceTimeout, match="no response"):
         link.exchange(msg.status_request(), 0.2)
-    assert line.written[-1] == bytes([EOT])
+    assert line.writes[-1] == bytes([EOT])
 
 
 def test_always_corrupt_gives_frame_error() -> None:

@@ -1,43 +1,27 @@
-"""SamIdReaderDriver against IdReaderPeer over a real pty (and TCP): reading, the latch, faults."""
+"""SamIdReaderDriver against IdReaderPeer on an in-memory loopback link in virtual time: reading,
+the latch, faults (over a real pty and TCP: test_end_to_end.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
 from drivers.base.health import DeviceState, SelftestLevel, SelftestOutcome
-from drivers.id_reader import SamIdReaderDriver
-from simulators.base import Link, PtyLink, TcpLink
+from drivers.id_reader.driver import SamIdReaderDriver
 from simulators.id_reader import IdReaderPeer
-from tests.support.waiting import wait_until
+from tests.drivers import helpers
+
+Rig = helpers.Rig[SamIdReaderDriver, IdReaderPeer]
+SPEC = helpers.spec("id_reader", "sam", "loop://", timeout_s=0.4, options={"interactive_timeout_s": 5})
 
 
-class Rig:
-    def __init__(self, link: Link, peer: IdReaderPeer) -> None:
-        self.link, self.peer = link, peer
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.prompts: list[str] = []
-        ctx = DriverContext(emit=lambda k, d: self.events.append((k, d)) or 1, prompt=self.prompts.append)
-        self.driver = SamIdReaderDriver(DeviceSpec("id_reader", "id_reader", "sam", link.url, timeout_s=0.4,
-                                                   options={"interactive_timeout_s": 5}), ctx)
-        self.driver.open()
-
-
-@pytest.fixture(params=["pty", "tcp"])
-def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
-    peer = IdReaderPeer()
-    link: Link = PtyLink(peer, tmp_path / "idr") if request.param == "pty" else TcpLink(peer)
-    link.start()
-    r = Rig(link, peer)
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    r = Rig(SamIdReaderDriver, IdReaderPeer(), SPEC)
     yield r
-    r.driver.close()
-    link.stop()
+    r.close()
 
 
 def test_read_gives_full_fields_to_the_caller_and_masked_everywhere_else(rig: Rig) -> None:
@@ -49,7 +33,7 @@ def test_read_gives_full_fields_to_the_caller_and_masked_everywhere_else(rig: Ri
     out = rig.driver.operation("read", {})
     assert out["identity"]["id_number"] == "44030519900101123X" and out["identity"]["sex"] == "女"
     assert out["identity"]["nation"] == "壮" and out["photo_b64"]
-    assert rig.events == [("id_card_read", {"id_number_masked": "440305********123X", "sw3": "0x90"})]
+    assert rig.events.items == [("id_card_read", {"id_number_masked": "440305********123X", "sw3": "0x90"})]
     # the card is latched after a read: it must leave the field before it reads again
     with pytest.raises(DeviceRefused):
         rig.driver.operation("read", {})
@@ -77,18 +61,30 @@ def test_mute_is_a_timeout(rig: Rig) -> None:
         rig.driver.poll()
 
 
-@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "garbage", "slow"])
+@pytest.mark.parametrize("fault", ["bad_checksum", "truncated", "garbage", "slow", "late"])
 def test_link_faults_never_give_a_wrong_status(rig: Rig, fault: str) -> None:
-    rig.peer.slow_delay_s = 0.6
-    rig.peer.set_fault(fault, True)
+    rig.peer.slow_delay_s = 0.6  # the peer's own slow fault: answers 0.6 s late
+    if fault == "late":
+        rig.link.to_host.delay(0.6)  # every answer arrives after the 0.4 s timeout
+    else:
+        rig.peer.set_fault(fault, True)
     for _ in range(3):
         try:
             st = rig.driver.poll()
         except DriverError:
             continue
         assert st.state is DeviceState.ONLINE  # only a real answer may say so
-    rig.peer.set_fault(fault, False)
-    wait_until(lambda: _ok(rig), 5)
+    rig.peer.set_fault(fault, False) if fault != "late" else rig.link.to_host.reset()
+    rig.clock.advance(1.0)  # what was still on its way has arrived; the next exchange drains it
+    assert _ok(rig)
+
+
+def test_late_answers_are_retried_then_a_timeout(rig: Rig) -> None:
+    rig.link.to_host.delay(5.0)
+    with pytest.raises(DeviceTimeout):
+        rig.driver.poll()
+    assert rig.driver.counters()["timeouts"] == 3  # the first try and RETRIES more, 0.4 s each
+    assert rig.clock.monotonic() - 1000.0 == pytest.approx(1.2)  # and not a moment more
 
 
 def _ok(rig: Rig) -> bool:
@@ -100,32 +96,37 @@ def _ok(rig: Rig) -> bool:
 
 def test_disconnect_then_reopen(rig: Rig) -> None:
     rig.link.disconnect()
-    with pytest.raises((TransportError, DeviceTimeout)):
-        for _ in range(3):
-            rig.driver.poll()
+    with pytest.raises(TransportError):
+        rig.driver.poll()
+    with pytest.raises(TransportError):
+        rig.driver.open()
     rig.link.reconnect()
-
-    def reopened() -> bool:
-        try:
-            rig.driver.open()
-            return _ok(rig)
-        except DriverError:
-            return False
-    wait_until(reopened, 5)
+    rig.driver.open()
+    assert _ok(rig)
 
 
-def test_selftest_levels_including_interactive(rig: Rig) -> None:
+def test_selftest_levels_including_interactive() -> None:
+    peer = IdReaderPeer()
+    # the engineer places the card when asked
+    rig = Rig(SamIdReaderDriver, peer, SPEC, prompt=lambda message: peer.act("insert_id_card", []))
     assert rig.driver.selftest(SelftestLevel.INTERNAL).details["sam_id"].startswith("05.02-")
     assert rig.driver.selftest(SelftestLevel.EXTERNAL).result is SelftestOutcome.PASS
-
-    def engineer() -> None:
-        wait_until(lambda: rig.prompts, 5)
-        rig.peer.act("insert_id_card", [])
-    t = threading.Thread(target=engineer)
-    t.start()
     res = rig.driver.selftest(SelftestLevel.INTERACTIVE)
-    t.join()
     assert res.result is SelftestOutcome.PASS and res.details["id_number_masked"] == "110105********002X"
+
+
+def test_interactive_selftest_gives_up_after_its_timeout(rig: Rig) -> None:
+    res = rig.driver.selftest(SelftestLevel.INTERACTIVE)
+    assert res.result is SelftestOutcome.FAIL and res.code == "no_card"
+    assert rig.prompts and rig.clock.monotonic() - 1000.0 >= 5.0
+
+
+def test_poll_is_byte_exact() -> None:
+    """SAM status query 11 FF -> SW3 90: the request and the answer, byte for byte."""
+    status_ok = helpers.hexbytes("AA AA AA 96 69 00 04 00 00 90 94")
+    drv, line = helpers.recorded(SamIdReaderDriver, SPEC, [status_ok])
+    assert drv.poll().state is DeviceState.ONLINE
+    assert line.writes == [helpers.hexbytes("AA AA AA 96 69 00 03 11 FF ED")]
 
 
 def test_options() -> None:

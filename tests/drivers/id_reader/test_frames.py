@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import struct
-import tomllib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -15,30 +13,27 @@ from drivers.base.framing import StreamDecoder
 from drivers.id_reader.constants import PREAMBLE, TEXT_BYTES, Command
 from drivers.id_reader.frames import Request, Response, decode_request, decode_response
 from drivers.id_reader.messages import decode_identity, decode_sam_id, encode_identity_text
+from tests.drivers.helpers import hexbytes, load_vectors
 
-V = tomllib.loads((Path(__file__).parents[2] / "vectors/id_reader/frames.toml").read_text())
-
-
-def _hex(s: str) -> bytes:
-    return bytes.fromhex(s.replace(" ", ""))
+V = load_vectors("id_reader", "frames.toml")
 
 
 @pytest.mark.parametrize("vec", V["request"], ids=lambda v: v["name"])
 def test_request_vectors(vec: dict) -> None:
-    assert Request(vec["command"]).encode() == _hex(vec["hex"])
-    assert decode_request(_hex(vec["hex"])) == (Request(vec["command"]), b"")
+    assert Request(vec["command"]).encode() == hexbytes(vec["hex"])
+    assert decode_request(hexbytes(vec["hex"])) == (Request(vec["command"]), b"")
 
 
 @pytest.mark.parametrize("vec", V["response"], ids=lambda v: v["name"])
 def test_response_vectors(vec: dict) -> None:
-    frame, rest = decode_response(_hex(vec["hex"]))
+    frame, rest = decode_response(hexbytes(vec["hex"]))
     assert frame == Response(0, 0, vec["sw3"], bytes.fromhex(vec["data"])) and rest == b""
-    assert frame.encode() == _hex(vec["hex"])
+    assert frame.encode() == hexbytes(vec["hex"])
 
 
 def test_public_snippet_with_wrong_checksum_is_rejected() -> None:
     with pytest.raises(FrameError, match="checksum"):
-        decode_request(_hex(V["bad"][0]["hex"]))
+        decode_request(hexbytes(V["bad"][0]["hex"]))
 
 
 def _stream() -> tuple[bytes, list[Response]]:
@@ -94,4 +89,4 @@ def test_identity_text_layout_and_opaque_photo() -> None:
 
 
 def test_command_constants_match_the_vectors() -> None:
-    assert Request(Command.STATUS_DETECT).encode() == _hex("AA AA AA 96 69 00 03 11 FF ED")
+    assert Request(Command.STATUS_DETECT).encode() == hexbytes("AA AA AA 96 69 00 03 11 FF ED")

@@ -1,45 +1,22 @@
-"""Fixtures: the simulated printer on a real pty, over TCP and over USB (pyusb core + PeerUsbBackend)."""
+"""Fixtures: the simulated printer on an in-memory loopback link in virtual time (the default),
+on a real pty, over TCP and over USB (pyusb core + PeerUsbBackend)."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.base.clock import FakeClock
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.receipt_printer.driver import EscposDriver
 from simulators.base.link import PtyLink, TcpLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.receipt_printer import ReceiptPrinterPeer
 from simulators.usb_backend import PeerUsbBackend
-
-VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "receipt_printer"
-
-
-def load_vectors(name: str) -> dict[str, Any]:
-    with open(VECTORS / name, "rb") as fh:
-        return tomllib.load(fh)
-
-
-def hexbytes(text: str) -> bytes:
-    return bytes.fromhex(text.replace(" ", ""))
-
-
-class Events:
-    """A DriverContext.emit that records (kind, data)."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, kind: str, data: dict[str, Any]) -> int:
-        self.items.append((kind, data))
-        return len(self.items)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.items]
-
+from tests.drivers.helpers import Events
 
 DriverFactory = Callable[..., EscposDriver]
 
@@ -62,14 +39,32 @@ def pty_link(peer: ReceiptPrinterPeer, tmp_path: Path) -> Iterator[PtyLink]:
 
 
 @pytest.fixture
-def make_driver(events: Events) -> Iterator[DriverFactory]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def loop(peer: ReceiptPrinterPeer, clock: FakeClock) -> LoopbackPeerLink:
+    """The peer on an in-memory link in virtual time: the default line of these tests."""
+    return LoopbackPeerLink(peer, clock)
+
+
+@pytest.fixture
+def make_driver(events: Events, request: pytest.FixtureRequest) -> Iterator[DriverFactory]:
+    """``make(port)``: a real port (str) on the system clock, or a loopback link (default: ``loop``)
+    on its fake clock. ``loop`` is made only when asked for: it takes over the peer's output."""
     made: list[EscposDriver] = []
 
-    def make(port: str, *, timeout_s: float = 0.2, options: dict[str, Any] | None = None,
-             usb_backend: Any = None) -> EscposDriver:
-        spec = DeviceSpec("printer", "receipt_printer", "escpos", port, baudrate=115200, timeout_s=timeout_s,
+    def make(port: str | LoopbackPeerLink | None = None, *, timeout_s: float = 0.2,
+             options: dict[str, Any] | None = None, usb_backend: Any = None) -> EscposDriver:
+        link = request.getfixturevalue("loop") if port is None else port
+        url = link if isinstance(link, str) else link.url
+        spec = DeviceSpec("printer", "receipt_printer", "escpos", url, baudrate=115200, timeout_s=timeout_s,
                           options=options or {})
-        drv = EscposDriver(spec, DriverContext(emit=events, usb_backend=usb_backend))
+        ctx = DriverContext(emit=events, usb_backend=usb_backend)
+        if not isinstance(link, str):
+            ctx.clock, ctx.open_transport = link.link.clock, link.opener()
+        drv = EscposDriver(spec, ctx)
         made.append(drv)
         return drv
 
@@ -79,8 +74,8 @@ def make_driver(events: Events) -> Iterator[DriverFactory]:
 
 
 @pytest.fixture
-def driver(pty_link: PtyLink, make_driver: DriverFactory) -> EscposDriver:
-    drv = make_driver(pty_link.url)
+def driver(make_driver: DriverFactory) -> EscposDriver:
+    drv = make_driver()
     drv.open()
     return drv
 

@@ -39,10 +39,9 @@ from drivers.receipt_printer.constants import (
     RecoverRequest,
     StatusType,
 )
+from tests.drivers.helpers import hexbytes, load_vectors
 
-from .conftest import hexbytes, load_vectors
-
-VECTORS = load_vectors("commands.toml")
+VECTORS = load_vectors("receipt_printer", "commands.toml")
 BY_NAME = {v["name"]: hexbytes(v["hex"]) for v in VECTORS["command"]}
 
 #: what our encoder must produce for each named vector

@@ -1,11 +1,11 @@
-"""EscposDriver against ReceiptPrinterPeer over a real pty (pyserial), for every fault."""
+"""EscposDriver against ReceiptPrinterPeer on an in-memory loopback link in virtual time, for every
+fault (the same peer over a real pty: test_end_to_end.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from drivers.base.clock import FakeClock
 from drivers.base.errors import (
     DeviceRefused,
     DeviceTimeout,
@@ -19,9 +19,9 @@ from drivers.receipt_printer.commands import Command, LineFeed
 from drivers.receipt_printer.constants import StatusType
 from drivers.receipt_printer.driver import EscposDriver
 from drivers.receipt_printer.selftest import head_test_bar
-from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.receipt_printer import PrintedLine, ReceiptPrinterPeer
-from tests.support.waiting import wait_until
+from tests.drivers import helpers
 
 from .conftest import DriverFactory, Events
 
@@ -107,10 +107,10 @@ def test_print_with_paper_near_end_goes_ahead(driver: EscposDriver, peer: Receip
     assert peer.receipts[-1].text == ["x"]
 
 
-def test_cut_fails_then_dle_enq_once(pty_link: PtyLink, make_driver: DriverFactory, peer: ReceiptPrinterPeer,
-                                     events: Events) -> None:
+def test_cut_fails_then_dle_enq_once(make_driver: DriverFactory, peer: ReceiptPrinterPeer, events: Events,
+                                     clock: FakeClock) -> None:
     # the GS r barrier behind the failed cut is never answered (the printer went off-line)
-    driver = make_driver(pty_link.url, options={"print_timeout_s": 0.5})
+    driver = make_driver(options={"print_timeout_s": 0.5})
     driver.open()
     with peer.lock:
         peer.cutter_jammed = True  # jams on the next cut, status still clean before printing
@@ -120,6 +120,7 @@ def test_cut_fails_then_dle_enq_once(pty_link: PtyLink, make_driver: DriverFacto
     assert driver.counters()["failed_paper_cuts"] == 1
     assert "paper_cuts" not in driver.counters()
     assert events.kinds() == ["receipt_printed"] and events.items[0][1]["cut"] is False
+    assert clock.monotonic() - 1000.0 >= 0.5  # it waited the whole print timeout for the barrier
 
 
 def test_dle_enq_recovers_after_jam_is_cleared(driver: EscposDriver, peer: ReceiptPrinterPeer) -> None:
@@ -144,21 +145,17 @@ class RunsOutMidReceipt(ReceiptPrinterPeer):
         return replies
 
 
-def test_paper_runs_out_mid_receipt(tmp_path: Path, make_driver: DriverFactory, events: Events) -> None:
+def test_paper_runs_out_mid_receipt(make_driver: DriverFactory, events: Events, clock: FakeClock) -> None:
     peer = RunsOutMidReceipt()
-    link = PtyLink(peer, tmp_path / "p").start()
-    try:
-        drv = make_driver(link.url, options={"print_timeout_s": 0.5})
-        drv.open()
-        result = drv.operation("print", {"lines": ["one", "two", "three"], "cut": True})
-        assert result == {"printed": False, "lines": 0, "cut": False, "faults": ["paper_out"]}
-        assert events.kinds() == ["receipt_failed"]
-        assert peer.current.text == ["one"] and peer.held
-        peer.act("load_paper", [])  # the held rest prints, the late GS r answer goes out now
-        assert peer.receipts[-1].text == ["one", "two", "three"]
-        assert drv.poll().state == DeviceState.ONLINE
-    finally:
-        link.stop()
+    drv = make_driver(LoopbackPeerLink(peer, clock), options={"print_timeout_s": 0.5})
+    drv.open()
+    result = drv.operation("print", {"lines": ["one", "two", "three"], "cut": True})
+    assert result == {"printed": False, "lines": 0, "cut": False, "faults": ["paper_out"]}
+    assert events.kinds() == ["receipt_failed"]
+    assert peer.current.text == ["one"] and peer.held
+    peer.act("load_paper", [])  # the held rest prints, the late GS r answer goes out now
+    assert peer.receipts[-1].text == ["one", "two", "three"]
+    assert drv.poll().state == DeviceState.ONLINE
 
 
 def test_counters_count_transitions(driver: EscposDriver, peer: ReceiptPrinterPeer) -> None:
@@ -244,39 +241,34 @@ def test_truncated_one_byte_replies_stay_whole(driver: EscposDriver, peer: Recei
     assert driver.poll().fault_codes == ["paper_out"]
 
 
-def test_slow_printer_times_out_then_recovers(driver: EscposDriver, peer: ReceiptPrinterPeer) -> None:
-    peer.slow_delay_s = 0.5
-    peer.set_fault("slow")
+def test_slow_printer_times_out_then_recovers(driver: EscposDriver, peer: ReceiptPrinterPeer,
+                                              loop: LoopbackPeerLink, clock: FakeClock) -> None:
+    loop.to_host.delay(2.0)  # every reply arrives 2 s late: the driver's timeout is 0.2 s, 3 attempts
     with pytest.raises(DeviceTimeout):
         driver.query(StatusType.PRINTER)
-    peer.set_fault("slow", False)
+    assert driver.counters()["communication_errors"] == 3
+    loop.to_host.reset()
+    clock.advance(2.0)  # the three late answers are on the line now
     peer.set_fault("cover_open")
-
-    def good_poll() -> bool:
-        try:
-            return driver.poll().fault_codes == ["cover_open"]
-        except DriverError:
-            return False
-
-    wait_until(good_poll, 10.0, message="poll did not recover after the slow replies drained")
+    # they are drained, never paired with a later request: the status is right at once, and stable
     # and once recovered, the status is stable (no stale byte paired with a later request)
     for _ in range(3):
         assert driver.poll().fault_codes == ["cover_open"]
 
 
-def test_disconnect_then_reopen(driver: EscposDriver, pty_link: PtyLink) -> None:
+def test_disconnect_then_reopen(driver: EscposDriver, loop: LoopbackPeerLink) -> None:
     assert driver.poll().state == DeviceState.ONLINE
-    pty_link.disconnect()
+    loop.disconnect()
     with pytest.raises(TransportError):
         driver.poll()
     with pytest.raises(TransportError):
         driver.open()  # the port is gone
-    pty_link.reconnect()
+    loop.reconnect()
     driver.open()
     assert driver.poll().state == DeviceState.ONLINE
 
 
-def test_interleaved_asb_blocks_are_set_aside(tmp_path: Path, make_driver: DriverFactory) -> None:
+def test_interleaved_asb_blocks_are_set_aside(make_driver: DriverFactory, clock: FakeClock) -> None:
     class AsbPeer(ReceiptPrinterPeer):
         def on_bytes(self, data: bytes) -> list[bytes]:
             replies = super().on_bytes(data)
@@ -284,15 +276,11 @@ def test_interleaved_asb_blocks_are_set_aside(tmp_path: Path, make_driver: Drive
 
     peer = AsbPeer()
     peer.set_fault("cover_open")
-    link = PtyLink(peer, tmp_path / "asb").start()
-    try:
-        drv = make_driver(link.url)
-        drv.open()
-        status = drv.poll()
-        assert status.fault_codes == ["cover_open"]
-        assert status.detail["paper"] == "ok"
-    finally:
-        link.stop()
+    drv = make_driver(LoopbackPeerLink(peer, clock))
+    drv.open()
+    status = drv.poll()
+    assert status.fault_codes == ["cover_open"]
+    assert status.detail["paper"] == "ok"
 
 
 def test_selftest_result_actions(driver: EscposDriver, peer: ReceiptPrinterPeer) -> None:
@@ -305,17 +293,17 @@ def test_selftest_result_actions(driver: EscposDriver, peer: ReceiptPrinterPeer)
     assert peer.receipts == []
 
 
-def test_registered_in_both_registries(pty_link: PtyLink) -> None:
+def test_registered_in_both_registries() -> None:
     from drivers import DeviceSpec, DriverContext, build_driver
     from simulators.registry import peer_class
 
-    spec = DeviceSpec("printer", "receipt_printer", "escpos", pty_link.url)
+    spec = DeviceSpec("printer", "receipt_printer", "escpos", "/dev/ttyUSB0")
     assert type(build_driver(spec, DriverContext())) is EscposDriver
     assert peer_class("receipt_printer") is ReceiptPrinterPeer
     assert ReceiptPrinterPeer.line == {"baudrate": 115200}
 
 
-def test_printer_goes_silent_after_the_data(tmp_path: Path, make_driver: DriverFactory, events: Events) -> None:
+def test_printer_goes_silent_after_the_data(make_driver: DriverFactory, events: Events, clock: FakeClock) -> None:
     class DiesMidReceipt(ReceiptPrinterPeer):
         def _execute(self, cmd: Command) -> list[bytes]:
             replies = super()._execute(cmd)
@@ -324,18 +312,14 @@ def test_printer_goes_silent_after_the_data(tmp_path: Path, make_driver: DriverF
             return replies
 
     peer = DiesMidReceipt()
-    link = PtyLink(peer, tmp_path / "p").start()
-    try:
-        drv = make_driver(link.url, options={"print_timeout_s": 0.5})
-        drv.open()
-        with pytest.raises(DeviceTimeout):
-            drv.operation("print", {"lines": ["a", "b"]})
-        assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False, "barcodes": 0,
-                                                        "images": 0, "cut_requested": True,
-                                                        "error": "DeviceTimeout"})]
-        assert "receipts_printed" not in drv.counters()
-    finally:
-        link.stop()
+    drv = make_driver(LoopbackPeerLink(peer, clock), options={"print_timeout_s": 0.5})
+    drv.open()
+    with pytest.raises(DeviceTimeout):
+        drv.operation("print", {"lines": ["a", "b"]})
+    assert events.items == [("receipt_unverified", {"device": "printer", "lines": 2, "qr": False, "barcodes": 0,
+                                                    "images": 0, "cut_requested": True,
+                                                    "error": "DeviceTimeout"})]
+    assert "receipts_printed" not in drv.counters()
 
 
 def test_selftest_slip_has_the_head_bar_and_the_check_code_barcode(driver: EscposDriver,
@@ -356,3 +340,26 @@ def test_head_test_bar_prints_every_dot_and_no_padding() -> None:
     bar = head_test_bar(388)  # 48 whole bytes and 4 dots: the last byte is 0xF0
     assert bar.width_bytes == 49 and bar.data[:49] == b"\xff" * 48 + b"\xf0"
     assert bar.black_fraction() == 1.0
+
+
+# -- byte-exact, on a RecordingTransport ----------------------------------------------------------
+SPEC = helpers.spec("receipt_printer", "escpos", timeout_s=0.2)
+
+
+def test_poll_asks_dle_eot_1_to_4_one_at_a_time() -> None:
+    drv, line = helpers.recorded(EscposDriver, SPEC, [b"\x12", b"\x12", b"\x12", b"\x7e"])
+    assert drv.poll().fault_codes == ["paper_out"]
+    assert line.writes == [bytes.fromhex("10 04 01"), bytes.fromhex("10 04 02"), bytes.fromhex("10 04 03"),
+                           bytes.fromhex("10 04 04")]
+
+
+def test_a_silent_printer_is_asked_three_times_then_it_is_a_timeout() -> None:
+    drv, line = helpers.recorded(EscposDriver, SPEC, [])
+    started = drv.ctx.clock.monotonic()
+    with pytest.raises(DeviceTimeout):
+        drv.query(StatusType.PRINTER)
+    assert line.writes == [bytes.fromhex("10 04 01")] * 3
+    # each attempt waits its 0.2 s window; the retries first drain the line until 50 ms of quiet
+    # (and every attempt drops what is already there, 1 ms): nothing longer, nothing shorter
+    assert drv.ctx.clock.monotonic() - started == pytest.approx(3 * (0.001 + 0.2) + 2 * 0.05)
+

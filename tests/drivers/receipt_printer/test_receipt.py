@@ -13,10 +13,9 @@ from drivers.receipt_printer.receipt import (
     setup_commands,
     wrap,
 )
+from tests.drivers.helpers import hexbytes, load_vectors
 
-from .conftest import hexbytes, load_vectors
-
-V = {v["name"]: hexbytes(v["hex"]) for v in load_vectors("commands.toml")["command"]}
+V = {v["name"]: hexbytes(v["hex"]) for v in load_vectors("receipt_printer", "commands.toml")["command"]}
 
 
 def test_default_options_are_valid() -> None:

@@ -1,4 +1,4 @@
-"""DLE EOT / ASB status codec and the health table, from the protocols.md vectors."""
+"""DLE EOT / ASB status codec and the health table, from tests/vectors/receipt_printer/status.toml."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ from drivers.receipt_printer.status import (
     decode_reply,
     decode_status_byte,
 )
+from tests.drivers.helpers import hexbytes, load_vectors
 
-from .conftest import hexbytes, load_vectors
-
-VECTORS = load_vectors("status.toml")
+VECTORS = load_vectors("receipt_printer", "status.toml")
 
 
 def _rts(eot: list[str]) -> RealTimeStatus:
@@ -63,7 +62,7 @@ def test_fixed_bits_wrong_is_frame_error(vector: dict, n: StatusType) -> None:
     (StatusType.ROLL_PAPER, RollPaperStatus.ROLL_PAPER_END, 0x72),
 ])
 def test_every_named_bit_decodes(n: StatusType, member: object, value: int) -> None:
-    """Each bit protocols.md names, alone on top of the fixed 0x12."""
+    """Each bit the Epson DLE EOT reference names, alone on top of the fixed 0x12."""
     assert decode_status_byte(n, value) == member
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +111,8 @@ def _torture(bench: SimBench, agent_factory: Callable[..., AgentProcess], broker
     assert peer.act("insert_note", ["20"])["accepted"]  # the last life credits a note of its own
     wait_until(lambda: len(peer.stacked) > before and peer.note is None, 30, message=peer.snapshot)
     wait_until(lambda: api.get("/v1/queue")[1]["pending"] == 0, 60, message=lambda: api.get("/v1/queue")[1])
-    time.sleep(0.5)  # the last PUBACKed messages reach the recorder
+    last_seq = api.get("/v1/queue")[1]["last_seq"]
+    rec.wait_for(lambda m: _seq(m) >= last_seq, 10)  # the last PUBACKed record has reached the recorder too
     assert agent.terminate() == 0
     events = [m.json() for m in rec.messages() if m.topic.endswith("/up/events")]
     credits = [e["data"] for e in events if e["type"] == "note_stacked"]
@@ -127,6 +127,13 @@ def _torture(bench: SimBench, agent_factory: Callable[..., AgentProcess], broker
     print(json.dumps({"protocol": peer.driver, "kills": kills, "stacked_by_acceptor": len(peer.stacked),
                       "note_stacked": len(credited_ids), "note_reconcile": len(reconciled),
                       "returned": peer.returned, "lost_by_acceptor": peer.lost}))
+
+
+def _seq(message: Any) -> int:
+    try:
+        return int(message.json().get("seq", -1))
+    except (ValueError, AttributeError, TypeError):
+        return -1
 
 
 def test_crash_torture_short(bench: SimBench, agent_factory: Callable[..., AgentProcess], broker: Any,

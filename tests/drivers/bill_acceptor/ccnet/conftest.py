@@ -1,39 +1,23 @@
-"""Fixtures: a CcnetPeer on a real pty and CcnetDriver instances talking to it
-(they override the ID003 fixtures of the parent conftest for the tests in this folder)."""
+"""CCNET in place of ID003 for the parent conftest's fixtures (link, pty, make_driver, driver)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from drivers.bill_acceptor.ccnet.driver import CcnetDriver
-from simulators.base.link import PtyLink
 from simulators.bill_acceptor_ccnet import CcnetPeer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import CCNET, Proto
 
 CcnetFactory = Callable[..., CcnetDriver]
 
 
 @pytest.fixture
+def protocol() -> Proto:
+    return CCNET
+
+
+@pytest.fixture
 def peer() -> CcnetPeer:
     return CcnetPeer(seed=7)
-
-
-@pytest.fixture
-def link(peer: CcnetPeer, tmp_path: Path) -> Iterator[PtyLink]:
-    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
-        yield lnk
-
-
-@pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[CcnetFactory]:
-    maker = DriverMaker(CcnetDriver, "ccnet", link, journal)
-    yield maker
-    maker.close_all()
-
-
-@pytest.fixture
-def driver(make_driver: CcnetFactory) -> CcnetDriver:
-    return make_driver()

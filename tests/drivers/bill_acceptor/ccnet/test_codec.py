@@ -1,7 +1,7 @@
 """CCNET codec: byte-exact frames published in public drivers, and properties of the framing.
 
-The vectors below are the literal byte strings of independent public implementations (found in
-the code index; each cites where): they pin SYNC/ADR/LNG and the CRC-16/KERMIT, low byte first.
+The vectors below are the literal byte strings of independent public implementations (listed in
+docs/hardware.md; each cites where): they pin SYNC/ADR/LNG and the CRC-16/KERMIT, low byte first.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CcnetDriver against CcnetPeer on a real pty: session, notes, faults, link faults, restarts."""
+"""CcnetDriver against CcnetPeer in memory on a fake clock: session, notes, faults, link faults, restarts."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import pytest
 
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.ccnet.constants import Command
 from drivers.bill_acceptor.ccnet.driver import CcnetDriver
-from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ccnet import CcnetPeer
 from tests.drivers.bill_acceptor.ccnet.conftest import CcnetFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
+from tests.drivers.bill_acceptor.support import Journal, acceptor_status, assert_device_fault_round_trip, poll_until
 
 
 def idle(status: DeviceStatus) -> bool:
@@ -33,7 +32,7 @@ def ready(driver: CcnetDriver) -> CcnetDriver:
     return driver
 
 
-def test_registered_in_driver_registry(link: PtyLink) -> None:
+def test_registered_in_driver_registry(link: LoopbackPeerLink) -> None:
     assert isinstance(build_driver(DeviceSpec("ba", "bill_acceptor", "ccnet", link.url), DriverContext()),
                       CcnetDriver)
 
@@ -111,17 +110,7 @@ DEVICE_FAULTS = [
                          ids=[f[0] for f in DEVICE_FAULTS])
 def test_device_fault_in_health_at_the_next_poll(ready: CcnetDriver, peer: CcnetPeer, fault: str, wire: str,
                                                  state: DeviceState, code: str, action: Action, counter: str) -> None:
-    peer.set_fault(fault)
-    status = ready.poll()
-    assert status.detail["acceptor_status"] == wire
-    assert status.state is state and status.fault_codes == [code] and status.action is action
-    ready.poll()
-    assert ready.counters()[counter] == 1
-    with pytest.raises(DeviceRefused) as refused:
-        ready.operation("enable", {})
-    assert refused.value.code == code
-    peer.set_fault(fault, False)
-    assert poll_until(ready, acceptor_status("IDLING")).faults == ()
+    assert_device_fault_round_trip(ready, peer, fault, wire, state, code, action, counter, "IDLING")
 
 
 def test_failure_code_in_detail(ready: CcnetDriver, peer: CcnetPeer) -> None:

@@ -1,39 +1,23 @@
-"""Fixtures: a SspPeer on a real pty and SspDriver instances talking to it
-(they override the ID003 fixtures of the parent conftest for the tests in this folder)."""
+"""SSP in place of ID003 for the parent conftest's fixtures (link, pty, make_driver, driver)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from drivers.bill_acceptor.ssp.driver import SspDriver
-from simulators.base.link import PtyLink
 from simulators.bill_acceptor_ssp import SspPeer
-from tests.drivers.bill_acceptor.support import DriverMaker, Journal, pty_link
+from tests.drivers.bill_acceptor.support import SSP, Proto
 
 SspFactory = Callable[..., SspDriver]
 
 
 @pytest.fixture
+def protocol() -> Proto:
+    return SSP
+
+
+@pytest.fixture
 def peer() -> SspPeer:
     return SspPeer(seed=7)
-
-
-@pytest.fixture
-def link(peer: SspPeer, tmp_path: Path) -> Iterator[PtyLink]:
-    with pty_link(peer, tmp_path / "bill_acceptor") as lnk:
-        yield lnk
-
-
-@pytest.fixture
-def make_driver(link: PtyLink, journal: Journal) -> Iterator[SspFactory]:
-    maker = DriverMaker(SspDriver, "ssp", link, journal)
-    yield maker
-    maker.close_all()
-
-
-@pytest.fixture
-def driver(make_driver: SspFactory) -> SspDriver:
-    return make_driver()

@@ -1,6 +1,6 @@
 """SSP codec: CRC and frames against public vectors, stuffing, events, the eSSP layer.
 
-Vectors: the SSP frames in protocols.md section 3b match the Node ``kybarg/ssp`` library's
+Vectors: the SSP frames listed in docs/hardware.md match the Node ``kybarg/ssp`` library's
 commands (SYNC ``7F 80 01 11 65 82`` is the frame ITL's GA138 manual and every public SSP driver
 start with); the CRC is CRC-16/CMS (poly 0x8005, init 0xFFFF, no reflection), whose catalogue
 check value over "123456789" is 0xAEE7 (Greg Cook's CRC RevEng catalogue).

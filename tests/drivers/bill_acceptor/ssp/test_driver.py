@@ -1,22 +1,28 @@
-"""SspDriver against SspPeer on a real pty (plain SSP and eSSP): session, notes, faults, link faults."""
+"""SspDriver against SspPeer in memory on a fake clock (plain SSP and eSSP): session, notes, faults,
+link faults."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from drivers import build_driver
 from drivers.base.device import DeviceSpec, DriverContext
-from drivers.base.errors import DeviceRefused, DriverError
+from drivers.base.errors import DriverError
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome
 from drivers.bill_acceptor.ssp.driver import SspDriver
 from drivers.bill_acceptor.ssp.messages import Command
-from simulators.base.link import PtyLink
+from simulators.base.loopback import LoopbackPeerLink
 from simulators.bill_acceptor_ssp import SspPeer
 from tests.drivers.bill_acceptor.ssp.conftest import SspFactory
-from tests.drivers.bill_acceptor.support import Journal, acceptor_status, poll_until
+from tests.drivers.bill_acceptor.support import (
+    Journal,
+    acceptor_status,
+    assert_device_fault_round_trip,
+    loop_link,
+    poll_until,
+)
 
 
 def idle(status: DeviceStatus) -> bool:
@@ -45,7 +51,7 @@ def ready(make_driver: SspFactory, encrypted: bool) -> SspDriver:
     return drv
 
 
-def test_registered_and_options_checked(link: PtyLink) -> None:
+def test_registered_and_options_checked(link: LoopbackPeerLink) -> None:
     assert isinstance(build_driver(DeviceSpec("ba", "bill_acceptor", "ssp", link.url), DriverContext()), SspDriver)
     assert SspDriver.check_options({"encrypted": True, "fixed_key": "0123456701234567"}) == []
     assert SspDriver.check_options({"encrypted": "yes", "fixed_key": "12", "bogus": 1}) == [
@@ -53,16 +59,14 @@ def test_registered_and_options_checked(link: PtyLink) -> None:
         "fixed_key: must be 16 hex digits"]
 
 
-def test_plain_commands_refused_by_an_essp_only_unit(tmp_path: Path) -> None:
-    link = PtyLink(SspPeer(require_encryption=True), tmp_path / "essp_only").start()
-    drv = SspDriver(DeviceSpec("ba", "bill_acceptor", "ssp", link.url, timeout_s=0.3), DriverContext())
-    try:
-        drv.open()
-        with pytest.raises(DriverError, match="KEY_NOT_SET"):
-            drv.poll()
-    finally:
-        drv.close()
-        link.stop()
+def test_plain_commands_refused_by_an_essp_only_unit() -> None:
+    link = loop_link(SspPeer(require_encryption=True))
+    drv = SspDriver(DeviceSpec("ba", "bill_acceptor", "ssp", link.url, timeout_s=0.3),
+                    DriverContext(clock=link.link.clock, open_transport=link.opener()))
+    drv.open()
+    with pytest.raises(DriverError, match="KEY_NOT_SET"):
+        drv.poll()
+    drv.close()
 
 
 def test_session_then_a_note_credited_once(ready: SspDriver, peer: SspPeer, journal: Journal,
@@ -118,16 +122,7 @@ DEVICE_FAULTS = [
                          ids=[f[0] for f in DEVICE_FAULTS])
 def test_device_fault_in_health_at_the_next_poll(ready: SspDriver, peer: SspPeer, fault: str, wire: str,
                                                  state: DeviceState, code: str, action: Action, counter: str) -> None:
-    peer.set_fault(fault)
-    status = ready.poll()
-    assert status.detail["acceptor_status"] == wire
-    assert status.state is state and status.fault_codes == [code] and status.action is action
-    ready.poll()
-    assert ready.counters()[counter] == 1
-    with pytest.raises(DeviceRefused):
-        ready.operation("enable", {})
-    peer.set_fault(fault, False)
-    assert poll_until(ready, acceptor_status("IDLE")).faults == ()
+    assert_device_fault_round_trip(ready, peer, fault, wire, state, code, action, counter, "IDLE")
 
 
 def test_note_lost_in_a_jam_is_reconciled(ready: SspDriver, peer: SspPeer, journal: Journal) -> None:
