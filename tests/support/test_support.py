@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support import waiting
 from tests.support.broker import RESERVED_PORTS, MosquittoBroker, free_port, mqtt_probe
 from tests.support.notify import NotifySocket
 from tests.support.pki import Pki, make_pki
@@ -112,13 +113,26 @@ def _open_fds() -> set[str]:
 
 
 # ------------------------------------------------------------------------------------- waiting
-def test_wait_until_returns_the_truthy_value_and_fails_with_the_message() -> None:
+def test_wait_until_returns_the_truthy_value_and_fails_with_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = iter([0, None, "", "done"])
     assert wait_until(lambda: next(calls), 1.0, interval_s=0.001) == "done"
-    started = time.monotonic()
+
+    class FakeTime:  # the module's clock, so the deadline is checked exactly and without waiting
+        now = 0.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+        def sleep(self, s: float) -> None:
+            self.now += s
+
+    fake = FakeTime()
+    monkeypatch.setattr(waiting, "time", fake)
+    polls = []
     with pytest.raises(AssertionError, match="the light never turned green"):
-        wait_until(lambda: False, 0.1, message=lambda: "the light never turned green")
-    assert 0.1 <= time.monotonic() - started < 1.0
+        wait_until(lambda: polls.append(fake.now), 1.0, interval_s=0.25, message=lambda: "the light never turned green")
+    assert fake.now == 1.0  # gave up at the deadline, not before and not after
+    assert polls == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 # -------------------------------------------------------------------------------------- broker
