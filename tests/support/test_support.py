@@ -200,7 +200,7 @@ def test_start_picks_another_port_after_a_bind_race(tmp_path: Path, monkeypatch:
         squatter.listen()
         taken = squatter.getsockname()[1]
         picks = iter([taken, free_port()])
-        monkeypatch.setattr("tests.support.broker.free_port", lambda: next(picks))
+        monkeypatch.setattr("simulators.broker.free_port", lambda: next(picks))
         with MosquittoBroker(tmp_path) as broker:
             assert broker.port != taken and mqtt_probe(broker.host, broker.port)
         assert "Address already in use" in broker.log_text()
