@@ -55,7 +55,7 @@ def _poll_until(predicate: Callable[[], T], timeout_s: float, message: Callable[
 LOOPBACK = "127.0.0.1"
 #: Ports of shared services on this machine; a test broker must never take them.
 RESERVED_PORTS = frozenset({1883, 8883})
-#: ACL for the kiosk contract (docs/architecture.md, "MQTT topics"): anonymous clients (the plain listener, used by
+#: ACL for the kiosk contract (docs/mqtt.md, "Security"): anonymous clients (the plain listener, used by
 #: test observers standing in for the fleet backend) may do anything; a terminal, identified by its
 #: client-certificate CN, writes only under its own up/ and reads only under its own down/.
 KIOSK_ACL = (
