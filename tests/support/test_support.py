@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -116,22 +117,14 @@ def _open_fds() -> set[str]:
 def test_wait_until_returns_the_truthy_value_and_fails_with_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = iter([0, None, "", "done"])
     assert wait_until(lambda: next(calls), 1.0, interval_s=0.001) == "done"
-
-    class FakeTime:  # the module's clock, so the deadline is checked exactly and without waiting
-        now = 0.0
-
-        def monotonic(self) -> float:
-            return self.now
-
-        def sleep(self, s: float) -> None:
-            self.now += s
-
-    fake = FakeTime()
-    monkeypatch.setattr(waiting, "time", fake)
-    polls = []
+    # a fake clock for the module, so the deadline is checked exactly and without waiting
+    now = [0.0]
+    monkeypatch.setattr(waiting, "time", SimpleNamespace(monotonic=lambda: now[0],
+                                                         sleep=lambda s: now.__setitem__(0, now[0] + s)))
+    polls: list[float] = []
     with pytest.raises(AssertionError, match="the light never turned green"):
-        wait_until(lambda: polls.append(fake.now), 1.0, interval_s=0.25, message=lambda: "the light never turned green")
-    assert fake.now == 1.0  # gave up at the deadline, not before and not after
+        wait_until(lambda: polls.append(now[0]), 1.0, interval_s=0.25, message=lambda: "the light never turned green")
+    assert now[0] == 1.0  # gave up at the deadline, not before and not after
     assert polls == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
