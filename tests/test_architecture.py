@@ -60,7 +60,8 @@ KNOWN: dict[str, set[tuple[str, str]]] = {
         ("agent.api.dispatch", "agent.api.routes"),  # removed at merge (issue 11): api <-> app
         ("agent.journal.ledger", "agent.journal.store"),  # removed at merge (issue 11): Ledger holds the Journal
     },
-    # simulators -> agent, agent -> simulators, fleet -> agent/drivers, contract -> anything: (importer, imported)
+    # simulators -> agent, agent -> simulators, fleet -> agent/drivers/simulators, drivers -> agent/simulators/fleet,
+    # contract -> anything: (importer, imported)
     "packages": {
         ("agent.cli.demo", "simulators.broker"),  # removed at merge (issue 11): the demo moves to simulators/
         ("agent.cli.demo", "simulators.kit"),  # removed at merge (issue 11)
@@ -213,6 +214,7 @@ def package_violations(edges: dict[str, set[str]]) -> set[tuple[str, str]]:
                 "fleet": other in ("agent", "drivers", "simulators"),
                 "simulators": other == "agent" and src not in SIMULATORS_ALLOWED_AGENT,
                 "agent": other == "simulators",
+                "drivers": other in ("agent", "simulators", "fleet"),
                 "contract": other != "contract",
             }
             if forbidden.get(top, False):
@@ -307,13 +309,15 @@ def test_checks_see_deferred_type_checking_and_relative_imports(tmp_path: Path) 
         "simulators/__init__.py": "",
         "simulators/demo.py": "import agent.app\n",
         "simulators/kit.py": "from agent.runtime import logs\n",
+        "drivers/base/framing.py": "import simulators\n",
     })
     edges = _edges(mods)
     assert edges["agent.api.routes"] == {"agent.app"}  # relative, under TYPE_CHECKING
     assert layer_violations(edges) == {("agent.runtime.logs", "agent.api.routes"),
                                        ("agent.api.routes", "agent.app")}
     assert agent_cycles(edges) == {("agent.api.routes", "agent.app")}
-    assert package_violations(edges) == {("fleet", "drivers.base.clock"), ("simulators.kit", "agent.runtime.logs")}
+    assert package_violations(edges) == {("fleet", "drivers.base.clock"), ("simulators.kit", "agent.runtime.logs"),
+                                         ("drivers.base.framing", "simulators")}
     assert sql_outside_journal(mods) == {("agent.app", "sqlite3"), ("agent.services.txn", "execute")}
 
 
