@@ -183,7 +183,9 @@ def test_notify_ready_after_journal_check_then_watchdog_until_a_thread_wedges(tm
         wait_until(lambda: len(notify.watchdog_times()) >= first + 5, 10)
         times = notify.watchdog_times()[-5:]
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(0.05 < g < 1.0 for g in gaps), gaps
+        # periodic, not spammed: five pings came within the deadline above, none closer than a quarter
+        # of the 0.2 s period (no upper bound on the real clock: a loaded machine may delay one)
+        assert all(g > 0.05 for g in gaps), gaps
 
         # wedge the uplink thread: the watchdog must starve so systemd restarts the agent
         release = threading.Event()
