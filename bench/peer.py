@@ -5,8 +5,8 @@ publishing to one local Mosquitto this script starts on a free 127.0.0.1 port. R
     .venv/bin/python -m bench.peer --quick    # short windows, 3,000-record backlogs
 
 The peer is installed into ``bench/.peer-venv`` (git-ignored; ``--peer-venv``) with
-``pip install thingsboard-gateway==3.8.5 pyserial``, and configured as
-/work/shared/notes/peer-thingsboard.md measured it: sqlite storage, the bundled serial custom
+``pip install thingsboard-gateway==3.8.5 pyserial``, and configured as bench/README.md ("How the
+peer is configured, and why") describes: sqlite storage, the bundled serial custom
 connector reading a pty fed ``"<seq>\\n"``, the update check no-oped and http(s)_proxy pointed at
 127.0.0.1:9, a platform stub answering ``getSessionLimits`` and attribute requests, the broker ACL.
 Ours: ``python -m agent -c CONFIG run`` with the simulated barcode scanner on a pty fed
@@ -111,7 +111,7 @@ def _pair(a: Any, b: Any) -> str | None:
     return None if a is None or b is None else f"{a:,} / {b:,}"
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="5 s warm-up, 15 s window, 3,000 records, 2 s ingest")
     ap.add_argument("--warmup", type=float, help="idle warm-up, s (20)")
@@ -127,7 +127,50 @@ def main() -> int:
     ap.add_argument("--peer-venv", type=Path, default=REPO / "bench" / ".peer-venv")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, snapshots)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
-    a = ap.parse_args()
+    return ap
+
+
+def _run_steps(steps: list[str], plan: dict[str, Any], systems: list[System], ours: OurAgent, txns: int,
+               bed: Any, res: dict[str, dict[str, Any]], t_start: float) -> None:
+    """Each step against each system (``txn`` against ours only); a failing step is recorded, not fatal."""
+    for step in steps:
+        targets: list[System] = [ours] if step == "txn" else systems
+        for s in targets:
+            bed.broker.ensure_running()
+            if bed.broker.pid is not None:
+                bed.book.note("mosquitto", bed.broker.pid)
+            t0 = time.monotonic()
+            print(f"[{time.monotonic() - t_start:6.0f} s] {step} / {s.name} ...", flush=True)
+            try:
+                r = ex.txns_offline(bed, ours, txns) if step == "txn" else plan[step](s)
+            except Exception as exc:
+                traceback.print_exc()
+                r = {"error": repr(exc)}
+                s.stop()
+            r["elapsed_s"] = time.monotonic() - t0
+            res[s.name][step] = r
+            print(f"    {json.dumps(r, default=str)}", flush=True)
+
+
+def _teardown(systems: list[System], clients: tuple[Any, ...], broker: Any, book: ProcessBook) -> list[Any]:
+    """Stop everything started, whatever failed; returns what had to be killed at the end."""
+    for s in systems:
+        try:
+            s.stop()
+        except Exception:
+            traceback.print_exc()
+    for c in clients:
+        if c is not None:
+            c.close()
+    broker.stop()
+    if systems:
+        systems[1].close() if isinstance(systems[1], OurAgent) else None
+        systems[0].port.close()
+    return book.stop_all()
+
+
+def main() -> int:
+    a = _parser().parse_args()
     q = a.quick
     warmup = a.warmup if a.warmup is not None else (5 if q else 20)
     window = a.window if a.window is not None else (15 if q else 60)
@@ -167,40 +210,9 @@ def main() -> int:
             "kill-ingest": lambda s: ex.kill_during_ingest(bed, s, kill_after),
             "kill-drain": lambda s: ex.kill_during_drain(bed, s, records, a.kill_frac, a.paced_rate),
         }
-        for step in steps:
-            if step == "txn":
-                targets: list[System] = [ours]
-            else:
-                targets = systems
-            for s in targets:
-                broker.ensure_running()
-                if broker.pid is not None:
-                    book.note("mosquitto", broker.pid)
-                t0 = time.monotonic()
-                print(f"[{time.monotonic() - t_start:6.0f} s] {step} / {s.name} ...", flush=True)
-                try:
-                    r = ex.txns_offline(bed, ours, txns) if step == "txn" else plan[step](s)
-                except Exception as exc:
-                    traceback.print_exc()
-                    r = {"error": repr(exc)}
-                    s.stop()
-                r["elapsed_s"] = time.monotonic() - t0
-                res[s.name][step] = r
-                print(f"    {json.dumps(r, default=str)}", flush=True)
+        _run_steps(steps, plan, systems, ours, txns, bed, res, t_start)
     finally:
-        for s in systems:
-            try:
-                s.stop()
-            except Exception:
-                traceback.print_exc()
-        for c in (sub, stub):
-            if c is not None:
-                c.close()
-        broker.stop()
-        if systems:
-            systems[1].close() if isinstance(systems[1], OurAgent) else None
-            systems[0].port.close()
-        killed = book.stop_all()
+        killed = _teardown(systems, (sub, stub), broker, book)
         res["_meta"]["killed_at_end"] = killed
         res["_meta"]["wall_s"] = time.monotonic() - t_start
         (work / "results.json").write_text(json.dumps(res, indent=2, default=str))

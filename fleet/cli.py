@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,39 +178,53 @@ def _run(args: argparse.Namespace, cfg: FleetConfig, store: Any) -> int:
     if args.command == "serve":  # the dashboard (fleet/web/) opens its own store connections
         from fleet.web.server import run as serve
         return serve(args, cfg)
-    if args.command == "terminals":
-        rows = ops.terminals(store)
-        emit(args, rows, rows, ["terminal_id", "site", "online", "reason", "state", "queue_pending", "last_seen"])
-    elif args.command == "incidents":
-        rows = ops.incidents(store, open_only=args.open, terminal=args.terminal)
-        emit(args, rows, rows, ["id", "terminal_id", "device", "fault", "action", "opened", "responded", "closed",
-                                "response_s", "repair_s", "repeat"])
-    elif args.command == "transactions":
-        rows = ops.transactions(store, terminal=args.terminal, txn_id=args.txn_id, since=args.since,
-                                until=args.until, limit=args.limit)
-        emit(args, rows, rows, ["txn_id", "terminal_id", "seq", "ts", "kind", "amount", "currency", "method",
-                                "outcome", "received"])
-    elif args.command == "gaps":
-        rows = store.gaps()
-        emit(args, rows, rows, ["terminal_id", "first", "last", "missing"])
-    elif args.command == "quarantine":
-        rows = ops.quarantine(store, args.limit)
-        emit(args, rows, rows, ["id", "received", "topic", "reason"])
-    elif args.command == "stats":
-        data = store.counters()
-        emit(args, data, [{"counter": k, "value": v} for k, v in sorted(data.items())], ["counter", "value"])
-    elif args.command == "sites":
-        if args.import_file:
-            print(f"{ops.import_sites(store, Path(args.import_file))} sites imported")
-        elif args.set:
-            ops.set_site(store, *args.set)
-        rows = ops.sites(store)
-        emit(args, rows, rows, ["code", "name", "class"])
-    elif args.command == "report":
+    if args.command == "report":
         return _report(args, store)
-    elif args.command == "open":
+    if args.command == "open":
         return _open(args, cfg, store)
+    listing = _LISTINGS.get(args.command)
+    if listing is not None:
+        emit(args, *listing(ops, args, store))
     return 0
+
+
+Listing = tuple[Any, list[dict[str, Any]], list[str]]
+
+
+def _rows(rows: list[dict[str, Any]], cols: list[str]) -> Listing:
+    """A listing whose JSON form is its rows."""
+    return rows, rows, cols
+
+
+def _stats(_ops: Any, _args: argparse.Namespace, store: Any) -> Listing:
+    data = store.counters()
+    return data, [{"counter": k, "value": v} for k, v in sorted(data.items())], ["counter", "value"]
+
+
+def _sites(ops: Any, args: argparse.Namespace, store: Any) -> Listing:
+    if args.import_file:
+        print(f"{ops.import_sites(store, Path(args.import_file))} sites imported")
+    elif args.set:
+        ops.set_site(store, *args.set)
+    return _rows(ops.sites(store), ["code", "name", "class"])
+
+
+#: the commands that print a table (or --json/--csv): command -> (ops, args, store) -> (data, rows, columns)
+_LISTINGS: dict[str, Callable[[Any, argparse.Namespace, Any], Listing]] = {
+    "terminals": lambda ops, a, store: _rows(
+        ops.terminals(store), ["terminal_id", "site", "online", "reason", "state", "queue_pending", "last_seen"]),
+    "incidents": lambda ops, a, store: _rows(
+        ops.incidents(store, open_only=a.open, terminal=a.terminal),
+        ["id", "terminal_id", "device", "fault", "action", "opened", "responded", "closed", "response_s",
+         "repair_s", "repeat"]),
+    "transactions": lambda ops, a, store: _rows(
+        ops.transactions(store, terminal=a.terminal, txn_id=a.txn_id, since=a.since, until=a.until, limit=a.limit),
+        ["txn_id", "terminal_id", "seq", "ts", "kind", "amount", "currency", "method", "outcome", "received"]),
+    "gaps": lambda ops, a, store: _rows(store.gaps(), ["terminal_id", "first", "last", "missing"]),
+    "quarantine": lambda ops, a, store: _rows(ops.quarantine(store, a.limit), ["id", "received", "topic", "reason"]),
+    "stats": _stats,
+    "sites": _sites,
+}
 
 
 def _report(args: argparse.Namespace, store: Any) -> int:

@@ -123,49 +123,61 @@ def _str(doc: dict[str, Any], key: str) -> str:
 
 
 def parse(prefix: str, topic: str, payload: bytes, received: str) -> Parsed:
-    def bad(reason: str) -> Quarantined:
-        return Quarantined(topic, reason, _text(payload), received)
+    """One message as the record it carries, or Quarantined with the reason it cannot be stored."""
+    checked = _checked_document(prefix, topic, payload)
+    if isinstance(checked, str):
+        return Quarantined(topic, checked, _text(payload), received)
+    site, terminal, leaf, doc = checked
+    try:
+        return _record(leaf, doc, site, terminal, received)
+    except ValueError as exc:
+        return Quarantined(topic, str(exc), _text(payload), received)
 
+
+def _checked_document(prefix: str, topic: str, payload: bytes) -> tuple[str, str, str, dict[str, Any]] | str:
+    """(site, terminal, leaf, document) of a message the contract accepts, else why it is refused."""
     where = split_topic(prefix, topic)
     if where is None:
-        return bad(f"topic is not {prefix}/SITE/TERMINAL/up/LEAF")
+        return f"topic is not {prefix}/SITE/TERMINAL/up/LEAF"
     site, terminal, leaf = where
     if leaf not in SHARED_LEAVES + PRESENCE_LEAVES:
-        return bad(f"unexpected topic leaf {leaf!r}")
+        return f"unexpected topic leaf {leaf!r}"
     try:
         doc = json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        return bad(f"payload is not UTF-8: {exc}")
+        return f"payload is not UTF-8: {exc}"
     except ValueError as exc:
-        return bad(f"payload is not JSON: {exc}")
+        return f"payload is not JSON: {exc}"
     if not isinstance(doc, dict):
-        return bad("payload is not a JSON object")
+        return "payload is not a JSON object"
     problems = validate(leaf, doc)
     if problems:
-        return bad("contract: " + "; ".join(problems[:10]))
+        return "contract: " + "; ".join(problems[:10])
     if doc.get("terminal_id") != terminal:
-        return bad(f"terminal_id {doc.get('terminal_id')!r} does not match the topic's {terminal!r}")
-    try:
-        ts = timeutil.norm(_str(doc, "ts"))
-        assert ts is not None
-        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-        if leaf == "txn":
-            amount = doc.get("amount")
-            return Txn(terminal, _str(doc, "txn_id"), site, _str(doc, "boot_id"), _int(doc, "seq"), ts,
-                       doc.get("kind"), amount if isinstance(amount, int) else None, doc.get("currency"),
-                       doc.get("method"), str(doc.get("outcome") or "completed"), doc.get("offline"),
-                       received, text)
-        if leaf == "events":
-            data = doc.get("data")
-            return Event(terminal, _str(doc, "boot_id"), _int(doc, "seq"), ts, doc.get("event_id"),
-                         _str(doc, "type"), doc.get("device"), received, text,
-                         data if isinstance(data, dict) else {})
-        if leaf == "selftest":
-            return Report(terminal, _str(doc, "boot_id"), _int(doc, "seq"), ts, doc.get("type"), received, text)
-        if leaf == "status":
-            session = doc.get("session")
-            return Status(terminal, site, _str(doc, "state"), doc.get("boot_id"),
-                          session if isinstance(session, int) else None, doc.get("reason"), ts, received)
-        return Health(terminal, site, ts, received, doc)
-    except ValueError as exc:
-        return bad(str(exc))
+        return f"terminal_id {doc.get('terminal_id')!r} does not match the topic's {terminal!r}"
+    return site, terminal, leaf, doc
+
+
+def _record(leaf: str, doc: dict[str, Any], site: str, terminal: str, received: str) -> Parsed:
+    """The record of a checked document; ValueError names a field the store cannot take."""
+    ts = timeutil.norm(_str(doc, "ts"))
+    assert ts is not None
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if leaf == "txn":
+        amount = doc.get("amount")
+        return Txn(terminal, _str(doc, "txn_id"), site, _str(doc, "boot_id"), _int(doc, "seq"), ts,
+                   doc.get("kind"), amount if isinstance(amount, int) else None, doc.get("currency"),
+                   doc.get("method"), str(doc.get("outcome") or "completed"), doc.get("offline"),
+                   received, text)
+    if leaf == "events":
+        data = doc.get("data")
+        return Event(terminal, _str(doc, "boot_id"), _int(doc, "seq"), ts, doc.get("event_id"),
+                     _str(doc, "type"), doc.get("device"), received, text,
+                     data if isinstance(data, dict) else {})
+    if leaf == "selftest":
+        return Report(terminal, _str(doc, "boot_id"), _int(doc, "seq"), ts, doc.get("type"), received, text)
+    if leaf == "status":
+        session = doc.get("session")
+        return Status(terminal, site, _str(doc, "state"), doc.get("boot_id"),
+                      session if isinstance(session, int) else None, doc.get("reason"), ts, received)
+    return Health(terminal, site, ts, received, doc)

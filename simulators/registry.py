@@ -22,7 +22,7 @@ BILL_PROTOCOLS: dict[str, str] = {
     "ssp": "simulators.bill_acceptor_ssp:SspPeer",
 }
 
-#: the device names `kiosk-sim run` gives them (design section 3)
+#: the device names `kiosk-sim run` gives them (the `[devices.<name>]` sections of the agent config)
 DEVICE_NAMES: dict[str, str] = {
     "id_reader": "id_reader",
     "printer": "receipt_printer",

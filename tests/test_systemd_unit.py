@@ -7,8 +7,8 @@
 * ``systemd-analyze security --offline=true`` scores the unit without systemd as PID 1; the limit is
   2.0 (``--threshold`` takes tenths).
 * udev rules: systemd 252 has no ``udevadm verify`` (it arrived in 254), so a strict parser of the
-  udev(7) rule grammar checks every line (and tests/cli/test_unit_runs.py has udev's own parser read
-  the installed rules).
+  udev(7) rule grammar checks every line (tests/systemd/test_udev_rules.py; and
+  tests/cli/test_unit_runs.py has udev's own parser read the installed rules).
 * The unit's command lines are run, not compared, by tests/cli/test_unit_runs.py: the shipped and the
   installed unit under an emulated systemd, the installed executable itself.
 * install.sh runs with ``--system-site-packages --no-deps``: the venv takes setuptools/wheel for the
@@ -18,12 +18,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,25 +29,23 @@ import pytest
 
 from tests.cli.systemd_exec import unit_directives
 from tests.cli.unit_check import UNIT_CONFIG
+from tests.packaging.install_root import (
+    INSTALL_ARGS,
+    SYSTEM_PYTHON,
+    _need,
+    _run,
+    db,
+    install,
+    make_root,
+    make_source,
+    snapshot,
+    uninstall,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT_SRC = REPO / "systemd" / "kiosk-agent.service"
 RULES_SRC = REPO / "systemd" / "99-kiosk.rules"
 SYSUSERS_SRC = REPO / "systemd" / "kiosk-agent.sysusers"
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-INSTALL_ARGS = ("--python", str(SYSTEM_PYTHON), "--system-site-packages", "--no-deps")
-MINIMAL_CONFIG = '[terminal]\nid = "T-TEST"\n'
-
-
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.skip(f"{tool} is not installed on this machine")
-    return path
-
-
-def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=180, env=env)
 
 
 # --- the unit -------------------------------------------------------------------------------------
@@ -143,75 +139,6 @@ def test_dependencies_run_without_writable_executable_memory() -> None:
 
 
 # --- install.sh into a throwaway root -----------------------------------------------------------
-
-
-def make_source(dest: Path) -> Path:
-    """A throwaway copy of the checkout; config/agent.toml is added if the repo does not have it yet."""
-    dest.mkdir()
-    tar = subprocess.run(
-        [
-            "tar",
-            "-C",
-            str(REPO),
-            "-cf",
-            "-",
-            "--exclude=.git",
-            "--exclude=.venv",
-            "--exclude=*.egg-info",
-            "--exclude=__pycache__",
-            "--exclude=.hypothesis",
-            "--exclude=.ruff_cache",
-            "--exclude=.pytest_cache",
-            "--exclude=build",
-            ".",
-        ],
-        capture_output=True,
-        check=True,
-    )
-    subprocess.run(["tar", "-C", str(dest), "-xf", "-"], input=tar.stdout, check=True)
-    example = dest / "config" / "agent.toml"
-    if not example.exists():
-        example.parent.mkdir(exist_ok=True)
-        example.write_text(MINIMAL_CONFIG)
-    return dest
-
-
-def make_root(dest: Path) -> Path:
-    """A minimal Debian-like tree: base passwd/group (dialout = 20) and this machine's system units."""
-    (dest / "etc").mkdir(parents=True)
-    (dest / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (dest / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\n")
-    shutil.copytree("/usr/lib/systemd/system", dest / "usr" / "lib" / "systemd" / "system", symlinks=True)
-    return dest
-
-
-def install(root: Path, source: Path, *extra: str, env: dict[str, str] | None = None) -> str:
-    res = _run(
-        "bash", source / "scripts" / "install.sh", "--root", root, "--source", source, *INSTALL_ARGS, *extra, env=env
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
-
-
-def uninstall(root: Path, source: Path, *extra: str) -> str:
-    res = _run("bash", source / "scripts" / "uninstall.sh", "--root", root, *extra)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
-
-
-def db(root: Path, name: str) -> dict[str, list[str]]:
-    return {ln.split(":")[0]: ln.split(":") for ln in (root / "etc" / name).read_text().splitlines() if ln}
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, str]]:
-    """Mode and content hash of every installed file outside the venv's library tree."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if rel.startswith(("usr/", "opt/kiosk-agent/venv/lib")) or p.is_symlink() or not p.is_file():
-            continue
-        out[rel] = (p.stat().st_mode, hashlib.sha256(p.read_bytes()).hexdigest())
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -405,126 +332,6 @@ def test_scripts_reject_unknown_arguments() -> None:
         assert _run("bash", path, "--help").returncode == 0
         res = _run("bash", path, "--bogus")
         assert res.returncode != 0 and "unknown argument: --bogus" in res.stderr
-
-
-# --- udev rules: a strict parser of the udev(7) grammar --------------------------------------------
-
-MATCH_ONLY = {
-    "ACTION",
-    "DEVPATH",
-    "KERNEL",
-    "KERNELS",
-    "SUBSYSTEM",
-    "SUBSYSTEMS",
-    "DRIVER",
-    "DRIVERS",
-    "ATTRS",
-    "TAGS",
-    "TEST",
-    "PROGRAM",
-    "RESULT",
-    "CONST",
-}
-BOTH = {"NAME", "SYMLINK", "ATTR", "SYSCTL", "ENV", "TAG"}
-ASSIGN_ONLY = {"OWNER", "GROUP", "MODE", "SECLABEL", "RUN", "LABEL", "GOTO", "IMPORT", "OPTIONS"}
-NEEDS_ATTR = {"ATTR", "ATTRS", "SYSCTL", "ENV", "SECLABEL", "CONST", "IMPORT"}
-PAIR = re.compile(r'([A-Z_]+)(?:\{([^{}"]+)\})?(==|!=|\+=|-=|:=|=)"((?:[^"\\]|\\.)*)"')
-
-Rule = list[tuple[str, str | None, str, str]]
-
-
-def parse_rules(text: str) -> list[Rule]:
-    """Every rule as (key, attr, op, value) tuples; raises ValueError on anything udev would reject."""
-    rules: list[Rule] = []
-    labels: list[str] = []
-    gotos: list[tuple[int, str]] = []
-    lines = text.replace("\\\n", "").splitlines()
-    for n, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        rule: Rule = []
-        pos = 0
-        while pos < len(line):
-            m = PAIR.match(line, pos)
-            if not m:
-                raise ValueError(f"line {n}: cannot parse at column {pos + 1}: {line[pos : pos + 30]!r}")
-            key, attr, op, value = m.groups()
-            if key not in MATCH_ONLY | BOTH | ASSIGN_ONLY:
-                raise ValueError(f"line {n}: unknown key {key}")
-            if key in NEEDS_ATTR and not attr:
-                raise ValueError(f"line {n}: {key} needs {{attribute}}")
-            if op in ("==", "!=") and key in ASSIGN_ONLY:
-                raise ValueError(f"line {n}: {key} cannot be matched")
-            if op not in ("==", "!=") and key in MATCH_ONLY:
-                raise ValueError(f"line {n}: {key} cannot be assigned")
-            if key in ("LABEL", "GOTO") and op != "=":
-                raise ValueError(f"line {n}: {key} takes '='")
-            if key == "MODE" and not re.fullmatch(r"0?[0-7]{3}", value):
-                raise ValueError(f"line {n}: MODE {value!r} is not octal")
-            (labels.append(value) if key == "LABEL" else gotos.append((n, value)) if key == "GOTO" else None)
-            rule.append((key, attr, op, value))
-            pos = m.end()
-            if pos < len(line):
-                if not line.startswith(",", pos):
-                    raise ValueError(f"line {n}: expected ',' at column {pos + 1}")
-                pos += 1
-                while pos < len(line) and line[pos] == " ":
-                    pos += 1
-                if pos == len(line):
-                    raise ValueError(f"line {n}: trailing ','")
-        rules.append(rule)
-    for n, target in gotos:
-        if target not in labels:
-            raise ValueError(f"line {n}: GOTO {target!r} has no LABEL")
-    return rules
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        'KERNEL="ttyUSB*", SYMLINK+="x"',  # assignment to a match-only key
-        'SUBSYSTEM=="tty", GROUP=="dialout"',  # match on an assign-only key
-        'SUBSYSTEM=="tty", SYMLINK+="x',  # unterminated string
-        'SUBSYSTEM=="tty" SYMLINK+="x"',  # missing comma
-        'SUBSYSTEM=="tty", FOO=="x"',  # unknown key
-        'ATTRS=="0403", SYMLINK+="x"',  # ATTRS without {attribute}
-        'SUBSYSTEM=="tty", MODE="rw"',  # non-octal mode
-        'SUBSYSTEM=="tty", GOTO="nowhere"',  # dangling GOTO
-    ],
-)
-def test_rule_parser_rejects(bad: str) -> None:
-    with pytest.raises(ValueError):
-        parse_rules(bad + "\n")
-
-
-def test_udev_rules_names_groups_and_ids() -> None:
-    text = RULES_SRC.read_text()
-    rules = parse_rules(text)
-    named = [r for r in rules if any(k == "SYMLINK" for k, *_ in r)]
-    links = {v for r in named for k, _, _, v in r if k == "SYMLINK"}
-    assert links == {"kiosk-idreader", "kiosk-printer", "kiosk-billacceptor", "kiosk-cardreader", "kiosk-scanner"}
-    matches = []
-    for r in rules:
-        kv = {(k, a): v for k, a, _, v in r}
-        if ("ATTRS", "idVendor") not in kv and ("ATTR", "idVendor") not in kv:
-            continue
-        vid = kv.get(("ATTRS", "idVendor"), kv.get(("ATTR", "idVendor")))
-        pid = kv.get(("ATTRS", "idProduct"), kv.get(("ATTR", "idProduct")))
-        assert re.fullmatch(r"[0-9a-f]{4}", vid or "") and re.fullmatch(r"[0-9a-f]{4}", pid or ""), r
-        assert kv[("MODE", None)] == "0660", r
-        if kv[("SUBSYSTEM", None)] == "tty":
-            assert kv[("GROUP", None)] == "dialout" and kv[("ENV", "ID_MM_DEVICE_IGNORE")] == "1", r
-        else:  # USB nodes: only the agent's private group
-            assert kv[("GROUP", None)] == "kiosk-agent", r
-        matches.append(frozenset((k, a, v) for k, a, op, v in r if op == "=="))
-    # No two rules match the same devices; placeholders are documented in the header.
-    assert len(matches) == len(set(matches))
-    comments = "\n".join(ln for ln in text.splitlines() if ln.startswith("#"))
-    placeholders = set(re.findall(r'ATTRS\{serial\}=="([^"]+)"', text))
-    assert placeholders == {"SITE-SPECIFIC-BILLACCEPTOR", "SITE-SPECIFIC-CARDREADER"}
-    assert all(p in comments for p in placeholders)
-    assert "kiosk-agent" in {ln.split()[1] for ln in SYSUSERS_SRC.read_text().splitlines() if ln.startswith("g ")}
 
 
 def test_install_refuses_a_broken_source_or_a_hidden_interpreter(tmp_path: Path) -> None:

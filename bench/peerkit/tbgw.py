@@ -1,5 +1,5 @@
-"""The peer: ThingsBoard IoT Gateway 3.8.5 in its own throwaway virtualenv, configured exactly as
-/work/shared/notes/peer-thingsboard.md measured it (sqlite storage, the bundled serial custom
+"""The peer: ThingsBoard IoT Gateway 3.8.5 in its own throwaway virtualenv, configured as
+bench/README.md ("How the peer is configured, and why") describes (sqlite storage, the bundled serial custom
 connector on a pty, update phone-home disabled, platform stub + broker ACL)."""
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ ISO 8601 text (PostgreSQL casts them to timestamptz) and read back through :func
 
 from __future__ import annotations
 
+import abc
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -49,7 +50,51 @@ def ts_out(v: Any) -> str | None:
     return timeutil.iso(v) if isinstance(v, datetime) else str(v)
 
 
-class Store:
+@dataclass
+class _Sorted:
+    """One batch sorted by kind, deduplicated by key (the last copy wins), before its transaction."""
+
+    txns: dict[tuple[str, str], Txn] = field(default_factory=dict)
+    events: dict[tuple[str, str, int], Event] = field(default_factory=dict)
+    reports: dict[tuple[str, str, int], Report] = field(default_factory=dict)
+    presence: list[Status | Health] = field(default_factory=list)
+    quarantine: list[Quarantined] = field(default_factory=list)
+    in_batch_dups: dict[str, int] = field(default_factory=lambda: {"txn": 0, "events": 0, "selftest": 0})
+
+    @classmethod
+    def of(cls, items: Sequence[Parsed], res: BatchResult) -> _Sorted:
+        b = cls()
+        for it in items:
+            if isinstance(it, Txn):
+                k = (it.terminal_id, it.txn_id)
+                b.in_batch_dups["txn"] += k in b.txns
+                b.txns[k] = it
+                res.acks[(it.site, it.terminal_id)].append(it.txn_id)
+            elif isinstance(it, Event | Report):
+                table, kind = (b.events, "events") if isinstance(it, Event) else (b.reports, "selftest")
+                k3 = (it.terminal_id, it.boot_id, it.seq)
+                b.in_batch_dups[kind] += k3 in table
+                table[k3] = it  # type: ignore[assignment]
+            elif isinstance(it, Quarantined):
+                b.quarantine.append(it)
+            else:
+                b.presence.append(it)
+        return b
+
+    def last_seen(self) -> dict[str, tuple[str, str]]:
+        """terminal -> (latest received, its site where a transaction names one)."""
+        seen: dict[str, tuple[str, str]] = {}
+        for t in self.txns.values():
+            seen[t.terminal_id] = max(seen.get(t.terminal_id, ("", "")), (t.received, t.site))
+        for r in (*self.events.values(), *self.reports.values()):
+            seen[r.terminal_id] = max(seen.get(r.terminal_id, ("", "")), (r.received, ""))
+        return seen
+
+
+class Store(abc.ABC):
+    """The fleet's own store; the engines (sqlite.py, postgres.py) supply the connection, the
+    transaction, and the migration bookkeeping."""
+
     ph = "?"
     dialect = "sqlite"
 
@@ -70,9 +115,10 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    @abc.abstractmethod
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        raise NotImplementedError
+        """One database transaction: commit on a clean exit, roll back on an exception."""
 
     def close(self) -> None:
         self.conn.close()
@@ -87,12 +133,15 @@ class Store:
 
     def reconnect(self) -> None:
         """Open a new connection after the store went away (PostgreSQL; SQLite has nothing to do)."""
+        return None  # an optional hook, not abstract: the default is right for SQLite
 
+    @abc.abstractmethod
     def applied_versions(self) -> set[int]:
-        raise NotImplementedError
+        """The migration numbers already applied."""
 
+    @abc.abstractmethod
     def _apply_script(self, version: int, script: str) -> None:
-        raise NotImplementedError
+        """Run one migration script and record its number, atomically."""
 
     def migrate(self) -> list[int]:
         """Apply the numbered migrations not yet applied; returns their numbers."""
@@ -112,6 +161,7 @@ class Store:
 
     def prepare_batch(self, items: Sequence[Parsed]) -> None:
         """Hook run before a batch's transaction (PostgreSQL creates month partitions here)."""
+        return None  # an optional hook, not abstract: SQLite has no partitions
 
     def _insert(self, table: str, cols: Sequence[str], rows: list[tuple[Any, ...]], key: Sequence[str]) -> set[tuple]:
         """Multi-row INSERT .. ON CONFLICT DO NOTHING; returns the keys actually inserted."""
@@ -135,72 +185,47 @@ class Store:
         """Store one batch in one transaction; idempotent (a redelivered batch changes nothing)."""
         self.prepare_batch(items)
         res = BatchResult()
-        txns: dict[tuple[str, str], Txn] = {}
-        events: dict[tuple[str, str, int], Event] = {}
-        reports: dict[tuple[str, str, int], Report] = {}
-        presence: list[Status | Health] = []
-        quarantine: list[Quarantined] = []
-        in_batch_dups = {"txn": 0, "events": 0, "selftest": 0}
-        for it in items:
-            if isinstance(it, Txn):
-                k = (it.terminal_id, it.txn_id)
-                in_batch_dups["txn"] += k in txns
-                txns[k] = it
-                res.acks[(it.site, it.terminal_id)].append(it.txn_id)
-            elif isinstance(it, Event):
-                k3 = (it.terminal_id, it.boot_id, it.seq)
-                in_batch_dups["events"] += k3 in events
-                events[k3] = it
-            elif isinstance(it, Report):
-                k3 = (it.terminal_id, it.boot_id, it.seq)
-                in_batch_dups["selftest"] += k3 in reports
-                reports[k3] = it
-            elif isinstance(it, Quarantined):
-                quarantine.append(it)
-            else:
-                presence.append(it)
+        b = _Sorted.of(items, res)
         with self.transaction():
             new_t = self._insert("transactions", TXN_COLS,
-                                 [tuple(getattr(t, c) for c in TXN_COLS) for t in txns.values()],
+                                 [tuple(getattr(t, c) for c in TXN_COLS) for t in b.txns.values()],
                                  ("terminal_id", "txn_id"))
             new_e = self._insert("events", EVENT_COLS,
-                                 [tuple(getattr(e, c) for c in EVENT_COLS) for e in events.values()],
+                                 [tuple(getattr(e, c) for c in EVENT_COLS) for e in b.events.values()],
                                  ("terminal_id", "boot_id", "seq"))
             new_r = self._insert("reports", REPORT_COLS,
-                                 [tuple(getattr(r, c) for c in REPORT_COLS) for r in reports.values()],
+                                 [tuple(getattr(r, c) for c in REPORT_COLS) for r in b.reports.values()],
                                  ("terminal_id", "boot_id", "seq"))
-            for kind, new, total in (("txn", new_t, txns), ("events", new_e, events), ("selftest", new_r, reports)):
+            for kind, new, total in (("txn", new_t, b.txns), ("events", new_e, b.events),
+                                     ("selftest", new_r, b.reports)):
                 res.new[kind] = len(new)
-                res.duplicates[kind] = len(total) - len(new) + in_batch_dups[kind]
+                res.duplicates[kind] = len(total) - len(new) + b.in_batch_dups[kind]
                 self._bump(f"duplicates_{kind}", res.duplicates[kind])
                 self._bump(f"stored_{kind}", len(new))
-            for q in quarantine:
+            for q in b.quarantine:
                 self.execute("INSERT INTO quarantine (received, topic, reason, payload) VALUES (?, ?, ?, ?)",
                              (q.received, q.topic, q.reason, q.payload))
-            res.quarantined = len(quarantine)
-            self._bump("quarantined", len(quarantine))
-            seen: dict[str, tuple[str, str]] = {}
-            for t in txns.values():
-                seen[t.terminal_id] = max(seen.get(t.terminal_id, ("", "")), (t.received, t.site))
-            for e in events.values():
-                seen[e.terminal_id] = max(seen.get(e.terminal_id, ("", "")), (e.received, ""))
-            for r in reports.values():
-                seen[r.terminal_id] = max(seen.get(r.terminal_id, ("", "")), (r.received, ""))
-            for p in presence:
+            res.quarantined = len(b.quarantine)
+            self._bump("quarantined", len(b.quarantine))
+            for p in b.presence:
                 if isinstance(p, Status):
                     self._apply_status(p, res)
                 else:
                     self._apply_health(p, res)
-            self._seen_many(seen, res)
-            state_events = sorted((e for k, e in events.items() if k in new_e and e.type == "device_state"),
-                                  key=lambda e: (e.terminal_id, e.seq))
-            for e in state_events:
-                o, c = inc.apply_device_state(self, e)
-                res.opened += o
-                res.closed += c
-            for r in sorted((r for k, r in reports.items() if k in new_r), key=lambda r: (r.terminal_id, r.seq)):
-                inc.apply_response(self, r)
+            self._seen_many(b.last_seen(), res)
+            self._apply_incidents(b, new_e, new_r, res)
         return res
+
+    def _apply_incidents(self, b: _Sorted, new_e: set[tuple], new_r: set[tuple], res: BatchResult) -> None:
+        """Newly stored device-state events open and close incidents; new reports answer them."""
+        state_events = sorted((e for k, e in b.events.items() if k in new_e and e.type == "device_state"),
+                              key=lambda e: (e.terminal_id, e.seq))
+        for e in state_events:
+            o, c = inc.apply_device_state(self, e)
+            res.opened += o
+            res.closed += c
+        for r in sorted((r for k, r in b.reports.items() if k in new_r), key=lambda r: (r.terminal_id, r.seq)):
+            inc.apply_response(self, r)
 
     # -- presence --------------------------------------------------------------------------------
     def _terminal(self, terminal_id: str) -> dict[str, Any] | None:

@@ -21,7 +21,8 @@ import pytest
 
 from tests.cli.unit_check import WATCHDOG_USEC, UnitRun, run_unit
 from tests.support.agent_proc import REPO
-from tests.test_systemd_unit import RULES_SRC, UNIT_SRC, _need, _run, db, parse_rules
+from tests.systemd.udev_rules import parse_rules
+from tests.test_systemd_unit import RULES_SRC, UNIT_SRC, _need, _run, db
 from tests.test_systemd_unit import installed as installed  # the throwaway root install.sh built (module scope)
 
 UNIT_BINARY = "/opt/kiosk-agent/venv/bin/kiosk-agent"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fixtures import served
 from tests.support.pg import PostgresCluster, pg_bindir
 from tests.support.waiting import wait_until
 
@@ -25,12 +26,7 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClu
     if pg_bindir() is None:
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     pytest.importorskip("psycopg", reason="the PostgreSQL driver comes with the fleet extra: pip install -e '.[fleet]'")
-    cluster = PostgresCluster(tmp_path_factory.mktemp("pg"))
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from served(PostgresCluster(tmp_path_factory.mktemp("pg")))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -152,3 +152,15 @@ def test_postgres_partitions_by_month(store: Store) -> None:
     store.write_batch([parsed(t, "txn", t.txn(ts=T0)), parsed(t, "txn", t.txn(ts=T0 + timedelta(days=40))),
                        parsed(t, "events", t.scan("x", ts=T0))])
     assert {"transactions_y2026m11", "transactions_y2026m12", "events_y2026m11"} <= set(store.partitions())
+
+
+def test_store_engines_must_supply_transaction_and_migration_bookkeeping() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        Store()  # type: ignore[abstract]
+
+    class Partial(Store):
+        def applied_versions(self) -> set[int]:
+            return set()
+
+    with pytest.raises(TypeError, match=r"_apply_script.*transaction|transaction.*_apply_script"):
+        Partial()  # type: ignore[abstract]

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -123,11 +122,10 @@ def test_interactive_selftest_unanswered_steps_fail_or_skip_within_the_step_time
 
     sims.require("scanner", "printer")
     agent = agent_factory(broker.port, terminal_id=terminal_id, sections={"devices": sims.devices_section(SIM_POLL_S)})
-    t0 = time.monotonic()
+    # the deadline: unanswered steps end at their 1 s step timeout, not after the default one
     r = subprocess.run([sys.executable, "-m", "agent", "-c", str(agent.config_path), "selftest", "scanner",
                         "printer", "--level", "interactive", "--step-timeout", "1", "--json"],
-                       cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert time.monotonic() - t0 < 30
+                       cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 1, r.stdout + r.stderr
     doc = json.loads("".join(s for s in r.stdout.splitlines(keepends=True) if not s.startswith(">>>") and s.strip()))
     got = {x["device"]: x for x in doc["results"]}

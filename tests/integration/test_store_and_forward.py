@@ -11,6 +11,9 @@ import json
 import random
 import time
 
+import pytest
+
+from tests.support.recorder import Received
 from tests.support.waiting import wait_until
 
 
@@ -155,19 +158,19 @@ FLAP_S = {"5": 60, "3.1.1": 15}
 
 
 def test_flapping_link_for_a_minute_loses_nothing(agent_factory, mqtt_proxy, recorder, terminal_id, protocol):
-    rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/txn")
+    rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/#")
     agent = agent_factory(mqtt_proxy.port, terminal_id=terminal_id, mqtt={"protocol": protocol}).start()
     api = agent.client()
     rng = random.Random(7)
     deadline = time.monotonic() + FLAP_S[protocol]
-    n = 0
+    acked: list[int] = []  # the seq each 201 answered, in submission order
     while time.monotonic() < deadline:
         action = rng.choice(["cut", "refuse", "restore", "restore", "blackhole"])
         getattr(mqtt_proxy, action)()
         for _ in range(rng.randint(1, 8)):
-            code, doc = api.post("/v1/transactions", _txn(n))
+            code, doc = api.post("/v1/transactions", _txn(len(acked)))
             assert code == 201, doc
-            n += 1
+            acked.append(doc["seq"])
         # let each phase last a moment; waiting on the API keeps this loop honest about load
         t_end = time.monotonic() + rng.uniform(0.2, 1.5)
         while time.monotonic() < t_end:
@@ -175,11 +178,60 @@ def test_flapping_link_for_a_minute_loses_nothing(agent_factory, mqtt_proxy, rec
     mqtt_proxy.restore()
     wait_until(lambda: api.get("/v1/queue")[1]["pending"] == 0, 45,
                message=lambda: f"stuck: {api.get('/v1/queue')[1]}")
-    seen = {t["txn_id"] for t in _delivered(rec, terminal_id, "txn")}
-    missing = {f"tx-{i:05d}" for i in range(n)} - seen
+    last_seq = api.get("/v1/queue")[1]["last_seq"]
+    assert_in_order_without_gaps(acked, rec.messages(), last_seq)
+
+
+def assert_in_order_without_gaps(acked: list[int], messages, last_seq: int) -> None:
+    """What a flapping link must not break: each acknowledged transaction is published under the seq
+    its 201 gave it, the journal numbered them in the order they were submitted, and the records
+    published (transactions and events share one seq) cover 1..last_seq with no gap and no seq reused
+    for another record (redeliveries of the same record are allowed: QoS 1 is at-least-once)."""
+    n = len(acked)
+    assert acked == sorted(set(acked)), "the journal did not number the transactions in submission order"
+    by_seq: dict[int, str] = {}
+    delivered_txns: dict[str, int] = {}
+    for m in messages:
+        if m.topic.rsplit("/", 1)[1] not in ("txn", "events", "selftest"):
+            continue
+        doc = m.json()
+        record_id = doc.get("txn_id", doc.get("event_id"))
+        assert by_seq.setdefault(doc["seq"], record_id) == record_id, f"seq {doc['seq']} reused for another record"
+        if "txn_id" in doc:
+            delivered_txns[doc["txn_id"]] = doc["seq"]
+    missing = [f"tx-{i:05d}" for i in range(n) if f"tx-{i:05d}" not in delivered_txns]
     assert not missing, f"{len(missing)} of {n} transactions never published"
-    seqs = sorted({t["seq"] for t in _delivered(rec, terminal_id, "txn")})
-    assert seqs == list(range(1, n + 1)) or len(seqs) == n
+    moved = [i for i in range(n) if delivered_txns[f"tx-{i:05d}"] != acked[i]]
+    assert not moved, f"{len(moved)} transactions published under another seq than acknowledged: {moved[:5]}"
+    gaps = sorted(set(range(1, last_seq + 1)) - set(by_seq))
+    assert not gaps, f"seq has {len(gaps)} gaps once deduplicated, first {gaps[:5]}"
+
+
+def _msg(leaf: str, **doc) -> Received:
+    return Received(f"kiosk/v1/TEST-SITE/T/up/{leaf}", json.dumps(doc).encode(), False, 1, 0.0)
+
+
+#: a flapping run in miniature: tx-00000 seq 1, an outage event seq 2, tx-00001 seq 3 redelivered
+_GOOD = [_msg("txn", txn_id="tx-00000", seq=1), _msg("events", event_id="e1", seq=2),
+         _msg("status", state="online"), _msg("txn", txn_id="tx-00001", seq=3),
+         _msg("txn", txn_id="tx-00001", seq=3)]
+
+
+def test_order_and_gap_check_accepts_redeliveries_and_interleaved_events():
+    assert_in_order_without_gaps([1, 3], _GOOD, 3)
+
+
+@pytest.mark.parametrize("acked, messages, last_seq, why", [
+    ([3, 1], _GOOD, 3, "submission order"),
+    ([1, 3], [m for m in _GOOD if m.topic.endswith("events")] + _GOOD[3:], 3, "never published"),
+    ([1, 3], [m for m in _GOOD if not m.topic.endswith("events")], 3, "gaps"),
+    ([1, 3], _GOOD, 4, "gaps"),
+    ([1, 2], _GOOD, 3, "another seq"),
+    ([1, 3], [*_GOOD, _msg("events", event_id="e9", seq=1)], 3, "reused"),
+])
+def test_order_and_gap_check_fails_on_reorder_loss_or_gap(acked, messages, last_seq, why):
+    with pytest.raises(AssertionError, match=why):
+        assert_in_order_without_gaps(acked, messages, last_seq)
 
 
 def test_sigterm_publishes_offline_shutdown_and_exits_zero(agent_factory, broker, recorder, terminal_id, protocol):

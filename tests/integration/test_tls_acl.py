@@ -1,4 +1,4 @@
-"""TLS with a client certificate per terminal, and the two pattern ACLs of design section 5,
+"""TLS with a client certificate per terminal, and the two pattern ACLs of docs/mqtt.md ("Security"),
 against a real Mosquitto (require_certificate, use_identity_as_username)."""
 
 from __future__ import annotations

@@ -183,14 +183,15 @@ def test_notify_ready_after_journal_check_then_watchdog_until_a_thread_wedges(tm
         wait_until(lambda: len(notify.watchdog_times()) >= first + 5, 10)
         times = notify.watchdog_times()[-5:]
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(0.05 < g < 1.0 for g in gaps), gaps
+        # periodic, not spammed: five pings came within the deadline above, none closer than a quarter
+        # of the 0.2 s period (no upper bound on the real clock: a loaded machine may delay one)
+        assert all(g > 0.05 for g in gaps), gaps
 
         # wedge the uplink thread: the watchdog must starve so systemd restarts the agent
         release = threading.Event()
         agent.uplink._step = lambda now: release.wait(30)  # type: ignore[method-assign]
-        wedged_at = time.monotonic()
-        wait_until(lambda: notify.watchdog_times() and notify.watchdog_times()[-1] < time.monotonic() - 1.5, 30)
-        assert time.monotonic() - wedged_at < 25
+        wait_until(lambda: notify.watchdog_times() and notify.watchdog_times()[-1] < time.monotonic() - 1.5, 25,
+                   message="the watchdog kept being fed while the uplink thread was wedged")
         release.set()
         agent.request_stop()
         notify.wait_for("STOPPING=1", 10)

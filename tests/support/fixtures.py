@@ -18,6 +18,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -49,28 +50,36 @@ def _require_mosquitto() -> None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto): real-broker tests cannot run")
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
-    """One plain Mosquitto on a free loopback port for the whole session (no ACL)."""
-    _require_mosquitto()
-    instance = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-session"))
+
+class _Server(Protocol):
+    def start(self) -> Any: ...
+    def stop(self) -> Any: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def served(instance: S) -> Iterator[S]:
+    """Start a server wrapper (broker, NATS, PostgreSQL), yield it, stop it whatever the test did."""
     instance.start()
     try:
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """One plain Mosquitto on a free loopback port for the whole session (no ACL)."""
+    _require_mosquitto()
+    yield from served(MosquittoBroker(tmp_path_factory.mktemp("mosquitto-session")))
 
 
 @pytest.fixture
 def fresh_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A private Mosquitto for one test, free to be stopped, killed, paused or restarted."""
     _require_mosquitto()
-    instance = MosquittoBroker(tmp_path / "mosquitto")
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+    yield from served(MosquittoBroker(tmp_path / "mosquitto"))
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +88,7 @@ def nats_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     listener, both on free loopback ports (``mqtt_port`` for MQTT clients); never the shared 4222."""
     if nats_server_path() is None:
         pytest.skip("nats-server is not installed (apt-get install nats-server): NATS broker tests cannot run")
-    instance = NatsServer(tmp_path_factory.mktemp("nats-session"))
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+    yield from served(NatsServer(tmp_path_factory.mktemp("nats-session")))
 
 
 @pytest.fixture(scope="session")
@@ -99,12 +103,7 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[M
     and a mutual-TLS listener (``tls_port``) where the cert CN is the username, under KIOSK_ACL."""
     _require_mosquitto()
     tls = BrokerTls(cafile=pki.ca_cert, certfile=pki.server.cert, keyfile=pki.server.key)
-    instance = MosquittoBroker(tmp_path_factory.mktemp("mosquitto-tls"), tls=tls, acl=KIOSK_ACL)
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+    yield from served(MosquittoBroker(tmp_path_factory.mktemp("mosquitto-tls"), tls=tls, acl=KIOSK_ACL))
 
 
 @pytest.fixture

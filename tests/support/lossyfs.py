@@ -27,10 +27,8 @@ until unmounted (``fusermount3 -u``) or sent SIGTERM. It needs /dev/fuse, libfus
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,164 +265,16 @@ class LossyState:
                 "dropped_by_suffix": dict(self.dropped_by_suffix)}
 
 
-def _operations(state: LossyState) -> Any:
-    import mfusepy as fuse
-
-    def oserror(exc: OSError) -> fuse.FuseOSError:
-        return fuse.FuseOSError(exc.errno or errno.EIO)
-
-    class LossyFS(fuse.Operations):
-        use_ns = True
-
-        def __init__(self) -> None:
-            self.fh = 0
-            self.control_out = b""
-
-        def _next(self) -> int:
-            self.fh += 1
-            return self.fh
-
-        def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
-            if path == CONTROL:
-                return {"st_mode": stat.S_IFREG | 0o600, "st_nlink": 1, "st_size": CONTROL_SIZE}
-            if path.startswith("/" + GRAVEYARD):
-                raise fuse.FuseOSError(errno.ENOENT)
-            try:
-                st = os.lstat(state.real(path))
-            except OSError as exc:
-                raise oserror(exc) from None
-            out: dict[str, Any] = {k: getattr(st, k) for k in ("st_mode", "st_nlink", "st_uid", "st_gid", "st_ino")}
-            out.update(st_atime=st.st_atime_ns, st_mtime=st.st_mtime_ns, st_ctime=st.st_ctime_ns)
-            size = state.size(path) if stat.S_ISREG(st.st_mode) else st.st_size
-            out.update(st_size=size, st_blocks=(size + 511) // 512, st_blksize=PAGE)
-            return out
-
-        def readdir(self, path: str, fh: int) -> list[tuple[str, dict[str, int], int]]:
-            # with use_ino every entry needs its inode number: readdir(3) skips d_ino == 0
-            out = []
-            for name in (".", "..", *os.listdir(state.real(path))):
-                if name == GRAVEYARD:
-                    continue
-                st = os.lstat(state.real(path) / name)
-                out.append((name, {"st_mode": st.st_mode, "st_ino": st.st_ino}, 0))
-            if path == "/":
-                out.append((CONTROL[1:], {"st_mode": stat.S_IFREG | 0o600, "st_ino": 1}, 0))
-            return out
-
-        def mkdir(self, path: str, mode: int) -> int:
-            os.mkdir(state.real(path), mode)
-            return 0
-
-        def rmdir(self, path: str) -> int:
-            os.rmdir(state.real(path))
-            return 0
-
-        def chmod(self, path: str, mode: int) -> int:
-            os.chmod(state.real(path), mode)
-            return 0
-
-        def chown(self, path: str, uid: int, gid: int) -> int:
-            os.chown(state.real(path), uid, gid)
-            return 0
-
-        def utimens(self, path: str, times: tuple[int, int] | None = None) -> int:
-            os.utime(state.real(path), ns=times) if times else os.utime(state.real(path))
-            return 0
-
-        def statfs(self, path: str) -> dict[str, int]:
-            sv = os.statvfs(state.backing)
-            return {k: getattr(sv, k) for k in ("f_bsize", "f_frsize", "f_blocks", "f_bfree", "f_bavail",
-                                                 "f_files", "f_ffree", "f_favail", "f_flag", "f_namemax")}
-
-        def create(self, path: str, mode: int, fi: Any = None) -> int:
-            fd = os.open(state.real(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o7777)
-            os.close(fd)
-            state.created(path)
-            return self._next()
-
-        def open(self, path: str, flags: int) -> int:
-            if path == CONTROL:
-                return self._next()
-            if not state.real(path).exists():
-                raise fuse.FuseOSError(errno.ENOENT)
-            if flags & os.O_TRUNC:
-                state.truncate(path, 0)
-            return self._next()
-
-        def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
-            if path == CONTROL:
-                if offset == 0:  # a fixed size, space-padded: the kernel reads no further than st_size
-                    self.control_out = json.dumps(state.report()).encode().ljust(CONTROL_SIZE)
-                return self.control_out[offset:offset + size]
-            try:
-                return state.read(path, size, offset)
-            except OSError as exc:
-                raise oserror(exc) from None
-
-        def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
-            if path == CONTROL:
-                words = data.decode().split()
-                if not words or words[0] != "cut":
-                    raise fuse.FuseOSError(errno.EINVAL)
-                state.cut(words[1] if len(words) > 1 else "drop", int(words[2]) if len(words) > 2 else 0)
-                return len(data)
-            return state.write(path, bytes(data), offset)
-
-        def truncate(self, path: str, length: int, fh: int | None = None) -> int:
-            if path == CONTROL:
-                return 0
-            state.truncate(path, length)
-            return 0
-
-        def fsync(self, path: str, datasync: int, fh: int) -> int:
-            try:
-                state.fsync(path)
-            except OSError as exc:
-                raise oserror(exc) from None
-            return 0
-
-        def fsyncdir(self, path: str, datasync: int, fh: int) -> int:
-            state.fsyncdir(path)
-            return 0
-
-        def unlink(self, path: str) -> int:
-            try:
-                state.unlink(path)
-            except OSError as exc:
-                raise oserror(exc) from None
-            return 0
-
-        def rename(self, old: str, new: str) -> int:
-            try:
-                state.rename(old, new)
-            except OSError as exc:
-                raise oserror(exc) from None
-            return 0
-
-        def link(self, target: str, source: str) -> int:
-            try:
-                state.link(source, target)   # mfusepy's naming: target is the new name
-            except OSError as exc:
-                raise oserror(exc) from None
-            return 0
-
-        def flush(self, path: str, fh: int) -> int:
-            return 0   # close(2) promises nothing about the media
-
-        def release(self, path: str, fh: int) -> int:
-            return 0
-
-    return LossyFS()
-
-
 def serve(mountpoint: str, backing: str) -> None:
     import mfusepy as fuse
+
+    from tests.support.lossyfs_fuse import LossyFS  # mfusepy only where a mount is served
 
     state = LossyState(Path(backing).resolve())
     # single-threaded: the model has no locks of its own; POSIX locks stay in the kernel (no lock
     # op), which is what SQLite on one machine needs. No kernel caching of attributes or names,
     # so a cut is visible at once; page cache is dropped on every open (no keep_cache).
-    fuse.FUSE(_operations(state), mountpoint, foreground=True, nothreads=True, use_ino=True,
+    fuse.FUSE(LossyFS(state), mountpoint, foreground=True, nothreads=True, use_ino=True,
               attr_timeout=0, entry_timeout=0, negative_timeout=0, fsname="lossyfs")
 
 

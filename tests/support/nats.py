@@ -22,8 +22,8 @@ import os
 import shutil
 from pathlib import Path
 
+from simulators.broker import ServerProcess
 from tests.support.broker import LOOPBACK, RESERVED_PORTS, free_port, mqtt_connack
-from tests.support.process import ServerProcess
 from tests.support.waiting import wait_until
 
 __all__ = ["NatsServer", "nats_server_path"]

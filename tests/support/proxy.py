@@ -4,7 +4,7 @@ client -> 127.0.0.1:proxy.port -> target. One I/O thread owns every socket and r
 loop; the public methods hand it a command and wait until it has been carried out, so when
 ``cut()`` returns the resets have been sent, and when ``refuse()`` returns a connect is refused.
 
-Modes (see /work/shared/notes/mqtt.md section 4.1):
+Modes:
 
 ==============  ===========================================================================
 ``forward()``   normal: bytes flow both ways; new connections are accepted and forwarded.
@@ -262,50 +262,59 @@ class TcpProxy:
             self._sel.register(side.sock, selectors.EVENT_READ, (conn, side))
 
     def _service(self, conn: _Conn, side: _Side, events: int) -> None:
-        peer = conn.other(side)
-        if events & selectors.EVENT_WRITE and side.out:
-            try:
-                sent = side.sock.send(side.out)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self._drop(conn, reset=True)
-                return
-            del side.out[:sent]
-            if not side.out and peer.eof and not side.shut:
-                self._shutdown_write(side)
-        if events & selectors.EVENT_READ:
-            try:
-                data = side.sock.recv(_CHUNK)
-                failed = False
-            except BlockingIOError:
-                data, failed = b"", None
-            except OSError:
-                data, failed = b"", True
-            if failed is None:
-                pass
-            elif self.mode == "blackhole":
-                # the peer must not learn anything, not even that this side went away
-                if data:
-                    conn.lost += len(data)
-                    self._count_dropped(len(data))
-                else:
-                    side.eof = True
-                    conn.lost += 1
-            elif failed:  # ECONNRESET and friends: pass the reset on
-                self._drop(conn, reset=True)
-                return
-            elif not data:
-                side.eof = True
-                if not peer.out:
-                    self._shutdown_write(peer)
-            else:
-                peer.out += data
+        if events & selectors.EVENT_WRITE and side.out and not self._flush(conn, side):
+            return
+        if events & selectors.EVENT_READ and not self._receive(conn, side):
+            return
         if conn.client.eof and conn.upstream.eof and not conn.client.out and not conn.upstream.out:
             self._drop(conn, reset=False)
             return
         self._update_interest(conn, side)
-        self._update_interest(conn, peer)
+        self._update_interest(conn, conn.other(side))
+
+    def _flush(self, conn: _Conn, side: _Side) -> bool:
+        """Send what is buffered for ``side``; False when the connection was dropped."""
+        try:
+            sent = side.sock.send(side.out)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._drop(conn, reset=True)
+            return False
+        del side.out[:sent]
+        if not side.out and conn.other(side).eof and not side.shut:
+            self._shutdown_write(side)
+        return True
+
+    def _receive(self, conn: _Conn, side: _Side) -> bool:
+        """Read from ``side`` and pass it on (or swallow it when blackholed); False when dropped."""
+        peer = conn.other(side)
+        try:
+            data = side.sock.recv(_CHUNK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data, failed = b"", True
+        else:
+            failed = False
+        if self.mode == "blackhole":
+            # the peer must not learn anything, not even that this side went away
+            if data:
+                conn.lost += len(data)
+                self._count_dropped(len(data))
+            else:
+                side.eof = True
+                conn.lost += 1
+        elif failed:  # ECONNRESET and friends: pass the reset on
+            self._drop(conn, reset=True)
+            return False
+        elif not data:
+            side.eof = True
+            if not peer.out:
+                self._shutdown_write(peer)
+        else:
+            peer.out += data
+        return True
 
     def _shutdown_write(self, side: _Side) -> None:
         side.shut = True

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,6 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support import waiting
 from tests.support.broker import RESERVED_PORTS, MosquittoBroker, free_port, mqtt_probe
 from tests.support.notify import NotifySocket
 from tests.support.pki import Pki, make_pki
@@ -112,13 +114,18 @@ def _open_fds() -> set[str]:
 
 
 # ------------------------------------------------------------------------------------- waiting
-def test_wait_until_returns_the_truthy_value_and_fails_with_the_message() -> None:
+def test_wait_until_returns_the_truthy_value_and_fails_with_the_message(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = iter([0, None, "", "done"])
     assert wait_until(lambda: next(calls), 1.0, interval_s=0.001) == "done"
-    started = time.monotonic()
+    # a fake clock for the module, so the deadline is checked exactly and without waiting
+    now = [0.0]
+    monkeypatch.setattr(waiting, "time", SimpleNamespace(monotonic=lambda: now[0],
+                                                         sleep=lambda s: now.__setitem__(0, now[0] + s)))
+    polls: list[float] = []
     with pytest.raises(AssertionError, match="the light never turned green"):
-        wait_until(lambda: False, 0.1, message=lambda: "the light never turned green")
-    assert 0.1 <= time.monotonic() - started < 1.0
+        wait_until(lambda: polls.append(now[0]), 1.0, interval_s=0.25, message=lambda: "the light never turned green")
+    assert now[0] == 1.0  # gave up at the deadline, not before and not after
+    assert polls == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 # -------------------------------------------------------------------------------------- broker
@@ -186,7 +193,7 @@ def test_start_picks_another_port_after_a_bind_race(tmp_path: Path, monkeypatch:
         squatter.listen()
         taken = squatter.getsockname()[1]
         picks = iter([taken, free_port()])
-        monkeypatch.setattr("tests.support.broker.free_port", lambda: next(picks))
+        monkeypatch.setattr("simulators.broker.free_port", lambda: next(picks))
         with MosquittoBroker(tmp_path) as broker:
             assert broker.port != taken and mqtt_probe(broker.host, broker.port)
         assert "Address already in use" in broker.log_text()

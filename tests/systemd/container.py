@@ -1,13 +1,17 @@
 """A systemd-nspawn container with a real systemd as PID 1, for testing the installed unit live.
 
-How it runs (see /work/shared/notes/systemd-nspawn.md for why each flag is there):
+How it runs (the flags are those of systemd-nspawn(1),
+https://www.freedesktop.org/software/systemd/man/latest/systemd-nspawn.html):
 
 * The cached image is the lower layer of an overlay mount; everything a run writes goes to its own
   upper directory, so the image stays pristine and every run starts from the same tree.
 * ``systemd-nspawn -b --register=no --keep-unit --private-network --system-call-filter=bpf`` with
-  ``SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1``: no machined/system bus needed; the container has its own
+  ``SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1``: no machined/system bus needed (without ``--register=no
+  --keep-unit`` nspawn fails with "Failed to open system bus"); the container has its own
   loopback (its broker on 1883 never meets the host's shared one); the container's systemd can
-  attach BPF device programs, so ``DevicePolicy=``/``DeviceAllow=`` are really enforced.
+  attach BPF device programs, so ``DevicePolicy=``/``DeviceAllow=`` are really enforced (without the
+  unified hierarchy and ``bpf`` allowed they are silently not enforced, and a test of them would
+  prove nothing).
 * nspawn is started in a cgroup of its own under the host's cgroup2 hierarchy, so the ``payload`` and
   ``supervisor`` cgroups it makes (and leaves behind with ``--keep-unit``) are ours to remove.
 * Commands run inside with ``nsenter -t <container PID 1> -a`` (``machinectl``/``systemd-run -M`` need

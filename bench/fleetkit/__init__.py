@@ -1,0 +1,1 @@
+"""Parts of the fleet benchmark (bench/fleet.py)."""
