@@ -36,7 +36,7 @@ from agent.services.reload import LiveConfig, Reloader
 from agent.services.selftest import Selftests
 from agent.services.storage import key_path, new_boot_id, open_journal, open_or_salvage
 from agent.services.transactions import Transactions
-from agent.uplink.commands import CommandRunner
+from agent.uplink.commands import CONTRACT_VERSION, CommandRunner
 from agent.uplink.service import Uplink
 from drivers import build_driver
 from drivers.base.clock import Clock, SystemClock
@@ -76,7 +76,8 @@ class Agent:
                                   connectivity=self.uplink.connectivity,
                                   uplink_faults=lambda: self.uplink.faults() + self.recovery.faults(),
                                   drain=self.uplink.drain_figures,
-                                  extra=lambda: self.limits.health_part(self.uplink.connected), clock=self.clock)
+                                  extra=lambda: self.limits.health_part(self.uplink.connected), clock=self.clock,
+                                  contract_version=CONTRACT_VERSION)
         self._build_services()
         token = Path(cfg.api.token_file).read_bytes().strip() if cfg.api.token_file else None
         self.api = ApiServer(Router(ApiServices(

@@ -17,7 +17,6 @@ from agent.config import AgentConfig
 from agent.health.actions import worst_action
 from agent.health.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.journal import Journal, iso
-from agent.uplink.commands import CONTRACT_VERSION
 from drivers.base.clock import Clock, SystemClock
 from drivers.base.health import Action, DeviceState
 
@@ -29,8 +28,10 @@ class HealthModel:
                  snapshots: Callable[[], Mapping[str, Any]], connectivity: Callable[[], dict[str, Any]],
                  uplink_faults: Callable[[], list[dict[str, str]]] = list,
                  drain: Callable[[], dict[str, Any]] = dict, extra: Callable[[], dict[str, Any]] = dict,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, contract_version: int) -> None:
         self.cfg = cfg
+        #: the document's ``v`` (the contract version the uplink speaks, agent/uplink/commands.py)
+        self.contract_version = contract_version
         self.clock = clock or SystemClock()
         self.journal = journal
         self.boot_id = boot_id
@@ -155,7 +156,7 @@ class HealthModel:
                                     "text": f"{stats['dead']} records need an engineer (kiosk-agent queue dead)"})
         state = _terminal_state(devices, terminal_faults)
         doc = {
-            "v": CONTRACT_VERSION, "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site,
+            "v": self.contract_version, "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site,
             "ts": iso(self.clock.now().astimezone(UTC)),
             "state": state,
             "agent": {"version": __version__, "boot_id": self.boot_id,
