@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from agent.cli import inspection as cli_inspection
 from agent.cli import kiosk_agent
@@ -19,6 +20,14 @@ from agent.config import load_config
 from agent.services.storage import journal_key, open_journal
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Any:
+    """The reporting commands configure logging for the process: put it back for the next tests."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def _config(tmp_path: Path) -> Path:
