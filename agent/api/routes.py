@@ -114,7 +114,7 @@ class Router:
         devices = self.s.devices.states()
         if name not in devices:
             raise ApiError(404, "unknown_device", f"no device {name!r}")
-        return 200, {"name": name, **devices[name], "counters": self.s.devices.counters.device(name)}
+        return 200, {"name": name, **devices[name], "counters": self.s.devices.counters_of(name)}
 
     def device_events(self, name: str, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
         self._require_device(name)

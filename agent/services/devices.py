@@ -29,6 +29,10 @@ class Devices:
         """Each device's entry of the health document."""
         return self.health.devices()
 
+    def counters_of(self, name: str) -> dict[str, int]:
+        """The device's lifetime counters (agent/services/counters.py)."""
+        return self.counters.device(name)
+
     def operation(self, name: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Run ``op`` on the device (raises DeviceUnavailable when it is not running, else the driver's errors)."""
         poller = self.pollers().get(name)

@@ -39,22 +39,19 @@ class FakeTransactions:
         return {"txn_id": txn_id} if txn_id == "known" else None
 
 
-class FakeCounters:
-    def device(self, name: str) -> dict[str, int]:
-        return {"cuts": 3}
-
-
 @dataclass
 class FakeDevices:
     error: Exception | None = None
     ops: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    counters: FakeCounters = field(default_factory=FakeCounters)
 
     def names(self) -> set[str]:
         return {"printer", "broken"}
 
     def states(self) -> dict[str, Any]:
         return {"printer": {"state": "online"}}
+
+    def counters_of(self, name: str) -> dict[str, int]:
+        return {"cuts": 3}
 
     def operation(self, name: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
         self.ops.append((name, op, args))
