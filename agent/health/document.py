@@ -117,13 +117,7 @@ class HealthModel:
 
     # -- system -------------------------------------------------------------------------------
     def system(self) -> dict[str, Any]:
-        temps: dict[str, float] = {}
-        try:
-            for chip, entries in (psutil.sensors_temperatures() or {}).items():
-                for i, e in enumerate(entries):
-                    temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
-        except (AttributeError, OSError):
-            pass
+        temps = temperatures()
         net_up = False
         try:
             for name, st in psutil.net_if_stats().items():
@@ -175,6 +169,18 @@ class HealthModel:
     def _bytes_per_day(self) -> int:
         elapsed = max(1.0, self.clock.monotonic() - self.started_mono)
         return int(self.journal.bytes_written * 86400 / elapsed)
+
+
+def temperatures() -> dict[str, float]:
+    """Every temperature sensor, ``chip.label`` -> degrees C (none where the platform has none)."""
+    temps: dict[str, float] = {}
+    try:
+        for chip, entries in (psutil.sensors_temperatures() or {}).items():
+            for i, e in enumerate(entries):
+                temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
+    except (AttributeError, OSError):
+        pass
+    return temps
 
 
 def system_uptime_s() -> float:

@@ -23,7 +23,7 @@ from agent.health.availability import (
     month_bounds,
     terminal_figure,
 )
-from agent.health.document import AVAILABILITY_TARGET, system_uptime_s
+from agent.health.document import AVAILABILITY_TARGET, system_uptime_s, temperatures
 from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
 from agent.services.counters import Counters
@@ -70,15 +70,8 @@ def outages(journal: Journal, since: datetime) -> dict[str, Any]:
 
 def system_figures(journal: Journal) -> dict[str, Any]:
     vm = psutil.virtual_memory()
-    temps: dict[str, float] = {}
-    try:
-        for chip, entries in (psutil.sensors_temperatures() or {}).items():
-            for i, e in enumerate(entries):
-                temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
-    except (AttributeError, OSError):
-        pass
     return {"disk_free_mb": round(journal.free_mb(), 1), "mem_pct": vm.percent, "mem_total_mb": vm.total // 2**20,
-            "temps_c": temps, "uptime_s": round(system_uptime_s())}
+            "temps_c": temperatures(), "uptime_s": round(system_uptime_s())}
 
 
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
