@@ -1,29 +1,49 @@
-"""Route table and handlers: thin — validate, call the app's services, map errors to statuses."""
+"""Route table and handlers: thin — validate, call the services, map errors to statuses (docs/api.md).
+
+The router takes the services it uses (agent/services/), never the application that built them."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from agent.api.errors import ApiError
+from agent.health.document import HealthModel
 from agent.journal import StorageFull
+from agent.services.devices import Devices
+from agent.services.inspection import ENGINEER_RULE, MAX_CHECKS, Inspections, valid_checks, valid_engineer
 from agent.services.limits import LimitExceeded
+from agent.services.queue import Queue
+from agent.services.recovery import RecoveryAlarm
+from agent.services.selftest import Selftests
+from agent.services.transactions import Transactions
 from agent.services.txn import InvalidTxn, validate
 from drivers.base.errors import DeviceRefused, DriverError, UnsupportedCommand
 from drivers.base.health import SelftestLevel
-
-if TYPE_CHECKING:
-    from agent.app import Agent
 
 Handler = Callable[..., tuple[int, Any]]
 DEVICE_OPS = {"read", "print", "enable", "disable", "eject", "retain", "trigger", "status", "reset", "recover"}
 _NAME = r"(?P<name>[a-z][a-z0-9_]{0,31})"
 
 
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    """What the API serves from."""
+
+    health: HealthModel
+    transactions: Transactions
+    devices: Devices
+    selftests: Selftests
+    inspections: Inspections
+    queue: Queue
+    recovery: RecoveryAlarm
+
+
 class Router:
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
+    def __init__(self, services: ApiServices) -> None:
+        self.s = services
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"^/v1/health$"), self.health),
             ("POST", re.compile(r"^/v1/transactions$"), self.submit),
@@ -57,7 +77,7 @@ class Router:
 
     # -- health and transactions ------------------------------------------------------------------
     def health(self, **_: Any) -> tuple[int, Any]:
-        return 200, self.agent.health.document()
+        return 200, self.s.health.document()
 
     def submit(self, body: Any, **_: Any) -> tuple[int, Any]:
         try:
@@ -65,7 +85,7 @@ class Router:
         except InvalidTxn as exc:
             raise ApiError(422, "invalid_transaction", str(exc), problems=exc.problems) from None
         try:
-            outcome = self.agent.submit_txn(txn)
+            outcome = self.s.transactions.submit(txn)
         except StorageFull as exc:
             raise ApiError(507, "storage_full", f"transaction refused, nothing was recorded: {exc}") from None
         except LimitExceeded as exc:
@@ -81,20 +101,20 @@ class Router:
                        f"txn_id {outcome.txn_id} was already recorded with a different body", seq=outcome.seq)
 
     def get_txn(self, txn_id: str, **_: Any) -> tuple[int, Any]:
-        doc = self.agent.journal.get_txn(txn_id)
+        doc = self.s.transactions.get(txn_id)
         if doc is None:
             raise ApiError(404, "not_found", f"no transaction {txn_id}")
         return 200, doc
 
     # -- devices -----------------------------------------------------------------------------------
     def devices(self, **_: Any) -> tuple[int, Any]:
-        return 200, {"devices": self.agent.health.devices()}
+        return 200, {"devices": self.s.devices.states()}
 
     def device(self, name: str, **_: Any) -> tuple[int, Any]:
-        devices = self.agent.health.devices()
+        devices = self.s.devices.states()
         if name not in devices:
             raise ApiError(404, "unknown_device", f"no device {name!r}")
-        return 200, {"name": name, **devices[name], "counters": self.agent.device_counters(name)}
+        return 200, {"name": name, **devices[name], "counters": self.s.devices.counters_of(name)}
 
     def device_events(self, name: str, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
         self._require_device(name)
@@ -103,14 +123,12 @@ class Router:
             limit = min(1000, max(1, int(query.get("limit", ["100"])[0])))
         except ValueError:
             raise ApiError(400, "bad_query", "after and limit must be integers (after within 64 bits)") from None
-        recs = self.agent.journal.records(kind="event", device=name, after_seq=after, limit=limit)
-        return 200, {"device": name, "events": [
-            {"seq": r.seq, "type": r.type, "ts": r.ts, "data": r.payload.get("data", {})} for r in recs]}
+        return 200, {"device": name, "events": self.s.queue.device_events(name, after, limit)}
 
     def device_selftest(self, name: str, body: Any, **_: Any) -> tuple[int, Any]:
         self._require_device(name)
         level = _level(body)
-        return 200, self.agent.selftest([name], level, remote=False)["results"][0]
+        return 200, self.s.selftests.run([name], level, remote=False)["results"][0]
 
     def selftest(self, body: Any, **_: Any) -> tuple[int, Any]:
         level = _level(body)
@@ -119,18 +137,18 @@ class Router:
             raise ApiError(422, "invalid_body", "devices must be an array of device names")
         for n in names or []:
             self._require_device(n)
-        return 200, self.agent.selftest(names, level, remote=False)
+        return 200, self.s.selftests.run(names, level, remote=False)
 
     def inspection(self, body: Any, **_: Any) -> tuple[int, Any]:
         body = body or {}
         if not isinstance(body, dict):
             raise ApiError(422, "invalid_body", "the body must be a JSON object")
-        engineer, checks = body.get("engineer", ""), body.get("checks", [])
-        if not isinstance(engineer, str) or len(engineer) > 64:
-            raise ApiError(422, "invalid_body", "engineer is a name of at most 64 characters")
-        if not isinstance(checks, list) or not all(isinstance(c, str) and len(c) <= 64 for c in checks):
+        if "engineer" in body and not valid_engineer(body["engineer"]):
+            raise ApiError(422, "invalid_body", ENGINEER_RULE)
+        checks = body.get("checks", [])
+        if not valid_checks(checks):
             raise ApiError(422, "invalid_body", "checks is an array of checklist item names")
-        return 200, self.agent.inspection(engineer, checks[:50])
+        return 200, self.s.inspections.run(body.get("engineer", ""), checks[:MAX_CHECKS])
 
     def device_op(self, name: str, op: str, body: Any, **_: Any) -> tuple[int, Any]:
         self._require_device(name)
@@ -139,7 +157,7 @@ class Router:
         if body is not None and not isinstance(body, dict):
             raise ApiError(422, "invalid_body", "the body must be a JSON object")
         try:
-            return 200, self.agent.device_operation(name, op, body or {})
+            return 200, self.s.devices.operation(name, op, body or {})
         except UnsupportedCommand as exc:
             raise ApiError(404, "unsupported_operation", str(exc)) from None
         except DeviceRefused as exc:
@@ -153,12 +171,12 @@ class Router:
             raise ApiError(422, "invalid_body", str(exc), **extra) from None
 
     def _require_device(self, name: str) -> None:
-        if name not in self.agent.device_names():
+        if name not in self.s.devices.names():
             raise ApiError(404, "unknown_device", f"no device {name!r}")
 
     # -- queue -------------------------------------------------------------------------------------
     def queue_stats(self, **_: Any) -> tuple[int, Any]:
-        return 200, self.agent.journal.stats()
+        return 200, self.s.queue.stats()
 
     def queue_records(self, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
         state = query.get("state", [None])[0]
@@ -169,19 +187,16 @@ class Router:
             after = _int64(query.get("after", ["0"])[0])
         except ValueError:
             raise ApiError(400, "bad_query", "limit and after must be integers (after within 64 bits)") from None
-        recs = self.agent.journal.records(state=state, after_seq=after, limit=limit)
-        return 200, {"records": [self.agent.record_summary(r) for r in recs]}
+        return 200, {"records": self.s.queue.records(state, after, limit)}
 
     def ack_recovery(self, **_: Any) -> tuple[int, Any]:
-        return 200, {"acknowledged": self.agent.ack_recovery()}
+        return 200, {"acknowledged": self.s.recovery.acknowledge()}
 
     def queue_retry(self, body: Any, **_: Any) -> tuple[int, Any]:
         seqs = (body or {}).get("seqs") if isinstance(body, dict | type(None)) else "bad"
         if seqs is not None and (not isinstance(seqs, list) or not all(isinstance(s, int) for s in seqs)):
             raise ApiError(422, "invalid_body", "seqs must be an array of integers (or absent for all)")
-        n = self.agent.journal.retry_dead(seqs)
-        self.agent.uplink_wake()
-        return 200, {"requeued": n}
+        return 200, {"requeued": self.s.queue.retry_dead(seqs)}
 
 
 def _int64(raw: str) -> int:

@@ -1,9 +1,10 @@
 """HTTP/1.1 server on a unix socket (and optionally loopback TCP with a bearer token).
 
-Lifecycle and connection handling only; parsing is h11's (agent/api/conn.py) and the handlers are
-in routes.py. One event-loop thread owns every socket (epoll through ``selectors``): a connection
-that is still sending its request costs a file descriptor and a small buffer, never a thread, so
-slow clients cannot starve the others. A complete request goes to a bounded pool of workers.
+Lifecycle and connection handling only; binding the sockets is agent/api/listeners.py, parsing is
+h11's (agent/api/conn.py) and the handlers are in routes.py. One event-loop thread owns every
+socket (epoll through ``selectors``): a connection that is still sending its request costs a file
+descriptor and a small buffer, never a thread, so slow clients cannot starve the others. A
+complete request goes to a bounded pool of workers.
 
 Limits, each an answer rather than a hang:
 
@@ -12,7 +13,7 @@ Limits, each an answer rather than a hang:
   seconds does not keep a connection; a keep-alive connection may then idle :data:`IDLE_TIMEOUT_S`;
 * a response must be taken by the client within :data:`REQUEST_TIMEOUT_S`;
 * each listener holds at most ``max_conns`` connections (derived from ``RLIMIT_NOFILE``, keeping
-  :data:`FD_RESERVE` descriptors for the journal, the ports, /proc and the uplink): beyond it a
+  :data:`agent.api.listeners.FD_RESERVE` descriptors for the journal, the ports, /proc and the uplink): beyond it a
   new connection gets ``503`` and is closed;
 * when ``accept`` fails for lack of descriptors (EMFILE/ENFILE) the listener is paused with a
   growing back-off instead of being polled in a busy loop.
@@ -22,21 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
-import resource
 import selectors
 import socket
-import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from agent.api.conn import MAX_BODY, MAX_DISCARD, HttpConn, Request
 from agent.api.dispatch import handle
+from agent.api.listeners import Listener, bind_tcp, bind_unix, default_max_conns, remove_own_socket
 from agent.api.routes import Router
 
 log = structlog.get_logger(__name__)
@@ -46,35 +44,12 @@ __all__ = ["MAX_BODY", "MAX_DISCARD", "ApiServer"]
 REQUEST_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 30.0
 WORKERS = 16
-FD_RESERVE = 128
 LINGER_S = 2.0
 LINGER_BYTES = 64 * 1024
-MAX_CONNS = 4096
 _ACCEPT_PAUSE = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _BUSY_BODY = b'{"error":{"code":"busy","message":"too many connections to the agent API, try again"}}'
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
          b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
-
-
-@dataclass(eq=False)
-class _Listener:
-    sock: socket.socket
-    name: str
-    token: bytes | None
-    max_conns: int
-    conns: int = 0
-    paused_until: float = 0.0
-    backoff: float = 0.0
-    at_cap: bool = False
-    registered: bool = field(default=False)
-
-
-def default_max_conns(listeners: int) -> int:
-    """Connections per listener that the open-files limit can hold with FD_RESERVE to spare."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNS
-    return max(8, min(MAX_CONNS, (soft - FD_RESERVE) // max(1, listeners)))
 
 
 class ApiServer:
@@ -89,7 +64,7 @@ class ApiServer:
         self.token = token
         self.workers = workers
         self.max_conns = max_conns
-        self._listeners: list[_Listener] = []
+        self._listeners: list[Listener] = []
         self._conns: set[HttpConn] = set()
         self._sel: selectors.BaseSelector | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -102,31 +77,16 @@ class ApiServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        self.socket_path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale(self.socket_path)
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o777 & ~self.mode)
-        try:
-            unix.bind(str(self.socket_path))
-        finally:
-            os.umask(old)
-        os.chmod(self.socket_path, self.mode, follow_symlinks=False)
-        st = os.lstat(self.socket_path)
-        self._socket_id = (st.st_dev, st.st_ino)  # remembered: only this very socket is removed at stop
+        unix, self._socket_id = bind_unix(self.socket_path, self.mode)  # only this very socket is removed at stop
         socks = [(unix, "unix", None)]
         if self.tcp:
-            host, _, port = self.tcp.rpartition(":")
-            host = host.strip("[]")
-            tcp = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            tcp.bind((host, int(port)))
-            socks.append((tcp, "tcp", self.token))
+            socks.append((bind_tcp(self.tcp), "tcp", self.token))
         cap = self.max_conns or default_max_conns(len(socks))
         self._sel = selectors.DefaultSelector()
         for sock, name, token in socks:
             sock.listen(4096)  # clamped by net.core.somaxconn
             sock.setblocking(False)
-            lst = _Listener(sock, name, token, cap)
+            lst = Listener(sock, name, token, cap)
             self._listeners.append(lst)
             self._sel.register(sock, selectors.EVENT_READ, lst)
             lst.registered = True
@@ -153,26 +113,13 @@ class ApiServer:
             self._sel.close()
         self._wake_r.close()
         self._wake_w.close()
-        self._remove_own_socket()
+        remove_own_socket(self.socket_path, self._socket_id)
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def connections(self) -> int:
         return len(self._conns)
-
-    def _remove_own_socket(self) -> None:
-        """Unlink the socket path only if it is still the socket this server bound (same inode):
-        never a journal, a key or another agent's socket that took the name since."""
-        try:
-            st = os.lstat(self.socket_path)
-        except FileNotFoundError:
-            return
-        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._socket_id:
-            self.socket_path.unlink()
-        else:
-            log.warning("api_socket_not_removed", socket=str(self.socket_path),
-                        reason="the path is no longer the socket this agent created")
 
     # -- the event loop ----------------------------------------------------------------------
     def _wake(self) -> None:
@@ -183,40 +130,50 @@ class ApiServer:
         assert self._sel is not None
         next_sweep = 0.0
         while not self._stop.is_set():
-            now = time.monotonic()
-            timeout = 0.25
-            for lst in self._listeners:
-                if not lst.registered:
-                    timeout = max(0.0, min(timeout, lst.paused_until - now))
             try:
-                events = self._sel.select(timeout)
+                events = self._sel.select(self._select_timeout(time.monotonic()))
             except OSError:
                 log.exception("api_select_failed")
                 continue
-            for key, _mask in events:
-                try:
-                    if key.data is None:
-                        with contextlib.suppress(OSError):
-                            self._wake_r.recv(4096)
-                    elif isinstance(key.data, _Listener):
-                        self._accept(key.data)
-                    else:
-                        self._on_io(key.data, _mask)
-                except Exception:
-                    log.exception("api_loop_error")
-                    if isinstance(key.data, HttpConn):
-                        self._close(key.data)
+            for key, mask in events:
+                self._on_event(key, mask)
             self._finish_done()
             now = time.monotonic()
-            for lst in self._listeners:
-                if not lst.registered and now >= lst.paused_until:
-                    self._sel.register(lst.sock, selectors.EVENT_READ, lst)
-                    lst.registered = True
+            self._resume_listeners(now)
             if now >= next_sweep:
                 self._sweep(now)
                 next_sweep = now + 0.25
 
-    def _accept(self, lst: _Listener) -> None:
+    def _select_timeout(self, now: float) -> float:
+        """A quarter second, or less when a paused listener is due back sooner."""
+        timeout = 0.25
+        for lst in self._listeners:
+            if not lst.registered:
+                timeout = max(0.0, min(timeout, lst.paused_until - now))
+        return timeout
+
+    def _on_event(self, key: selectors.SelectorKey, mask: int) -> None:
+        try:
+            if key.data is None:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            elif isinstance(key.data, Listener):
+                self._accept(key.data)
+            else:
+                self._on_io(key.data, mask)
+        except Exception:
+            log.exception("api_loop_error")
+            if isinstance(key.data, HttpConn):
+                self._close(key.data)
+
+    def _resume_listeners(self, now: float) -> None:
+        assert self._sel is not None
+        for lst in self._listeners:
+            if not lst.registered and now >= lst.paused_until:
+                self._sel.register(lst.sock, selectors.EVENT_READ, lst)
+                lst.registered = True
+
+    def _accept(self, lst: Listener) -> None:
         assert self._sel is not None
         for _ in range(256):
             try:
@@ -394,25 +351,3 @@ class ApiServer:
         for conn in done:
             if conn in self._conns:
                 self._after(conn)
-
-
-def _remove_stale(path: Path) -> None:
-    """Remove a socket file left by a dead agent; refuse to steal one a live agent serves, and
-    never remove anything that is not a socket (a misconfigured path may name the journal)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(st.st_mode):
-        raise RuntimeError(f"api.socket {path} exists and is not a socket: refusing to replace it "
-                           f"(is api.socket the same path as the journal or a key?)")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(0.5)
-        probe.connect(str(path))
-    except OSError:
-        path.unlink()
-        return
-    finally:
-        probe.close()
-    raise RuntimeError(f"another agent is serving {path}")

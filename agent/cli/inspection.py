@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 from agent.cli.client import ApiClient, DaemonNotRunning
+from agent.cli.selftest import run_direct
 from agent.config import AgentConfig
-from agent.runtime.crypto import KeyFileError
+from agent.runtime.crypto import KeyFileError, check_storage
 from agent.runtime.durable import UnsafeFile, replace_file
+from agent.runtime.signing import Signer, verify
+from agent.services.inspection import build_report
 from agent.services.inspection_html import render
+from agent.services.storage import journal_key, open_journal
+from drivers.base.health import SelftestLevel
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: a report file larger than this is not one of ours
@@ -25,7 +29,8 @@ MAX_REPORT_BYTES = 16 * 2**20
 
 
 def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
-    body = {"engineer": args.engineer, "checks": list(args.check)}
+    # without --engineer the report's engineer is empty (the API's default); a given name is 1-64 characters
+    body = {**({"engineer": args.engineer} if args.engineer else {}), "checks": list(args.check)}
     try:
         code, report = ApiClient(cfg.api.socket, timeout_s=300).post("/v1/inspection", body)
         if code != 200:
@@ -61,8 +66,6 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
 def run_verify(path: str, fingerprint: str | None, as_json: bool) -> int:
     """``kiosk-agent inspect --verify FILE``: 0 when the report's signature is valid, 1 when not (with
     the reason), 2 when the file cannot be read as JSON."""
-    from agent.runtime.signing import verify
-
     try:
         with open(path, "rb") as f:
             report = json.loads(f.read(MAX_REPORT_BYTES + 1).decode("utf-8"))
@@ -96,21 +99,14 @@ def report_paths(out: str) -> tuple[Path, Path]:
 
 
 def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[str, Any]:
-    from agent.cli.selftest import run_direct
-    from agent.journal import Journal
-    from agent.runtime.crypto import check_storage, default_key_path, load_or_create_key
-    from agent.runtime.signing import Signer
-    from agent.services.inspection import build_report
-    from drivers.base.health import SelftestLevel
-
-    key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
-    key = load_or_create_key(key_path, create=False)  # a new key would make the journal unreadable
+    """The report without the daemon: ports opened here, the journal read (and the report
+    journalled: published when the daemon runs again)."""
+    key = journal_key(cfg, create=False)  # a new key would make the journal unreadable
     # never made here: a key this command made (perhaps as root) the daemon might not be able to read
     signer = Signer.load(cfg, create=False)
     check_storage(cfg.storage.path)
     selftest = run_direct(cfg, None, SelftestLevel.INTERNAL)
-    journal = Journal(cfg.storage.path, key, terminal_id=cfg.terminal.id,
-                      site=cfg.terminal.site, boot_id=uuid.uuid4().hex[:16])  # the daemon's boot id format
+    journal = open_journal(cfg, key)
     try:
         report = build_report(cfg, journal, selftest=selftest, engineer=engineer, checks=checks,
                               counters=journal.ledger.counters(), agent_running=False,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from agent.cli.demo import run_demo
-            return run_demo(args.state_dir, transactions=args.transactions)
+            return _demo(args)
         if args.command == "inspect" and args.verify:
             from agent.cli.inspection import run_verify
             return run_verify(args.verify, args.fingerprint, args.json)  # needs no configuration
@@ -97,31 +96,46 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         if args.command == "run":
             return _run(cfg, args.log_level)
-        # reporting commands: stdout carries the report; driver logs go to stderr, warnings only
-        from agent.runtime import logs as logsetup
-        logsetup.configure(level=args.log_level or "warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id,
-                           stream=sys.stderr)
-        if args.command == "status":
-            return _status(cfg, args.json)
-        if args.command == "queue":
-            return _queue(cfg, args)
-        if args.command == "selftest":
-            from agent.cli.selftest import run_selftest
-            return run_selftest(cfg, args)
-        if args.command == "health-check":
-            from agent.cli.health_check import run_health_check
-            return run_health_check(cfg, wait_s=args.wait, save=args.save_baseline, baseline_file=args.baseline,
-                                    as_json=args.json)
-        if args.command == "inspect":
-            from agent.cli.inspection import run_inspect
-            return run_inspect(cfg, args)
+        return _report(cfg, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # the reader went away (`kiosk-agent status --json | head`): stop quietly, like other Unix tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAIL
+
+
+def _report(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    """The reporting commands: stdout carries the report; driver logs go to stderr, warnings only."""
+    from agent.runtime import logs as logsetup
+    logsetup.configure(level=args.log_level or "warning", fmt=cfg.log.format, terminal_id=cfg.terminal.id,
+                       stream=sys.stderr)
+    if args.command == "status":
+        return _status(cfg, args.json)
+    if args.command == "queue":
+        return _queue(cfg, args)
+    if args.command == "selftest":
+        from agent.cli.selftest import run_selftest
+        return run_selftest(cfg, args)
+    if args.command == "health-check":
+        from agent.cli.health_check import run_health_check
+        return run_health_check(cfg, wait_s=args.wait, save=args.save_baseline, baseline_file=args.baseline,
+                                as_json=args.json)
+    if args.command == "inspect":
+        from agent.cli.inspection import run_inspect
+        return run_inspect(cfg, args)
     return EXIT_USAGE
+
+
+#: the demo is a simulator-side program (it starts simulated devices, a broker and the daemon): loaded
+#: when asked for, so the daemon never depends on simulators/
+DEMO_MODULE = "simulators.demo"
+
+
+def _demo(args: argparse.Namespace) -> int:
+    run_demo = importlib.import_module(DEMO_MODULE).run_demo
+    code: int = run_demo(args.state_dir, transactions=args.transactions)
+    return code
 
 
 def _config_check(path: str, as_json: bool) -> int:
@@ -244,22 +258,17 @@ def _queue_offline(cfg: AgentConfig, args: argparse.Namespace) -> int:
     if args.action in ("retry", "ack-recovery"):
         print(f"kiosk-agent: {args.action} needs the running daemon", file=sys.stderr)
         return EXIT_NOT_RUNNING
-    from agent.journal import Journal
-    from agent.runtime.crypto import default_key_path, load_or_create_key
+    from agent.services.queue import basic_summary
+    from agent.services.storage import journal_key, open_journal
 
-    key_path = cfg.storage.key_file or default_key_path(cfg.storage.path)
-    journal = Journal(cfg.storage.path, load_or_create_key(key_path, create=False), terminal_id=cfg.terminal.id,
-                      site=cfg.terminal.site, boot_id=uuid.uuid4().hex[:16])
+    journal = open_journal(cfg, journal_key(cfg, create=False))
     try:
         if args.action == "stats":
             doc: Any = journal.stats()
         else:
             state = "dead" if args.action == "dead" else args.state
             recs = journal.records(state=state, limit=args.limit)
-            doc = {"records": [{"seq": r.seq, "id": r.record_id, "kind": r.kind, "type": r.type, "device": r.device,
-                                "ts": r.ts, "state": r.state, "attempts": r.attempts,
-                                "amount": r.payload.get("amount"), "method": r.payload.get("method")}
-                               for r in recs]}
+            doc = {"records": [basic_summary(r) for r in recs]}
     finally:
         journal.close()
     print("(daemon not running: read from the journal file)", file=sys.stderr)

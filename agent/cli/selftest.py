@@ -30,6 +30,7 @@ from typing import Any
 
 from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
+from agent.services import selftest as selftests
 from drivers import DRIVERS, build_driver
 from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DriverError
@@ -41,7 +42,7 @@ DIRECT_NOTE = "kiosk-agent: the daemon is not running: ports opened directly by 
 
 
 def schema_view(report: dict[str, Any]) -> dict[str, Any]:
-    """Exactly the documented ``selftest --json`` schema (design section 3)."""
+    """Exactly the documented ``selftest --json`` schema (docs/field-engineer.md)."""
     return {"ok": report["ok"], "terminal_id": report["terminal_id"], "level": report["level"],
             "results": [{k: r.get(k) for k in RESULT_KEYS} for r in report["results"]]}
 
@@ -89,52 +90,41 @@ def _through_daemon(cfg: AgentConfig, names: list[str] | None, level: SelftestLe
 def run_direct(cfg: AgentConfig, names: list[str] | None, level: SelftestLevel, *,
                step_timeout_s: float = 60.0) -> dict[str, Any]:
     """Open each device's port here, run its self-test, close it. The daemon must not be running."""
-    results = []
-    for spec in cfg.devices:
-        if names is not None and spec.name not in names:
-            continue
-        base = {"device": spec.name, "class": spec.device_class, "level": level.value}
-        if not spec.enabled:
-            results.append({**base, "result": "skip", "reason": "device disabled in the config", "code": "",
-                            "action": "none", "duration_s": 0.0})
-            continue
-        t0 = time.monotonic()
-        opts = dict(spec.options)
-        if level is SelftestLevel.INTERACTIVE:
-            opts = _with_step_timeout(spec, opts, step_timeout_s)
+    results = [_direct_one(spec, level, step_timeout_s) for spec in cfg.devices
+               if names is None or spec.name in names]
+    results += selftests.config_problem_rows(cfg, names, level, "; ".join)
+    return selftests.report(cfg.terminal.id, level, results)
+
+
+def _direct_one(spec: DeviceSpec, level: SelftestLevel, step_timeout_s: float) -> selftests.Row:
+    name, cls = spec.name, spec.device_class
+    if not spec.enabled:
+        return selftests.skip_row(name, cls, level, "device disabled in the config")
+    t0 = time.monotonic()
+    opts = dict(spec.options)
+    if level is SelftestLevel.INTERACTIVE:
+        opts = _with_step_timeout(spec, opts, step_timeout_s)
+    try:
+        driver = build_driver(replace(spec, options=opts), DriverContext(prompt=_prompt))
+    except Exception as exc:  # a driver that refuses its own options is reported, not fatal
+        return selftests.fail_row(name, cls, level, f"driver not usable: {exc}", "driver", "maintenance")
+    if level is SelftestLevel.INTERACTIVE and hasattr(driver, "confirm_slip"):
+        setattr(driver, "confirm_slip", partial(_ask_check_code, name, step_timeout_s))  # noqa: B010
+    try:
+        driver.open()
+        res = driver.selftest(level)
+        return selftests.result_row(name, cls, level, res, res.duration_s)
+    except DriverError as exc:
+        return selftests.fail_row(name, cls, level, str(exc), type(exc).__name__, "check_connection",
+                                  time.monotonic() - t0)
+    except Exception as exc:  # a driver bug is that device's failure, not the end of the command
+        return selftests.fail_row(name, cls, level, f"{type(exc).__name__}: {exc}", "driver_error", "maintenance",
+                                  time.monotonic() - t0)
+    finally:
         try:
-            driver = build_driver(replace(spec, options=opts), DriverContext(prompt=_prompt))
-        except Exception as exc:  # a driver that refuses its own options is reported, not fatal
-            results.append({**base, "result": "fail", "reason": f"driver not usable: {exc}", "code": "driver",
-                            "action": "maintenance", "duration_s": 0.0})
-            continue
-        if level is SelftestLevel.INTERACTIVE and hasattr(driver, "confirm_slip"):
-            setattr(driver, "confirm_slip", partial(_ask_check_code, spec.name, step_timeout_s))  # noqa: B010
-        try:
-            driver.open()
-            res = driver.selftest(level)
-            results.append({**base, "result": res.result.value, "reason": res.reason, "code": res.code,
-                            "action": res.action.value, "duration_s": round(res.duration_s, 3),
-                            "details": res.details})
-        except DriverError as exc:
-            results.append({**base, "result": "fail", "reason": str(exc), "code": type(exc).__name__,
-                            "action": "check_connection", "duration_s": round(time.monotonic() - t0, 3)})
-        except Exception as exc:  # a driver bug is that device's failure, not the end of the command
-            results.append({**base, "result": "fail", "reason": f"{type(exc).__name__}: {exc}",
-                            "code": "driver_error", "action": "maintenance",
-                            "duration_s": round(time.monotonic() - t0, 3)})
-        finally:
-            try:
-                driver.close()
-            except Exception as exc:  # closing a port that vanished is not worth a traceback
-                print(f"kiosk-agent: closing {spec.name}: {exc}", file=sys.stderr)
-    for name, problems in cfg.device_problems.items():
-        if names is None or name in names:
-            results.append({"device": name, "class": None, "level": level.value, "result": "fail",
-                            "reason": "; ".join(problems), "code": "config_invalid", "action": "maintenance",
-                            "duration_s": 0.0})
-    ok = all(r["result"] != "fail" for r in results)
-    return {"ok": ok, "terminal_id": cfg.terminal.id, "level": level.value, "results": results}
+            driver.close()
+        except Exception as exc:  # closing a port that vanished is not worth a traceback
+            print(f"kiosk-agent: closing {name}: {exc}", file=sys.stderr)
 
 
 def _with_step_timeout(spec: DeviceSpec, opts: dict[str, Any], step_timeout_s: float) -> dict[str, Any]:

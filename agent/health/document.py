@@ -1,4 +1,5 @@
-"""The health document (design section 6), built from the pollers, the journal and the uplink."""
+"""The health document (docs/mqtt.md, ``up/health``; the same document answers ``GET /v1/health``,
+docs/api.md), built from the pollers, the journal and the uplink. Time comes from the injected clock."""
 
 from __future__ import annotations
 
@@ -6,16 +7,17 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import psutil
 
 from agent import __version__
 from agent.config import AgentConfig
+from agent.health.actions import worst_action
 from agent.health.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.journal import Journal, iso
-from agent.uplink.commands import CONTRACT_VERSION
+from drivers.base.clock import Clock, SystemClock
 from drivers.base.health import Action, DeviceState
 
 AVAILABILITY_TARGET = 0.98
@@ -25,8 +27,12 @@ class HealthModel:
     def __init__(self, cfg: AgentConfig, journal: Journal, *, boot_id: str,
                  snapshots: Callable[[], Mapping[str, Any]], connectivity: Callable[[], dict[str, Any]],
                  uplink_faults: Callable[[], list[dict[str, str]]] = list,
-                 drain: Callable[[], dict[str, Any]] = dict, extra: Callable[[], dict[str, Any]] = dict) -> None:
+                 drain: Callable[[], dict[str, Any]] = dict, extra: Callable[[], dict[str, Any]] = dict,
+                 clock: Clock | None = None, contract_version: int) -> None:
         self.cfg = cfg
+        #: the document's ``v`` (the contract version the uplink speaks, agent/uplink/commands.py)
+        self.contract_version = contract_version
+        self.clock = clock or SystemClock()
         self.journal = journal
         self.boot_id = boot_id
         self.snapshots = snapshots
@@ -34,7 +40,7 @@ class HealthModel:
         self.uplink_faults = uplink_faults
         self.drain = drain
         self.extra = extra
-        self.started_mono = time.monotonic()
+        self.started_mono = self.clock.monotonic()
         self._avail: dict[str, tuple[float | None, float | None, float | None]] = {}
         self._avail_month: dict[str, Any] = {}
         self._avail_at = -1e9
@@ -59,7 +65,8 @@ class HealthModel:
                          "faults": [f.code for f in snap.faults],
                          "fault_detail": [{"code": f.code, "action": str(f.action), "severity": str(f.severity),
                                            "text": f.text} for f in snap.faults],
-                         "action": _worst_action(snap.faults), "since": iso(snap.since) if snap.since else None,
+                         "action": str(worst_action(f.action for f in snap.faults)),
+                         "since": iso(snap.since) if snap.since else None,
                          "detail": dict(snap.detail), "required": spec.required,
                          "last_error": snap.last_error}
             entry["availability_24h"] = _round(a24)
@@ -77,7 +84,7 @@ class HealthModel:
         """Per device (24 h, 30 days, this calendar month), and the terminal's month figure; from
         the ledger on the corrected time line (agent.health.availability), recomputed at most once a minute
         or after a device changed state."""
-        now_mono = time.monotonic()
+        now_mono = self.clock.monotonic()
         with self._lock:
             if now_mono - self._avail_at < 60:
                 return self._avail
@@ -110,13 +117,7 @@ class HealthModel:
 
     # -- system -------------------------------------------------------------------------------
     def system(self) -> dict[str, Any]:
-        temps: dict[str, float] = {}
-        try:
-            for chip, entries in (psutil.sensors_temperatures() or {}).items():
-                for i, e in enumerate(entries):
-                    temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
-        except (AttributeError, OSError):
-            pass
+        temps = temperatures()
         net_up = False
         try:
             for name, st in psutil.net_if_stats().items():
@@ -149,11 +150,11 @@ class HealthModel:
                                     "text": f"{stats['dead']} records need an engineer (kiosk-agent queue dead)"})
         state = _terminal_state(devices, terminal_faults)
         doc = {
-            "v": CONTRACT_VERSION, "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site,
-            "ts": iso(datetime.now(UTC)),
+            "v": self.contract_version, "terminal_id": self.cfg.terminal.id, "site": self.cfg.terminal.site,
+            "ts": iso(self.clock.now().astimezone(UTC)),
             "state": state,
             "agent": {"version": __version__, "boot_id": self.boot_id,
-                      "uptime_s": round(time.monotonic() - self.started_mono, 1), "pid": os.getpid()},
+                      "uptime_s": round(self.clock.monotonic() - self.started_mono, 1), "pid": os.getpid()},
             "connectivity": self.connectivity(),
             "queue": queue,
             "devices": devices,
@@ -166,8 +167,20 @@ class HealthModel:
         return doc
 
     def _bytes_per_day(self) -> int:
-        elapsed = max(1.0, time.monotonic() - self.started_mono)
+        elapsed = max(1.0, self.clock.monotonic() - self.started_mono)
         return int(self.journal.bytes_written * 86400 / elapsed)
+
+
+def temperatures() -> dict[str, float]:
+    """Every temperature sensor, ``chip.label`` -> degrees C (none where the platform has none)."""
+    temps: dict[str, float] = {}
+    try:
+        for chip, entries in (psutil.sensors_temperatures() or {}).items():
+            for i, e in enumerate(entries):
+                temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
+    except (AttributeError, OSError):
+        pass
+    return temps
 
 
 def system_uptime_s() -> float:
@@ -181,15 +194,6 @@ def system_uptime_s() -> float:
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 5)
-
-
-def _worst_action(faults: Any) -> str:
-    order = list(Action)
-    worst = Action.NONE
-    for f in faults:
-        if order.index(f.action) > order.index(worst):
-            worst = f.action
-    return str(worst)
 
 
 def _terminal_state(devices: Mapping[str, Mapping[str, Any]], terminal_faults: list[dict[str, str]]) -> str:

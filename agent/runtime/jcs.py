@@ -33,15 +33,14 @@ def canonicalize(value: Any) -> bytes:
         raise CanonicalizationError(f"a string holds a lone surrogate: {exc.reason}") from None
 
 
+_LITERALS = {None: "null", True: "true", False: "false"}
+
+
 def _write(value: Any, out: list[str], depth: int) -> None:
     if depth > 200:
         raise CanonicalizationError("nested deeper than 200 levels")
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
+    if value is None or value is True or value is False:
+        out.append(_LITERALS[value])
     elif isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, int):
@@ -51,17 +50,7 @@ def _write(value: Any, out: list[str], depth: int) -> None:
     elif isinstance(value, float):
         out.append(number(value))
     elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise CanonicalizationError(f"object key {key!r} is not a string")
-        out.append("{")
-        for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
-            if i:
-                out.append(",")
-            out.append(_string(key))
-            out.append(":")
-            _write(value[key], out, depth + 1)
-        out.append("}")
+        _write_object(value, out, depth)
     elif isinstance(value, list | tuple):
         out.append("[")
         for i, item in enumerate(value):
@@ -71,6 +60,21 @@ def _write(value: Any, out: list[str], depth: int) -> None:
         out.append("]")
     else:
         raise CanonicalizationError(f"{type(value).__name__} is not a JSON value")
+
+
+def _write_object(value: Mapping[Any, Any], out: list[str], depth: int) -> None:
+    """Members sorted by the UTF-16 code units of their names (RFC 8785 section 3.2.3)."""
+    for key in value:
+        if not isinstance(key, str):
+            raise CanonicalizationError(f"object key {key!r} is not a string")
+    out.append("{")
+    for i, key in enumerate(sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))):
+        if i:
+            out.append(",")
+        out.append(_string(key))
+        out.append(":")
+        _write(value[key], out, depth + 1)
+    out.append("}")
 
 
 def _string(s: str) -> str:

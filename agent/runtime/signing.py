@@ -21,13 +21,12 @@ import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from agent.config import AgentConfig
 from agent.runtime.crypto import load_or_create_key
 from agent.runtime.jcs import CanonicalizationError, canonicalize
 
@@ -35,7 +34,15 @@ ALG = "Ed25519-JCS"
 SIGNATURE_KEY = "signature"
 
 
-def signing_key_path(cfg: AgentConfig) -> Path:
+class Configured(Protocol):
+    """An agent config (agent/config.py ``AgentConfig``): its ``[storage]`` names the key files. A
+    protocol, so the runtime layer does not import the config layer above it."""
+
+    @property
+    def storage(self) -> Any: ...
+
+
+def signing_key_path(cfg: Configured) -> Path:
     if cfg.storage.signing_key_file:
         return Path(cfg.storage.signing_key_file)
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
@@ -57,7 +64,7 @@ class Signer:
                          "fingerprint": fingerprint(self.public_raw)}
 
     @classmethod
-    def load(cls, cfg: AgentConfig, *, create: bool = True) -> Signer:
+    def load(cls, cfg: Configured, *, create: bool = True) -> Signer:
         """The terminal's signer, its key made on first use when ``create``. Raises KeyFileError."""
         return cls(load_or_create_key(signing_key_path(cfg), create=create))
 

@@ -6,7 +6,7 @@ figures, lifetime counters, and the engineer's checklist."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,9 +23,17 @@ from agent.health.availability import (
     month_bounds,
     terminal_figure,
 )
-from agent.health.document import AVAILABILITY_TARGET, system_uptime_s
+from agent.health.document import AVAILABILITY_TARGET, system_uptime_s, temperatures
 from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
+from agent.services.counters import Counters
+from agent.services.selftest import Selftests
+from drivers.base.health import SelftestLevel
+
+#: who inspected (docs/mqtt.md, the ``inspect`` command; contract/schemas/cmd.schema.json)
+ENGINEER_RULE = "engineer must be a string of 1-64 characters"
+#: at most this many checklist items are recorded
+MAX_CHECKS = 50
 
 CHECKLIST = {
     "exterior": ("外观检查", "Exterior, screen and housing checked"),
@@ -62,15 +70,8 @@ def outages(journal: Journal, since: datetime) -> dict[str, Any]:
 
 def system_figures(journal: Journal) -> dict[str, Any]:
     vm = psutil.virtual_memory()
-    temps: dict[str, float] = {}
-    try:
-        for chip, entries in (psutil.sensors_temperatures() or {}).items():
-            for i, e in enumerate(entries):
-                temps[f"{chip}.{e.label or i}"] = round(e.current, 1)
-    except (AttributeError, OSError):
-        pass
     return {"disk_free_mb": round(journal.free_mb(), 1), "mem_pct": vm.percent, "mem_total_mb": vm.total // 2**20,
-            "temps_c": temps, "uptime_s": round(system_uptime_s())}
+            "temps_c": temperatures(), "uptime_s": round(system_uptime_s())}
 
 
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
@@ -102,3 +103,40 @@ def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, A
                      + [{"item": c, "zh": c, "en": c, "confirmed": True} for c in checks if c not in CHECKLIST],
         "ok": bool(selftest.get("ok")),
     })
+
+
+def valid_engineer(value: object) -> bool:
+    """The engineer's name, as the API and the fleet's ``inspect`` command take it: 1-64 characters
+    (absent, it defaults: "" for the API and ``kiosk-agent inspect``, "remote" for the fleet)."""
+    return isinstance(value, str) and 0 < len(value) <= 64
+
+
+def valid_checks(value: object) -> bool:
+    """Checklist items: names of at most 64 characters (confirmed on site only)."""
+    return isinstance(value, list) and all(isinstance(c, str) and len(c) <= 64 for c in value)
+
+
+class Inspections:
+    """The daemon's inspection: an internal self-test of every device, then the signed report,
+    journalled (and so published on ``up/selftest`` after the self-test's own report)."""
+
+    def __init__(self, config: Callable[[], AgentConfig], journal: Journal, selftests: Selftests,
+                 counters: Counters, system: Callable[[], Mapping[str, Any]], signer: Signer,
+                 wake: Callable[[], None]) -> None:
+        self.config = config
+        self.journal = journal
+        self.selftests = selftests
+        self.counters = counters
+        self.system = system
+        self.signer = signer
+        #: tells the uplink a report is in the journal
+        self.wake = wake
+
+    def run(self, engineer: str, checks: Sequence[str]) -> dict[str, Any]:
+        selftest = self.selftests.run(None, SelftestLevel.INTERNAL, remote=False)
+        report = build_report(self.config(), self.journal, selftest=selftest, engineer=engineer,
+                              checks=list(checks)[:MAX_CHECKS], counters=self.counters.all(),
+                              system=self.system(), signer=self.signer)
+        self.journal.append_event("inspection", report, kind="report")
+        self.wake()
+        return report

@@ -31,6 +31,10 @@ class OfflineLimits:
         self.by_method = {lim.method: lim for lim in limits}
         self.journal = journal
 
+    def configure(self, limits: tuple[OfflineLimit, ...]) -> None:
+        """New ceilings (a config reload); exposure is the journal's, so nothing else changes."""
+        self.by_method = {lim.method: lim for lim in limits}
+
     def exposure(self, method: str) -> tuple[int, int, float]:
         """(count, total amount, age in seconds of the oldest) of unsettled offline transactions."""
         return self.journal.offline_exposure(method)
@@ -75,3 +79,7 @@ class OfflineLimits:
             if blocked and not online:
                 restricted.append(method)
         return {"mode": "restricted" if restricted else "normal", "refused_methods": restricted, "methods": methods}
+
+    def health_part(self, online: bool) -> dict[str, Any]:
+        """What the health document adds: ``limits`` when any method is limited, else nothing."""
+        return {"limits": self.status(online)} if self.by_method else {}

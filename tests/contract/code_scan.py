@@ -229,7 +229,7 @@ def _function(path: Path, name: str) -> ast.FunctionDef:
 
 
 #: where the health document's faults come from: (file, function)
-TERMINAL_FAULT_SOURCES = (("agent/health/document.py", "document"), ("agent/app.py", "terminal_faults"),
+TERMINAL_FAULT_SOURCES = (("agent/health/document.py", "document"), ("agent/services/recovery.py", "faults"),
                           ("agent/uplink/service.py", "faults"))
 #: where the health document's per-device faults are set without a driver: (file, function)
 CONFIG_FAULT_SOURCES = (("agent/health/document.py", "devices"),)
@@ -293,17 +293,17 @@ def command_error_codes() -> set[str]:
 
 
 def command_names() -> set[str]:
-    """The keys of the dict ``Agent._command_table`` returns."""
-    func = _function(REPO / "agent" / "app.py", "_command_table")
+    """The keys of the dict ``command_table`` returns (agent/services/fleet_commands.py)."""
+    func = _function(REPO / "agent" / "services" / "fleet_commands.py", "command_table")
     returns = [n.value for n in ast.walk(func) if isinstance(n, ast.Return) and isinstance(n.value, ast.Dict)]
     if len(returns) != 1:
-        raise LookupError("agent/app.py _command_table: expected one `return {...}`")
+        raise LookupError("agent/services/fleet_commands.py command_table: expected one `return {...}`")
     return {k.value for k in returns[0].keys if isinstance(k, ast.Constant)}
 
 
 #: the code that builds the health document: (file, function or None for the whole module)
 HEALTH_SOURCES = (("agent/health/document.py", None), ("agent/uplink/service.py", "connectivity"),
-                  ("agent/services/limits.py", "status"), ("agent/app.py", "_health_extra"))
+                  ("agent/services/limits.py", "status"), ("agent/services/limits.py", "health_part"))
 
 
 def health_keys() -> dict[str, str]:

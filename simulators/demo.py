@@ -1,10 +1,14 @@
 """``kiosk-agent demo``: the whole job on one machine, narrated.
 
 Simulated peripherals (the same peers ``kiosk-sim`` serves, here in the demo's own process, each
-on a real pseudo-terminal), the daemon, a local Mosquitto when one can be started,
-and a fleet-side subscriber. The network goes down, a customer is served offline (ID card,
-bank card, banknotes, a barcode, a receipt, transactions), the network comes back, and the
-backlog drains to the subscriber in order: presence and health first.
+on a real pseudo-terminal), the daemon (``python -m agent run``, a subprocess), a local Mosquitto
+when one can be started, and a fleet-side subscriber. The network goes down, a customer is served
+offline (ID card, bank card, banknotes, a barcode, a receipt, transactions), the network comes
+back, and the backlog drains to the subscriber in order: presence and health first.
+
+The one module of simulators/ that imports agent/ (the API client, the demo fleet key): it drives
+the daemon as its user would. ``kiosk-agent demo`` loads it by importlib when asked for, so the
+daemon itself never depends on simulators/.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,96 +104,131 @@ def _summary(leaf: str, doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False)[:100]
 
 
-def run_demo(state_dir: str, *, transactions: int = 5) -> int:
-    root_dir = Path(state_dir).resolve()
-    if root_dir.exists():
-        shutil.rmtree(root_dir)
-    root_dir.mkdir(parents=True)
-    cfg_path = root_dir / "agent.toml"
-    procs: list[subprocess.Popen[bytes]] = []
-    broker = fleet = kit = None
-    try:
+class _Demo:
+    """The demo's parts, started step by step and stopped in reverse order."""
+
+    def __init__(self, root_dir: Path) -> None:
+        self.root_dir = root_dir
+        self.cfg_path = root_dir / "agent.toml"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.broker: LocalBroker | None = None
+        self.fleet: Fleet | None = None
+        self.kit: SimulatorKit | None = None
+
+    def start_broker(self) -> None:
         say("== 1. A local MQTT broker (the fleet's side)")
         if mosquitto_path() is None:
             say("   mosquitto is not installed: the demo runs offline only (apt-get install mosquitto)")
         else:
-            broker = LocalBroker(root_dir / "broker", persistence=True).start()
-            say(f"   mosquitto on 127.0.0.1:{broker.port}")
-        port = broker.port if broker else 1
+            self.broker = LocalBroker(self.root_dir / "broker", persistence=True).start()
+            say(f"   mosquitto on 127.0.0.1:{self.broker.port}")
+
+    def start_peripherals(self) -> SimulatorKit:
         say("== 2. The simulated peripherals, each on its own pseudo-terminal")
-        kit = SimulatorKit(root_dir / "sim")
+        kit = self.kit = SimulatorKit(self.root_dir / "sim")
         for name, link in kit.links.items():
             say(f"   {name:<14} {kit.peers[name].device_class:<16} {link.url}")
         for name in kit.missing:
             say(f"   {name:<14} (no simulator/driver in this build: skipped)")
-        write_agent_config(cfg_path, {
+        root_dir = self.root_dir
+        write_agent_config(self.cfg_path, {
             "terminal": {"id": "T-DEMO-0001", "site": "DEMO-LAB"},
             "storage": {"path": str(root_dir / "journal.db")},
-            "mqtt": {"host": "127.0.0.1", "port": port, "keepalive": 5, "reconnect_min": 0.2, "reconnect_max": 2,
-                     "health_interval": 30},
+            "mqtt": {"host": "127.0.0.1", "port": self.broker.port if self.broker else 1, "keepalive": 5,
+                     "reconnect_min": 0.2, "reconnect_max": 2, "health_interval": 30},
             "api": {"socket": str(root_dir / "api.sock")},
             "log": {"format": "json"},
             # the demo's own fleet key: transaction data is sealed to it (contract/README.md)
             "seal": {"fleet_public_key": str(demo_fleet_key(root_dir / "fleet"))},
             "devices": kit.devices_section(poll_interval=1.0),
         })
-        say(f"   agent config written to {cfg_path}")
+        say(f"   agent config written to {self.cfg_path}")
+        return kit
+
+    def start_daemon(self) -> ApiClient:
         say("== 3. The agent daemon")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        procs.append(subprocess.Popen([sys.executable, "-m", "agent", "-c", str(cfg_path), "run"],
-                                      stdout=(root_dir / "agent.log").open("wb"), stderr=subprocess.STDOUT, env=env))
-        import tomllib
-        api = ApiClient(tomllib.loads(cfg_path.read_text())["api"]["socket"])
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "agent", "-c", str(self.cfg_path), "run"],
+                                           stdout=(self.root_dir / "agent.log").open("wb"), stderr=subprocess.STDOUT,
+                                           env=env))
+        return ApiClient(tomllib.loads(self.cfg_path.read_text())["api"]["socket"])
 
-        def health() -> dict[str, Any]:
-            try:
-                code, doc = api.get("/v1/health")
-            except Exception:
-                return {}
-            return doc if code == 200 else {}
-        wait(lambda: all(d["state"] == "online" for d in health().get("devices", {"x": {"state": "-"}}).values()),
-             30, "all five devices online")
-        doc = health()
-        say(f"   terminal {doc['terminal_id']}: {doc['state']}; devices: "
-            + ", ".join(f"{n}={d['state']}" for n, d in sorted(doc["devices"].items())))
-        if broker:
-            fleet = Fleet(broker.port, "kiosk/v1/DEMO-LAB/T-DEMO-0001")
-            wait(lambda: health().get("connectivity", {}).get("online"), 20, "the uplink")
-            wait(lambda: fleet.count("health") >= 1, 20, "the first health document at the fleet")
-            say("== 4. The network goes down (broker stopped)")
-            broker.stop()
-            wait(lambda: not health().get("connectivity", {}).get("online", True), 30, "the agent to notice")
-            say(f"   agent: offline since {health()['connectivity']['offline_since']}")
-        say("== 5. A customer is served while offline")
-        _customer(api, kit, transactions)
-        doc = health()
-        say(f"   queue while offline: {doc['queue']['pending']} records pending, oldest "
-            f"{doc['queue']['oldest_age_s']:.0f} s; terminal state {doc['state']}")
-        if broker and fleet:
-            say("== 6. The network returns: presence, health, then the backlog in seq order")
-            queued_txns = doc["queue"]["by_kind"].get("txn", {}).get("count", 0)
-            before = fleet.count("txn")
-            broker.start()
-            wait(lambda: health().get("queue", {}).get("pending", 1) == 0, 60, "the backlog to drain")
-            wait(lambda: fleet.count("txn") >= before + queued_txns, 20, "the transactions at the fleet")
-            time.sleep(0.5)  # let the last PUBACKed messages reach the printout
-            say(f"== 7. Done: {fleet.count('txn')} transactions and {fleet.count('events')} events delivered, "
-                f"queue empty, nothing lost. Logs: {root_dir}/agent.log")
-        return 0
-    finally:
-        if fleet:
-            fleet.stop()
-        for p in reversed(procs):
+    def stop(self) -> None:
+        if self.fleet:
+            self.fleet.stop()
+        for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 try:
                     p.wait(15)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        if broker:
-            broker.stop()
-        if kit:
-            kit.stop()
+        if self.broker:
+            self.broker.stop()
+        if self.kit:
+            self.kit.stop()
+
+
+def _health(api: ApiClient) -> dict[str, Any]:
+    try:
+        code, doc = api.get("/v1/health")
+    except Exception:
+        return {}
+    return doc if code == 200 else {}
+
+
+def run_demo(state_dir: str, *, transactions: int = 5) -> int:
+    root_dir = Path(state_dir).resolve()
+    if root_dir.exists():
+        shutil.rmtree(root_dir)
+    root_dir.mkdir(parents=True)
+    demo = _Demo(root_dir)
+    try:
+        demo.start_broker()
+        kit = demo.start_peripherals()
+        api = demo.start_daemon()
+        health = partial(_health, api)
+        wait(lambda: all(d["state"] == "online" for d in health().get("devices", {"x": {"state": "-"}}).values()),
+             30, "all five devices online")
+        doc = health()
+        say(f"   terminal {doc['terminal_id']}: {doc['state']}; devices: "
+            + ", ".join(f"{n}={d['state']}" for n, d in sorted(doc["devices"].items())))
+        if demo.broker:
+            demo.fleet = _network_down(demo.broker, health)
+        say("== 5. A customer is served while offline")
+        _customer(api, kit, transactions)
+        doc = health()
+        say(f"   queue while offline: {doc['queue']['pending']} records pending, oldest "
+            f"{doc['queue']['oldest_age_s']:.0f} s; terminal state {doc['state']}")
+        if demo.broker and demo.fleet:
+            _network_back(demo.broker, demo.fleet, health, doc, root_dir)
+        return 0
+    finally:
+        demo.stop()
+
+
+def _network_down(broker: LocalBroker, health: Callable[[], dict[str, Any]]) -> Fleet:
+    fleet = Fleet(broker.port, "kiosk/v1/DEMO-LAB/T-DEMO-0001")
+    wait(lambda: health().get("connectivity", {}).get("online"), 20, "the uplink")
+    wait(lambda: fleet.count("health") >= 1, 20, "the first health document at the fleet")
+    say("== 4. The network goes down (broker stopped)")
+    broker.stop()
+    wait(lambda: not health().get("connectivity", {}).get("online", True), 30, "the agent to notice")
+    say(f"   agent: offline since {health()['connectivity']['offline_since']}")
+    return fleet
+
+
+def _network_back(broker: LocalBroker, fleet: Fleet, health: Callable[[], dict[str, Any]],
+                  offline_doc: dict[str, Any], root_dir: Path) -> None:
+    say("== 6. The network returns: presence, health, then the backlog in seq order")
+    queued_txns = offline_doc["queue"]["by_kind"].get("txn", {}).get("count", 0)
+    before = fleet.count("txn")
+    broker.start()
+    wait(lambda: health().get("queue", {}).get("pending", 1) == 0, 60, "the backlog to drain")
+    wait(lambda: fleet.count("txn") >= before + queued_txns, 20, "the transactions at the fleet")
+    time.sleep(0.5)  # let the last PUBACKed messages reach the printout
+    say(f"== 7. Done: {fleet.count('txn')} transactions and {fleet.count('events')} events delivered, "
+        f"queue empty, nothing lost. Logs: {root_dir}/agent.log")
 
 
 def _customer(api: ApiClient, kit: SimulatorKit, transactions: int) -> None:
