@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from agent.devices.poller import DeviceSnapshot
 from agent.devices.supervisor import Supervisor
 from agent.health.actions import worst_action
 from agent.health.document import HealthModel
-from agent.journal import SubmitOutcome
 from agent.runtime.crypto import check_storage, derive, load_or_create_key, sealing_from
 from agent.runtime.systemd import Notifier, watchdog_interval_s
 from agent.runtime.timesync import clock_synchronised
@@ -41,7 +40,6 @@ from agent.uplink.service import Uplink
 from drivers import build_driver
 from drivers.base.clock import Clock, SystemClock
 from drivers.base.device import DriverContext
-from drivers.base.health import SelftestLevel
 
 log = structlog.get_logger(__name__)
 
@@ -206,16 +204,6 @@ class Agent:
         up = sum(1 for s in self.supervisor.snapshots().values() if s.usable)
         return (f"{'online' if c['online'] else 'OFFLINE'}; {st['pending']} queued; "
                 f"devices {up}/{len(self.cfg.devices)} usable")
-
-    # -- the services by their former names (tests/contract drive the agent in-process) -----------
-    def submit_txn(self, txn: Mapping[str, Any]) -> SubmitOutcome:
-        return self.transactions.submit(txn)
-
-    def selftest(self, names: list[str] | None, level: SelftestLevel, *, remote: bool) -> dict[str, Any]:
-        return self.selftests.run(names, level, remote=remote)
-
-    def inspection(self, engineer: str, checks: list[str]) -> dict[str, Any]:
-        return self.inspections.run(engineer, checks)
 
     # -- what the drivers and pollers call back --------------------------------------------------
     def _driver_context(self, device: str) -> DriverContext:

@@ -84,7 +84,7 @@ def agent(tmp_path: Path, salvaged: Path) -> Iterator[Agent]:
 
 
 def _with_every_terminal_fault(agent: Agent) -> None:
-    agent.submit_txn(validate_txn({"kind": "payment", "amount": 1, "method": "qr", "txn_id": "dead-1"}))
+    agent.transactions.submit(validate_txn({"kind": "payment", "amount": 1, "method": "qr", "txn_id": "dead-1"}))
     assert agent.journal.reject_txn("dead-1", "unknown merchant", final=True, max_attempts=0) == "dead"
     agent.health.storage_fault = "only 3 MB free on the journal's disk, the floor is storage.min_free_mb = 64"
     agent.uplink.forwarder.denied = "Not authorized (0x87)"
@@ -127,10 +127,10 @@ def _published(journal: Journal) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_journal_records_published_from_every_path_validate(agent: Agent, tmp_path: Path) -> None:
-    agent.submit_txn(validate_txn({"kind": "payment", "amount": 1250, "method": "unionpay", "ref": "order-7",
+    agent.transactions.submit(validate_txn({"kind": "payment", "amount": 1250, "method": "unionpay", "ref": "order-7",
                                    "data": {"id_number": "11010519491231002X", "items": [1, 2]}}))
-    agent.selftest(None, SelftestLevel.INTERNAL, remote=False)
-    agent.inspection("Li Na", ["exterior", "screen protector replaced"])
+    agent.selftests.run(None, SelftestLevel.INTERNAL, remote=False)
+    agent.inspections.run("Li Na", ["exterior", "screen protector replaced"])
     agent.journal.close()
     inspect_direct(agent.cfg, "", ["print_head_cleaned"])  # the daemon stopped, no --engineer given
     journal = Journal(agent.cfg.storage.path, agent.key, terminal_id=agent.cfg.terminal.id,
