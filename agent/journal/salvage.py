@@ -21,7 +21,8 @@ from pathlib import Path
 
 import structlog
 
-from agent.journal.db import JournalError, open_db
+from agent.journal.db import open_db
+from agent.journal.errors import JournalError
 
 log = structlog.get_logger(__name__)
 
