@@ -179,8 +179,10 @@ class JournalDb:
             self.conn.close()
 
     def abandon(self) -> None:
-        """Drop the connection the way a kill -9 or a power cut does: no checkpoint, nothing
-        saved; the WAL stays as it is for the next open to recover."""
+        """Drop the connection as a kill -9 leaves it: the checkpoint thread stops, nothing more is
+        written or checkpointed by the journal (SQLite's close of the last connection may still
+        fold the WAL in, as the kernel closing a killed process's file would not; what matters to
+        crash tests is that nothing of a clean stop is saved)."""
         with self.lock:
             if not self.closed:
                 self.closed = True

@@ -85,8 +85,8 @@ class Journal:
             self._db.close()
 
     def abandon(self) -> None:
-        """Drop the journal the way a kill -9 or a power cut does: nothing saved, no checkpoint
-        (what crash tests emulate; the next open recovers from the WAL)."""
+        """Drop the journal as a kill -9 leaves it: no journal-clock reading or anything else of a
+        clean stop is saved (what crash tests emulate; see JournalDb.abandon)."""
         self._db.abandon()
 
     @contextmanager
