@@ -380,7 +380,7 @@ class Uplink:
                                    retain=True)
         deadline = self.clock.monotonic() + 2.0
         acked = False
-        for _ in range(40):  # 2 s of 0.05 s turns at most, whatever the injected clock does
+        for _ in range(200):  # bounded even if an injected clock stands still (the 2 s ends it first)
             if acked or self.clock.monotonic() >= deadline:
                 break
             self.session.loop_once(0.05)

@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 from agent.journal import Journal, salvage
+from drivers.base.clock import FakeClock
 
 KEY = b"k" * 32
 
@@ -91,7 +92,8 @@ def test_a_truncated_file_gives_back_the_pages_that_survived(tmp_path: Path) -> 
 
 def test_nothing_to_read_still_leaves_a_fresh_journal_and_says_so(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    report = salvage(path)
+    report = salvage(path, clock=FakeClock())
+    assert report.quarantine == str(tmp_path / "quarantine" / "20260101T000000.000000Z")  # named on the clock
     assert report.method == "nothing to read" and report.salvaged == 0 and report.unreadable == 0
     assert _rows(path) == {}
     assert report.as_event() == {"quarantine": report.quarantine, "salvaged": 0, "unreadable": 0,
