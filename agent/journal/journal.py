@@ -78,6 +78,7 @@ class Journal:
         with self._db.lock:
             if self._db.closed:
                 return
+            self._db.checkpointer.stop()  # first: the save's commit must not start it again
             try:
                 self.save_clock()
             except (sqlite3.Error, JournalError):

@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from contextlib import closing
 from pathlib import Path
 
 from hypothesis import settings
@@ -31,6 +30,8 @@ class JournalMachine(RuleBasedStateMachine):
         self.fleet_ack = fleet_ack
         self.boots = 0
         self.journal = self._open()
+        #: the checks' own connection: they read the file as a second process would
+        self.reader = sqlite3.connect(f"file:{self.dir / 'j.db'}?mode=ro", uri=True, check_same_thread=False)
         self.accepted: dict[str, int] = {}      # txn_id -> seq
         self.states: dict[int, str] = {}        # seq -> last observed state
         self.last_seq = 0
@@ -45,6 +46,8 @@ class JournalMachine(RuleBasedStateMachine):
                        retention_days=0)  # prune_settled may take everything settled
 
     def teardown(self) -> None:
+        if hasattr(self, "reader"):
+            self.reader.close()
         self.journal.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -128,8 +131,7 @@ class JournalMachine(RuleBasedStateMachine):
     def counts_match_a_full_count(self) -> None:
         if not hasattr(self, "journal"):
             return
-        with closing(sqlite3.connect(f"file:{self.dir / 'j.db'}?mode=ro", uri=True)) as conn:
-            self._counts_match(conn)
+        self._counts_match(self.reader)
 
     def _counts_match(self, conn: sqlite3.Connection) -> None:
         truth = {(s, k): (n, b) for s, k, n, b in conn.execute(
