@@ -51,7 +51,6 @@ class Journal:
         self.path = Path(path)
         self.terminal_id, self.site, self.boot_id = terminal_id, site, boot_id
         self.clock = clock or SystemClock()
-        self.retention = timedelta(days=retention_days)
         #: seals new data to the fleet; publishes old (legacy) records under their own kid
         self.sealer = sealing or Sealing()
         self.kboot = kboot or kernel_boot_id()
@@ -64,7 +63,8 @@ class Journal:
             self.save_clock()
         except sqlite3.OperationalError as exc:  # a full disk must not stop the start; heartbeats retry
             log.warning("journal_clock_not_saved", error=str(exc))
-        self._outbox = Outbox(self._db, clock=self.clock, jclock=self.jclock, retention=self.retention)
+        self._outbox = Outbox(self._db, clock=self.clock, jclock=self.jclock,
+                              retention=timedelta(days=retention_days))
         self._admission = Admission(self.path, self.clock, max_pending=max_pending, min_free_mb=min_free_mb)
         self._writer = Writer(self._db, self._outbox, self._admission, clock=self.clock, terminal_id=terminal_id,
                               site=site, boot_id=boot_id, sealer=self.sealer,
@@ -121,6 +121,11 @@ class Journal:
     def free_mb(self, max_age_s: float = 0.0) -> float:
         """Free space on the journal's filesystem; ``max_age_s`` allows a recent reading."""
         return self._admission.free_mb(max_age_s)
+
+    @property
+    def retention(self) -> timedelta:
+        """How long settled records are kept (measured on the journal clock)."""
+        return self._outbox.retention
 
     @property
     def max_pending(self) -> int:
