@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.app import Agent
 from agent.config import parse_config
 from agent.journal import Journal
+from agent.uplink.payloads import record_document
 from bench import group
 from tests.support.agent_proc import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
@@ -95,13 +96,11 @@ def bench_drain(workdir: Path, broker: MosquittoBroker, n: int) -> None:
     cfg = parse_config(_agent_cfg(workdir, broker.port, window=20))
     j = Journal(cfg.storage.path, KEY, terminal_id="T-BENCH", site="B", boot_id="fill", min_free_mb=0)
     payloads = []
-    with j.lock, j.db.atomic():
+    with j.batch():
         for i in range(n):
-            j._insert(record_id=f"d{i}", kind="txn", type_="payment", device=None,
-                      payload={**j._base(j.now()), **TXN, "txn_id": f"d{i}", "offline": True},
-                      amount=1234, method="cash", ts=j.now())
+            j.submit_txn({**TXN, "txn_id": f"d{i}"}, offline=True)
     for r in j.records(limit=n):
-        payloads.append(json.dumps(r.document(j.sealer), separators=(",", ":")).encode())
+        payloads.append(json.dumps(record_document(r, j.sealer), separators=(",", ":")).encode())
     j.close()
     (workdir / "key").write_bytes(KEY)
     os.chmod(workdir / "key", 0o600)

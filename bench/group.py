@@ -1,6 +1,6 @@
 """Group commit and API latency on a modelled terminal disk (issue 14, items 1 and 2).
 
-    .venv/bin/python -m bench.group [--delays-ms 0.2,2,8] [--agent-repo /work/main] [--drain 100000]
+    .venv/bin/python -m bench.group [--delays-ms 0.2,2,8] [--agent-repo PATH] [--drain 100000]
 
 The terminal's flash is modelled by ``bench/fsync_delay.c``: an LD_PRELOAD shim, compiled here
 with the system C compiler, that adds a fixed latency after every fsync/fdatasync. It is

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from agent.journal.db import StorageFull
+from agent.journal.errors import StorageFull
 
 T = TypeVar("T")
 

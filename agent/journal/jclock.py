@@ -1,6 +1,6 @@
 """The journal clock: real seconds elapsed, as well as a kiosk can know them, for ages.
 
-A kiosk's wall clock is untrusted offline (design principle 6): it drifts, and it is stepped
+A kiosk's wall clock is untrusted offline: it drifts, and it is stepped
 when NTP returns, by days or by a year when the RTC battery was flat. Ages computed from wall
 timestamps then lie: a forward step makes a fresh backlog look a year old (and refuses card
 payments on the offline age limit), a backward step hides an old one.

@@ -13,14 +13,17 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from agent.journal.db import StorageFull
-
-if TYPE_CHECKING:
-    from agent.journal.store import Journal
+from agent.journal import meta
+from agent.journal.db import JournalDb
+from agent.journal.errors import StorageFull
+from agent.journal.jclock import META_KEY as JCLOCK_KEY
+from agent.journal.jclock import JournalClock
+from agent.journal.records import iso
+from drivers.base.clock import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -33,72 +36,83 @@ def kernel_boot_id() -> str:
 
 
 class Ledger:
-    def __init__(self, journal: Journal, health_samples_max: int) -> None:
-        self.j = journal
+    """Device intervals, health samples, lifetime counters and meta values of one journal.
+
+    Given what it needs (the journal's database, its clocks, this run's ids), not the Journal.
+    """
+
+    def __init__(self, db: JournalDb, *, clock: Clock, jclock: JournalClock, boot_id: str, kboot: str,
+                 health_samples_max: int) -> None:
+        self._db = db
+        self.clock = clock
+        self.jclock = jclock
+        self.boot_id = boot_id
+        self.kboot = kboot
         self.health_samples_max = health_samples_max
-        self.kboot = getattr(journal, "kboot", None) or kernel_boot_id()
+
+    def _now(self) -> str:
+        return iso(self.clock.now())
 
     # -- meta --------------------------------------------------------------------------------
     def meta_get(self, key: str) -> str | None:
-        with self.j.lock:
-            row = self.j.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return meta.get(self._db, key)
 
     def meta_set(self, key: str, value: str) -> None:
-        with self.j.relaxed(), self.j.db.atomic():
-            self.j.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        meta.put(self._db, [(key, value)])
 
     def meta_delete(self, key: str) -> bool:
         """Forget one meta key; whether it was there."""
-        with self.j.lock, self.j.db.atomic():
-            cur = self.j.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
-        return cur.rowcount > 0
+        return meta.delete(self._db, key)
+
+    def save_clock(self, extra: Mapping[str, str] | None = None) -> None:
+        """Persist the journal clock's reading (and ``extra`` meta keys) in one relaxed commit:
+        where the journal clock resumes after a restart or a reboot."""
+        meta.put(self._db, [(JCLOCK_KEY, self.jclock.reading().dumps()), *(extra or {}).items()])
 
     # -- intervals ---------------------------------------------------------------------------
     def transition(self, device: str, *, state: str, faults: Sequence[str], action: str, usable: bool,
                    required: bool) -> None:
         """Close the device's open interval and open a new one, atomically."""
-        ts, mono = self.j.now(), self.j.clock.monotonic()
-        with self.j.lock, self.j.db.atomic():
-            self.j.conn.execute("UPDATE ledger SET end_ts = ?, end_mono = ? WHERE device = ? AND end_ts IS NULL",
+        ts, mono = self._now(), self.clock.monotonic()
+        with self._db.atomic():
+            self._db.conn.execute("UPDATE ledger SET end_ts = ?, end_mono = ? WHERE device = ? AND end_ts IS NULL",
                                 (ts, mono, device))
-            self.j.conn.execute(
+            self._db.conn.execute(
                 "INSERT INTO ledger (device, state, faults, action, usable, required, boot_id, kboot, "
                 "start_ts, start_mono) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (device, state, json.dumps(list(faults)), action, int(usable), int(required),
-                 self.j.boot_id, self.kboot, ts, mono))
+                 self.boot_id, self.kboot, ts, mono))
 
     def close_open(self, *, at_ts: str | None = None, reason_state: str | None = None) -> int:
         """Close every open interval at ``at_ts`` (default now). Used on a clean stop, and at start
         for intervals a crash left open (then at the last heartbeat, followed by an
         ``agent_down`` interval up to now)."""
-        now = self.j.now()
+        now = self._now()
         end = at_ts or now
-        mono = self.j.clock.monotonic()
-        with self.j.lock, self.j.db.atomic():
-            rows = self.j.conn.execute(
+        mono = self.clock.monotonic()
+        with self._db.atomic():
+            rows = self._db.conn.execute(
                 "SELECT id, device, required, boot_id FROM ledger WHERE end_ts IS NULL").fetchall()
             for row_id, device, required, boot_id in rows:
-                same_run = boot_id == self.j.boot_id
-                self.j.conn.execute("UPDATE ledger SET end_ts = ?, end_mono = ? WHERE id = ?",
+                same_run = boot_id == self.boot_id
+                self._db.conn.execute("UPDATE ledger SET end_ts = ?, end_mono = ? WHERE id = ?",
                                     (max(end, self._start_of(row_id)), mono if same_run else None, row_id))
                 if reason_state and end < now:
                     # the gap spans the downtime (maybe a reboot): no monotonic end, wall time measures it
-                    self.j.conn.execute(
+                    self._db.conn.execute(
                         "INSERT INTO ledger (device, state, faults, action, usable, required, boot_id, kboot, "
                         "start_ts, start_mono, end_ts, end_mono) VALUES (?, ?, '[]', 'none', 0, ?, ?, ?, ?, "
-                        "?, ?, NULL)", (device, reason_state, required, self.j.boot_id, self.kboot, end, mono,
+                        "?, ?, NULL)", (device, reason_state, required, self.boot_id, self.kboot, end, mono,
                                         now))
             return len(rows)
 
     def _start_of(self, row_id: int) -> str:
-        return str(self.j.conn.execute("SELECT start_ts FROM ledger WHERE id = ?", (row_id,)).fetchone()[0])
+        return str(self._db.conn.execute("SELECT start_ts FROM ledger WHERE id = ?", (row_id,)).fetchone()[0])
 
     def heartbeat(self) -> None:
         """Remember that the agent was alive now (the end of intervals a crash leaves open), and
         the journal clock's reading (where it resumes after a crash or a reboot), in one commit."""
-        self.j.save_clock({"last_alive_ts": self.j.now()})
+        self.save_clock({"last_alive_ts": self._now()})
 
     def recover_after_crash(self) -> int:
         """At start: close intervals left open by a previous run at its last heartbeat."""
@@ -109,13 +123,13 @@ class Ledger:
         """Intervals overlapping [start_ts, end_ts), open ones reported as ending now."""
         q = ("SELECT device, state, faults, action, usable, required, start_ts, COALESCE(end_ts, ?), "
              "start_mono, end_mono, kboot, end_ts IS NULL FROM ledger WHERE start_ts < ? AND COALESCE(end_ts, ?) > ?")
-        now = self.j.now()
+        now = self._now()
         params: list[Any] = [now, end_ts, now, start_ts]
         if device is not None:
             q += " AND device = ?"
             params.append(device)
-        with self.j.lock:
-            rows = self.j.conn.execute(q + " ORDER BY start_ts, id", params).fetchall()
+        with self._db.lock:
+            rows = self._db.conn.execute(q + " ORDER BY start_ts, id", params).fetchall()
         keys = ("device", "state", "faults", "action", "usable", "required", "start_ts", "end_ts",
                 "start_mono", "end_mono", "kboot", "open")
         out = []
@@ -130,13 +144,13 @@ class Ledger:
     def add_health_sample(self, doc: Mapping[str, Any]) -> None:
         """Append to the bounded ring; on a full disk, shed the oldest samples and retry once."""
         text = json.dumps(doc, separators=(",", ":"))
-        with self.j.lock:
+        with self._db.lock:
             for attempt in (1, 2):
                 try:
-                    with self.j.relaxed(), self.j.db.atomic():
-                        cur = self.j.conn.execute("INSERT INTO health_samples (ts, doc) VALUES (?, ?)",
-                                                  (doc.get("ts", self.j.now()), text))
-                        self.j.conn.execute("DELETE FROM health_samples WHERE id <= ?",
+                    with self._db.relaxed(), self._db.atomic():
+                        cur = self._db.conn.execute("INSERT INTO health_samples (ts, doc) VALUES (?, ?)",
+                                                  (doc.get("ts", self._now()), text))
+                        self._db.conn.execute("DELETE FROM health_samples WHERE id <= ?",
                                             ((cur.lastrowid or 0) - self.health_samples_max,))
                     return
                 except sqlite3.OperationalError as exc:
@@ -146,19 +160,19 @@ class Ledger:
 
     def shed_health_samples(self, fraction: float = 0.5) -> int:
         """Delete the oldest part of the health ring (space for money records on a full disk)."""
-        with self.j.lock:
-            n = self.j.conn.execute("SELECT COUNT(*) FROM health_samples").fetchone()[0]
+        with self._db.lock:
+            n = self._db.conn.execute("SELECT COUNT(*) FROM health_samples").fetchone()[0]
             drop = max(1, int(n * fraction)) if n else 0
             if drop:
-                with self.j.db.atomic():
-                    self.j.conn.execute("DELETE FROM health_samples WHERE id IN (SELECT id FROM health_samples "
+                with self._db.atomic():
+                    self._db.conn.execute("DELETE FROM health_samples WHERE id IN (SELECT id FROM health_samples "
                                         "ORDER BY id LIMIT ?)", (drop,))
                 log.warning("health_samples_shed", count=drop)
             return int(drop)
 
     def health_samples(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.j.lock:
-            rows = self.j.conn.execute("SELECT doc FROM health_samples ORDER BY id DESC LIMIT ?", (limit,))
+        with self._db.lock:
+            rows = self._db.conn.execute("SELECT doc FROM health_samples ORDER BY id DESC LIMIT ?", (limit,))
             return [json.loads(r[0]) for r in rows.fetchall()]
 
     # -- lifetime counters --------------------------------------------------------------------
@@ -166,14 +180,14 @@ class Ledger:
         items = [(device, k, int(v)) for k, v in deltas.items() if v]
         if not items:
             return
-        with self.j.relaxed(), self.j.db.atomic():
-            self.j.conn.executemany(
+        with self._db.relaxed(), self._db.atomic():
+            self._db.conn.executemany(
                 "INSERT INTO counters (device, name, value) VALUES (?, ?, ?) "
                 "ON CONFLICT(device, name) DO UPDATE SET value = value + excluded.value", items)
 
     def counters(self) -> dict[str, dict[str, int]]:
-        with self.j.lock:
-            rows = self.j.conn.execute("SELECT device, name, value FROM counters ORDER BY device, name").fetchall()
+        with self._db.lock:
+            rows = self._db.conn.execute("SELECT device, name, value FROM counters ORDER BY device, name").fetchall()
         out: dict[str, dict[str, int]] = {}
         for device, name, value in rows:
             out.setdefault(device, {})[name] = value

@@ -16,12 +16,13 @@ import sqlite3
 import subprocess
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
-from agent.journal.db import JournalError, open_db
+from agent.journal.db import open_db
+from agent.journal.errors import JournalError
+from drivers.base.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 
@@ -44,9 +45,10 @@ class SalvageReport:
                 "method": self.method}
 
 
-def quarantine(path: Path) -> Path:
-    """Move the journal's file set into a fresh quarantine directory; return that directory."""
-    qdir = path.parent / "quarantine" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+def quarantine(path: Path, clock: Clock | None = None) -> Path:
+    """Move the journal's file set into a fresh quarantine directory, named for the (wall) time;
+    return that directory."""
+    qdir = path.parent / "quarantine" / (clock or SystemClock()).now().strftime("%Y%m%dT%H%M%S.%fZ")
     qdir.mkdir(parents=True, mode=0o700)
     for suffix in ("", "-wal", "-shm"):
         src = path.with_name(path.name + suffix)
@@ -77,14 +79,14 @@ def _recover_copy(corrupt: Path, scratch: Path) -> bool:
     return True
 
 
-def salvage(path: str | Path) -> SalvageReport:
+def salvage(path: str | Path, *, clock: Clock | None = None) -> SalvageReport:
     """Quarantine a corrupt journal and rebuild a fresh one from what is readable.
 
     Two readers, their union kept (by seq): ``.recover``'s page-level output, and a direct read
     of the damaged file row by row (which still works when ``.recover`` itself gives up).
     """
     path = Path(path)
-    qdir = quarantine(path)
+    qdir = quarantine(path, clock)
     original = qdir / path.name
     sources: list[Path] = []
     methods = []

@@ -11,10 +11,11 @@ and the records keep the kid they were sealed under: never relabelled with the n
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import structlog
 
+from agent.journal import meta
+from agent.journal.db import JournalDb
 from agent.runtime.crypto import LegacySealer, Sealing
 
 log = structlog.get_logger(__name__)
@@ -26,25 +27,28 @@ _LEGACY = ("kind = 'txn' AND secret IS NOT NULL AND state IN ('queued', 'sent', 
            "AND json_extract(payload, '$.data_enc') IS NULL")
 
 
-def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, sealing: Sealing) -> str | None:
+def check_legacy_kid(db: JournalDb, key: LegacySealer, sealing: Sealing) -> str | None:
     """Set ``sealing.legacy_kid``; return a problem (also logged) when the key changed under them."""
-    if ledger.meta_get(DONE_KEY):
+    if meta.get(db, DONE_KEY):
         return None
-    rows = conn.execute(f"SELECT record_id, secret FROM outbox WHERE {_LEGACY} ORDER BY seq LIMIT 1").fetchall()
+    with db.lock:
+        rows = db.conn.execute(f"SELECT record_id, secret FROM outbox WHERE {_LEGACY} ORDER BY seq LIMIT 1"
+                               ).fetchall()
     if not rows:
-        _remember(ledger, DONE_KEY, "1")
+        _remember(db, DONE_KEY, "1")
         return None
-    known = ledger.meta_get(META_KEY)
+    known = meta.get(db, META_KEY)
     if known is None:
         # the upgrade's first start: the installed key sealed them if it opens one of them
         record_id, blob = rows[0]
         if key.opens(bytes(blob), record_id):
-            _remember(ledger, META_KEY, key.kid)
+            _remember(db, META_KEY, key.kid)
             known = key.kid
     sealing.legacy_kid = known
     if known == key.kid:
         return None
-    count = conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {_LEGACY}").fetchone()[0]
+    with db.lock:
+        count = db.conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {_LEGACY}").fetchone()[0]
     problem = (f"the journal key file changed under {count} queued records sealed by the old scheme: "
                f"the installed key (kid {key.kid}) does not open them; they keep "
                + (f"their kid {known}" if known else "no kid (the key that sealed them is unknown)")
@@ -54,8 +58,8 @@ def check_legacy_kid(conn: sqlite3.Connection, ledger: Any, key: LegacySealer, s
     return problem
 
 
-def _remember(ledger: Any, key: str, value: str) -> None:
+def _remember(db: JournalDb, key: str, value: str) -> None:
     try:
-        ledger.meta_set(key, value)
+        meta.put(db, [(key, value)])
     except sqlite3.OperationalError as exc:  # a full disk must not stop the start: found again next time
         log.warning("seal_meta_not_saved", key=key, error=str(exc))

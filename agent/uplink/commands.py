@@ -20,6 +20,8 @@ from typing import Any
 
 import structlog
 
+from agent.uplink.payloads import CONTRACT_VERSION
+
 log = structlog.get_logger(__name__)
 
 MAX_COMMAND_BYTES = 65536
@@ -27,7 +29,6 @@ _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 #: an invalid id is echoed back with at most this many characters
 ECHO_ID_MAX = 128
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-CONTRACT_VERSION = 1
 
 
 class CommandError(Exception):

@@ -13,16 +13,14 @@ dedupe on them.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from agent.journal import Journal, OutboxRecord
-from agent.uplink.commands import CONTRACT_VERSION
+from agent.uplink.payloads import encode, wire_document
 from agent.uplink.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -50,11 +48,6 @@ class DrainStats:
         if len(recent) < 2 or recent[-1][0] == recent[0][0]:
             return 0.0
         return (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
-
-
-def wire_document(rec: OutboxRecord, sealer: Any) -> dict[str, Any]:
-    """A journal record as published: the contract version first, then the record's document."""
-    return {"v": CONTRACT_VERSION, **rec.document(sealer)}
 
 
 class Forwarder:
@@ -129,8 +122,7 @@ class Forwarder:
             self.journal.mark_failed(rec.seq, "record checksum mismatch", final=True, max_attempts=0)
             log.error("record_corrupt", seq=rec.seq, record_id=rec.record_id)
             return True
-        payload = json.dumps(wire_document(rec, self.journal.sealer), separators=(",", ":"),
-                             ensure_ascii=False).encode()
+        payload = encode(wire_document(rec, self.journal.sealer))
         mid = self.publish(self.topics.for_record(rec.kind), payload)
         if mid is None:
             return False

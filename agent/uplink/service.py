@@ -12,9 +12,7 @@ import json
 import queue
 import random
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,12 +20,13 @@ import structlog
 from agent.config import AgentConfig, config_warnings
 from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
-from agent.uplink import failures
-from agent.uplink.commands import CONTRACT_VERSION, CommandRunner
+from agent.uplink import failures, payloads
+from agent.uplink.commands import CommandRunner
 from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
 from agent.uplink.mqtt import ConnectAttempt, LinkEvent, MqttSession
 from agent.uplink.topics import Topics
+from drivers.base.clock import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +34,12 @@ log = structlog.get_logger(__name__)
 SLOW_CONNECT_S = 15.0
 
 
-def _json(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 class Uplink:
     def __init__(self, cfg: AgentConfig, journal: Journal, *, boot_id: str, version: str,
-                 health_provider: Callable[[], dict[str, Any]]) -> None:
+                 health_provider: Callable[[], dict[str, Any]], clock: Clock | None = None) -> None:
         self.cfg = cfg
+        #: backoff, the health interval, outage durations and alive() are measured on it
+        self.clock = clock or SystemClock()
         self.journal = journal
         self.boot_id = boot_id
         self.version = version
@@ -53,7 +50,7 @@ class Uplink:
         self.forwarder = Forwarder(journal, self.topics, self._publish_record, window=cfg.mqtt.window,
                                    fleet_ack=cfg.mqtt.settle == "fleet-ack", drain_rate=cfg.mqtt.drain_rate,
                                    max_attempts=cfg.mqtt.max_attempts,
-                                   unacked_resend_s=cfg.mqtt.fleet_ack_timeout)
+                                   unacked_resend_s=cfg.mqtt.fleet_ack_timeout, clock=self.clock.monotonic)
         self.commands: CommandRunner | None = None
         #: the report-signing key, made on the daemon's first start; its identity is in every up/status
         self.signer = Signer.load(cfg)
@@ -72,8 +69,8 @@ class Uplink:
         self._next_attempt = 0.0
         self._drain_at = 0.0
         self._last_health = 0.0
-        self.offline_since: str | None = iso(datetime.now(UTC))
-        self._offline_since_mono: float | None = time.monotonic()
+        self.offline_since: str | None = iso(self.clock.now())
+        self._offline_since_mono: float | None = self.clock.monotonic()
         self._outage_seq = journal.last_seq()
         #: monotonic end times of recent outages; a tuple replaced whole, so readers on other
         #: threads never iterate it while the uplink thread changes it
@@ -82,7 +79,7 @@ class Uplink:
         #: why the latest connection attempt failed (a terminal fault until the next CONNACK)
         self.link_failure: LinkFailure | None = None
         self._attempt: ConnectAttempt | None = None
-        self.heartbeat_mono = time.monotonic()
+        self.heartbeat_mono = self.clock.monotonic()
         for warning in config_warnings(cfg):
             log.warning("config_warning", warning=warning)
 
@@ -99,7 +96,7 @@ class Uplink:
 
     def alive(self, max_age_s: float) -> bool:
         return (self._thread is not None and self._thread.is_alive()
-                and time.monotonic() - self.heartbeat_mono < max_age_s)
+                and self.clock.monotonic() - self.heartbeat_mono < max_age_s)
 
     def request_health(self) -> None:
         """Publish the health document soon (a state changed)."""
@@ -116,7 +113,7 @@ class Uplink:
         self._wake.set()
 
     def connectivity(self) -> dict[str, Any]:
-        cutoff = time.monotonic() - 86400
+        cutoff = self.clock.monotonic() - 86400
         return {"online": self.connected, "offline_since": None if self.connected else self.offline_since,
                 "outages_24h": sum(1 for t in self._outages if t >= cutoff), "session": self.session_no,
                 "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}", "protocol": self.cfg.mqtt.protocol,
@@ -136,12 +133,12 @@ class Uplink:
         st = self.forwarder.stats
         return {"inflight": len(self.forwarder.inflight), "published": st.published, "delivered": st.delivered,
                 "redelivered": st.redelivered, "rejected": st.rejected,
-                "rate_per_s": round(st.rate(time.monotonic()), 2)}
+                "rate_per_s": round(st.rate(self.clock.monotonic()), 2)}
 
     # -- the loop ---------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.heartbeat_mono = now = time.monotonic()
+            self.heartbeat_mono = now = self.clock.monotonic()
             try:
                 self._step(now)
             except Exception:
@@ -151,26 +148,9 @@ class Uplink:
         self._shutdown()
 
     def _step(self, now: float) -> None:
-        if not self.connected and self._connecting_since is None:
-            attempt = self._attempt
-            if attempt is None:
-                if now < self._next_attempt:
-                    self._wake.wait(min(0.25, self._next_attempt - now))
-                    self._wake.clear()
-                    return
-                # the will names the session it belongs to, so a consumer can discard a stale one
-                will = self._status("offline", "lwt")
-                will["session"] = self.session_no + 1
-                self._attempt = self.session.start_connect(_json(will), now)
-                return
-            if not attempt.done.wait(0.1):
-                self._connect_pending(attempt.started, now)
-                return
-            self._attempt = None
-            if attempt.error is not None:
-                self._connect_failed(failures.from_exception(self.cfg.mqtt, attempt.error), now)
-                return
-            self._connecting_since = now  # CONNECT is out: the CONNACK deadline starts
+        """One turn: connect (while offline), run paho's loop, then the connected work."""
+        if not self.connected and self._connecting_since is None and not self._connect_step(now):
+            return
         # busy (records in flight): turn fast; idle: a slower turn keeps an idle terminal's CPU
         # near zero, at the cost of up to 0.1 s before a new record leaves
         busy = bool(self.forwarder.inflight) or self._wake.is_set()
@@ -178,23 +158,57 @@ class Uplink:
         rc = self.session.loop_once(0.01 if busy else 0.1)
         for ev in self.session.take_events():
             self._handle(ev, now)
+        if not self._link_ok(rc, now):
+            return
+        self.forwarder.flush_acks()
+        if self.connected:
+            self._connected_step(now)
+
+    def _connect_step(self, now: float) -> bool:
+        """Offline: start an attempt when the backoff allows, or watch the running one. True once
+        CONNECT is out (the CONNACK deadline starts), so the turn goes on to paho's loop."""
+        attempt = self._attempt
+        if attempt is None:
+            if now < self._next_attempt:
+                self._wake.wait(min(0.25, self._next_attempt - now))
+                self._wake.clear()
+                return False
+            # the will names the session it belongs to, so a consumer can discard a stale one
+            will = self._status("offline", "lwt")
+            will["session"] = self.session_no + 1
+            self._attempt = self.session.start_connect(payloads.encode(will), now)
+            return False
+        if not attempt.done.wait(0.1):
+            self._connect_pending(attempt.started, now)
+            return False
+        self._attempt = None
+        if attempt.error is not None:
+            self._connect_failed(failures.from_exception(self.cfg.mqtt, attempt.error), now)
+            return False
+        self._connecting_since = now
+        return True
+
+    def _link_ok(self, rc: int, now: float) -> bool:
+        """After paho's loop: False when the link (or the wait for CONNACK) has just failed."""
         if rc != 0 and self._connecting_since is not None:
             self._connect_failed(failures.closed_before_connack(self.cfg.mqtt, f"paho rc={rc}"), now)
-            return
+            return False
         if rc != 0 and self.connected:
             self._link_lost(f"network loop: rc={rc}", now)
-            return
+            return False
         if self._connecting_since is not None and now - self._connecting_since > self.cfg.mqtt.connack_timeout:
             self.session.drop()
             self._connect_failed(failures.no_connack(self.cfg.mqtt, now - self._connecting_since), now)
-            return
-        self.forwarder.flush_acks()
-        if not self.connected:
-            return
+            return False
+        return True
+
+    def _connected_step(self, now: float) -> None:
+        """Online: drain the journal, publish command results and health when due."""
         if now >= self._drain_at:
             self.forwarder.fill()
         while not self._results.empty():
-            self.session.publish(self.topics.up("cmd-result"), _json(self._stamp(self._results.get_nowait())))
+            self.session.publish(self.topics.up("cmd-result"),
+                                 payloads.encode(self._stamp(self._results.get_nowait())))
         if self._health_requested.is_set() or now - self._last_health >= self.cfg.mqtt.health_interval:
             self._health_requested.clear()
             self._publish_health(now)
@@ -230,7 +244,7 @@ class Uplink:
         self.last_error = None
         # presence and health go out first: paho re-sends its own in-flight backlog only after
         # on_connect has returned, and we publish these from inside the CONNACK handling.
-        self.session.publish(self.topics.status, _json(self._status("online")), retain=True)
+        self.session.publish(self.topics.status, payloads.encode(self._status("online")), retain=True)
         self._publish_health(now)
         self.session.subscribe([self.topics.cmd, self.topics.txn_ack])
         if self._offline_since_mono is not None:
@@ -245,7 +259,7 @@ class Uplink:
         end_seq = self.journal.last_seq()
         queued = self.journal.count_by_kind(self._outage_seq, end_seq)
         duration = now - self._offline_since_mono
-        data = {"start": self.offline_since, "end": iso(datetime.now(UTC)), "duration_s": round(duration, 3),
+        data = {"start": self.offline_since, "end": iso(self.clock.now()), "duration_s": round(duration, 3),
                 "queued": {"txn": queued.get("txn", 0), "event": queued.get("event", 0),
                            "report": queued.get("report", 0)}}
         self.journal.append_event("outage", data)
@@ -261,7 +275,7 @@ class Uplink:
         self.last_error = reason
         if was_connected:
             log.warning("uplink_lost", reason=reason)
-            self.offline_since = iso(datetime.now(UTC))
+            self.offline_since = iso(self.clock.now())
             self._offline_since_mono = now
             self._outage_seq = self.journal.last_seq()
         self._attempt_failed(reason, now)
@@ -338,14 +352,12 @@ class Uplink:
 
     # -- publishing ---------------------------------------------------------------------------
     def _stamp(self, doc: dict[str, Any]) -> dict[str, Any]:
-        return {"v": CONTRACT_VERSION, "terminal_id": self.cfg.terminal.id, "ts": iso(datetime.now(UTC)), **doc}
+        return payloads.stamp(doc, terminal_id=self.cfg.terminal.id, ts=iso(self.clock.now()))
 
     def _status(self, state: str, reason: str | None = None) -> dict[str, Any]:
-        doc: dict[str, Any] = {"state": state, "boot_id": self.boot_id, "session": self.session_no,
-                               "version": self.version, "signing_key": self.signer.identity}
-        if reason:
-            doc["reason"] = reason
-        return self._stamp(doc)
+        return payloads.status_document(state, terminal_id=self.cfg.terminal.id, ts=iso(self.clock.now()),
+                                        boot_id=self.boot_id, session=self.session_no, version=self.version,
+                                        signing_key=self.signer.identity, reason=reason)
 
     def _publish_record(self, topic: str, payload: bytes) -> int | None:
         return self.session.publish(topic, payload)
@@ -356,7 +368,7 @@ class Uplink:
         except Exception:
             log.exception("health_document_failed")
             return
-        self.session.publish(self.topics.health, _json(doc), retain=True)
+        self.session.publish(self.topics.health, payloads.encode(doc), retain=True)
         self._last_health = now
 
     def _shutdown(self) -> None:
@@ -364,10 +376,13 @@ class Uplink:
         self.forwarder.flush_acks()
         if not self.connected:
             return
-        mid = self.session.publish(self.topics.status, _json(self._status("offline", "shutdown")), retain=True)
-        deadline = time.monotonic() + 2.0
+        mid = self.session.publish(self.topics.status, payloads.encode(self._status("offline", "shutdown")),
+                                   retain=True)
+        deadline = self.clock.monotonic() + 2.0
         acked = False
-        while time.monotonic() < deadline and not acked:
+        for _ in range(200):  # bounded even if an injected clock stands still (the 2 s ends it first)
+            if acked or self.clock.monotonic() >= deadline:
+                break
             self.session.loop_once(0.05)
             for ev in self.session.take_events():
                 if ev.kind == "puback":

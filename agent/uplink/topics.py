@@ -1,4 +1,4 @@
-"""Topic names (design section 5). Pure: no paho import."""
+"""Topic names (docs/mqtt.md, "Topics"; contract/README.md). Pure: no paho import."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from agent.config import AgentConfig, parse_config
 from agent.journal import Journal
 from agent.services.txn import validate as validate_txn
 from agent.uplink import failures
-from agent.uplink.forwarder import wire_document
+from agent.uplink.payloads import wire_document
 from drivers.base.health import Action, DeviceState, Fault, SelftestLevel, Severity
 from tests.contract.schema_walk import declared, present, root
 from tests.support.broker import free_port

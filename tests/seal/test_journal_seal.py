@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from agent.journal import Journal
 from agent.runtime.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
 from agent.services.txn import DataRefused
-from agent.uplink.forwarder import wire_document
+from agent.uplink.payloads import wire_document
 from contract import validate
 from fleet.seal import SealError, keyring, load_fleet_keys, open_data
 from tests.support.fleetkey import write_keypair

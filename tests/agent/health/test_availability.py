@@ -36,8 +36,7 @@ from agent.health.availability import (
     terminal_figure,
     timeline,
 )
-from agent.journal import Journal
-from agent.journal.store import iso
+from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
 from agent.services.inspection import build_report
 from drivers.base.clock import FakeClock

@@ -206,7 +206,7 @@ def test_journal_submits_from_threads(plan: list[list[str]]) -> None:
         assert not errors
         j = Journal(path, b"k" * 32, terminal_id="T", site="S", boot_id="b2", min_free_mb=0)
         try:
-            rows = dict(j.conn.execute("SELECT record_id, seq FROM outbox WHERE kind = 'txn'").fetchall())
+            rows = {r.record_id: r.seq for r in j.records(kind="txn", limit=10_000)}
             assert rows == created
             assert j.stats()["pending_txns"] == len(created)
         finally:
