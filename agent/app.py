@@ -66,7 +66,7 @@ class Agent:
         for spec in cfg.devices:
             if spec.enabled:
                 self.supervisor.add(build_driver(spec, self._driver_context(spec.name)))
-        self.uplink = Uplink(cfg, self.journal, boot_id=self.boot_id, version=__version__,
+        self.uplink = Uplink(cfg, self.journal, boot_id=self.boot_id, version=__version__, clock=self.clock,
                              health_provider=lambda: self.health.document())
         self.recovery = RecoveryAlarm(self.journal, on_change=self.uplink.request_health)
         self.limits = OfflineLimits(cfg.offline_limits, self.journal)

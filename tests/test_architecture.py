@@ -3,8 +3,7 @@ simulators/, fleet/ and contract/ is parsed with ``ast`` and each import it make
 a function or under ``if TYPE_CHECKING:``, is checked against the layer table below. A deferred
 import does not hide an edge from this test.
 
-Known offenders on main before the restructure's branches merge are listed in ``KNOWN`` with the
-comment "removed at merge (issue 11)"; the lead empties that allow-list after merging, and a listed
+``KNOWN`` is the allow-list of deliberate exceptions, each with its reason; it is empty. A listed
 offender that is no longer there fails the test too, so the list cannot go stale.
 """
 
@@ -19,12 +18,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = ("agent", "drivers", "simulators", "fleet", "contract")
+ROOTS = ("agent", "drivers", "simulators", "fleet", "contract", "configcheck")
 
 #: The layers, low to high: a module may import only from its own layer or lower ones. A module
 #: belongs to the layer of the longest prefix that names it (drivers.base before drivers).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("contract",),
+    ("contract", "configcheck"),  # import nothing of the project
     ("drivers.base",),
     ("drivers",),  # the device packages
     ("agent.runtime", "agent"),  # agent/__init__.py: the version, nothing else
@@ -46,36 +45,19 @@ SQL_CALLS = {"execute", "executemany", "executescript"}
 MAX_LINES = 400
 OVER_LINES_MARKER = "Over 400 lines because"
 
-#: Offenders on main today, each "removed at merge (issue 11)": the helpers' branches remove them.
+#: Deliberate exceptions, each with its reason (none today).
 KNOWN: dict[str, set[tuple[str, str]]] = {
     # (importer, imported) edges from a lower layer to a higher one
-    "layers": {
-        ("agent.api.routes", "agent.app"),  # removed at merge (issue 11): routes get services, not the Agent
-        ("agent.health.document", "agent.uplink.commands"),  # removed at merge (issue 11)
-        ("agent.journal.store", "agent.services.txn"),  # removed at merge (issue 11)
-        ("agent.runtime.signing", "agent.config"),  # removed at merge (issue 11)
-    },
+    "layers": set(),
     # import cycles inside agent/, each named by the two smallest modules of its strongly connected component
-    "cycles": {
-        ("agent.api.dispatch", "agent.api.routes"),  # removed at merge (issue 11): api <-> app
-        ("agent.journal.ledger", "agent.journal.store"),  # removed at merge (issue 11): Ledger holds the Journal
-    },
+    "cycles": set(),
     # simulators -> agent, agent -> simulators, fleet -> agent/drivers/simulators, drivers -> agent/simulators/fleet,
-    # contract -> anything: (importer, imported)
-    "packages": {
-        ("agent.cli.demo", "simulators.broker"),  # removed at merge (issue 11): the demo moves to simulators/
-        ("agent.cli.demo", "simulators.kit"),  # removed at merge (issue 11)
-    },
+    # contract or configcheck -> anything of the project: (importer, imported)
+    "packages": set(),
     # SQL outside agent/journal/: (module, what) with what = "sqlite3" or the method called
     "sql": set(),
     # modules over MAX_LINES without a reason in their docstring: (module, "")
-    "size": {
-        ("agent.api.server", ""),  # removed at merge (issue 11)
-        ("agent.app", ""),  # removed at merge (issue 11)
-        ("agent.config", ""),  # removed at merge (issue 11)
-        ("agent.devices.poller", ""),  # removed at merge (issue 11)
-        ("agent.journal.store", ""),  # removed at merge (issue 11)
-    },
+    "size": set(),
 }
 
 
@@ -216,6 +198,7 @@ def package_violations(edges: dict[str, set[str]]) -> set[tuple[str, str]]:
                 "agent": other == "simulators",
                 "drivers": other in ("agent", "simulators", "fleet"),
                 "contract": other != "contract",
+                "configcheck": other != "configcheck",
             }
             if forbidden.get(top, False):
                 out.add((src, dst))

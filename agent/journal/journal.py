@@ -221,13 +221,3 @@ class Journal:
     def integrity_check(self) -> list[str]:
         return self._queries.integrity_check()
 
-    # -- compatibility: tests/clock/test_journal_clock.py and tests/agent/health/test_availability.py
-    # still emulate a kill with ``checkpointer.stop(); conn.close()`` and rewrite rows through
-    # ``conn``; once they use abandon() and a connection of their own, these two go
-    @property
-    def conn(self) -> sqlite3.Connection:
-        return self._db.conn
-
-    @property
-    def checkpointer(self) -> Any:
-        return self._db.checkpointer

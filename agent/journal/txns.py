@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.journal.db import JournalDb
-from agent.journal.errors import StorageFull
+from agent.journal.errors import ClearDataRefused, StorageFull
 from agent.journal.outbox import Outbox
 from agent.journal.records import NewRow, SubmitOutcome, body_hash, dumps, iso, new_row
 from agent.runtime.crypto import Sealing
-from agent.services.txn import DataRefused
 from drivers.base.clock import Clock
 
 
@@ -95,7 +94,7 @@ class Writer:
             elif self.sealer.allow_clear:
                 payload["data"] = txn["data"]
             else:
-                raise DataRefused()
+                raise ClearDataRefused()
         return new_row(record_id=txn_id, kind="txn", type_=txn["kind"], device=None, boot_id=self.boot_id,
                        ts=ts, payload=payload, secret=secret, bhash=bhash, amount=txn["amount"],
                        method=txn["method"], offline=offline)

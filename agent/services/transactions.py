@@ -10,8 +10,9 @@ from typing import Any, Protocol
 import structlog
 
 from agent.health.document import HealthModel
-from agent.journal import Journal, StorageFull, SubmitOutcome
+from agent.journal import ClearDataRefused, Journal, StorageFull, SubmitOutcome
 from agent.services.limits import OfflineLimits
+from agent.services.txn import DataRefused
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,8 @@ class Transactions:
         except StorageFull as exc:
             self._storage_refused(exc)
             raise
+        except ClearDataRefused:
+            raise DataRefused() from None
         if self.health.storage_fault is not None:
             self.health.storage_fault = None
             log.info("storage_available_again")

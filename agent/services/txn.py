@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any
 
+from agent.journal import DATA_REFUSED
 from agent.runtime.logs import mask_text
 from drivers.base.sensitive import pan_shaped
 
@@ -29,12 +30,6 @@ class InvalidTxn(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-#: without a fleet key the terminal cannot seal ``data`` (contract/README.md, "Sealed transaction data")
-DATA_REFUSED = ("data: no fleet key is configured to seal it ([seal] fleet_public_key); the terminal "
-                "does not keep transaction data it cannot seal (an operator may set [seal] allow_clear = true "
-                "to publish data in clear)")
 
 
 class DataRefused(InvalidTxn):

@@ -1,6 +1,6 @@
 """Contract-shaped payloads of a simulated terminal, field for field as the agent writes them
-(agent/uplink/service.py ``_status``, agent/health/document.py ``document``, agent/journal/store.py
-``append_event``/``submit_txn``). Pure: the terminal's state goes in, a dict comes out."""
+(agent/uplink/payloads.py ``status_document``, agent/health/document.py ``document``,
+agent/journal/txns.py ``append_event``/``submit_txn``). Pure: the terminal's state goes in, a dict comes out."""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ Every jump here moves only the wall clock (``FakeClock.jump_wall``), as an NTP s
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,7 +44,14 @@ def _settle_all(j: Journal) -> list[int]:
 
 
 def _count(j: Journal, where: str = "1") -> int:
-    return int(j.conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}").fetchone()[0])
+    with closing(sqlite3.connect(f"file:{j.path}?mode=ro", uri=True)) as ro:
+        return int(ro.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}").fetchone()[0])
+
+
+def _rewrite(j: Journal, sql: str) -> None:
+    """Change rows behind the journal's back (as an older version of the agent left them)."""
+    with closing(sqlite3.connect(j.path)) as rw, rw:
+        rw.execute(sql)
 
 
 # -- the offline age limit and the queue's oldest age ----------------------------------------------
@@ -94,8 +103,7 @@ def test_ages_survive_a_restart_in_the_same_kernel_boot_and_a_reboot(tmp_path, f
     assert j.stats()["oldest_age_s"] == pytest.approx(150.0)
     j.ledger.heartbeat()
     fake_clock.advance(10)
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()  # a power cut: no clean close, the last heartbeat is what was saved
+    j.abandon()  # a power cut: no clean close, the last heartbeat is what was saved
     # reboot: a new kernel boot, the monotonic clock starts again; the wall clock is right again
     # (the +200 days were corrected) and 1 h passed in real time
     wall = fake_clock.now() - timedelta(days=200) + timedelta(hours=1)
@@ -118,7 +126,7 @@ def test_ages_survive_a_restart_in_the_same_kernel_boot_and_a_reboot(tmp_path, f
 def test_rows_from_before_the_journal_clock_fall_back_to_wall_time(tmp_path, fake_clock):
     j = _journal(tmp_path / "j.db", fake_clock)
     j.submit_txn(_txn(1), offline=True)
-    j.conn.execute("UPDATE outbox SET jt = NULL")  # as migration 0003 leaves older rows
+    _rewrite(j, "UPDATE outbox SET jt = NULL")  # as migration 0003 leaves older rows
     fake_clock.advance(10)
     assert j.stats()["oldest_age_s"] == pytest.approx(10.0)
     fake_clock.jump_wall(-DAY)  # wall age negative: clamped, and at least the journal clock's age
@@ -178,7 +186,7 @@ def test_retention_of_rows_settled_before_the_journal_clock(tmp_path, fake_clock
     j = _journal(tmp_path / "j.db", fake_clock, retention_days=1.0)
     j.submit_txn(_txn(1), offline=False)
     _settle_all(j)
-    j.conn.execute("UPDATE outbox SET jt = NULL, sent_jt = NULL, settled_jt = NULL")
+    _rewrite(j, "UPDATE outbox SET jt = NULL, sent_jt = NULL, settled_jt = NULL")
     fake_clock.jump_wall(-10 * DAY)
     assert j.prune() == 0
     fake_clock.advance(DAY + 1)  # at least as old as the journal clock, which is past retention

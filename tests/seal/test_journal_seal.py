@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from agent.journal import Journal
+from agent.journal import ClearDataRefused, Journal
 from agent.runtime.crypto import FleetSealer, LegacySealer, Sealing, key_id, sealing_from
-from agent.services.txn import DataRefused
 from agent.uplink.payloads import wire_document
 from contract import validate
 from fleet.seal import SealError, keyring, load_fleet_keys, open_data
@@ -92,7 +91,7 @@ def test_rotation_records_name_the_key_they_were_sealed_to(tmp_path: Path) -> No
 def test_data_without_a_fleet_key_is_refused_or_clear_when_allowed(tmp_path: Path) -> None:
     j = _open(tmp_path / "j.db")
     try:
-        with pytest.raises(DataRefused, match=r"\[seal\] fleet_public_key"):
+        with pytest.raises(ClearDataRefused, match=r"\[seal\] fleet_public_key"):
             j.submit_txn(_txn("refused", {"secret": 1}), offline=False)
         assert j.submit_txn(_txn("plain", None), offline=False).status == "created"
         assert [r.record_id for r in j.lease(0, 10)] == ["plain"]  # nothing of the refused one

@@ -90,8 +90,7 @@ def story(tmp_path: Path) -> Journal:
     to(3 * H)
     j.ledger.heartbeat()
     to(3 * H + 200)
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()  # power cut: nothing closed, no goodbye
+    j.abandon()  # power cut: nothing closed, no goodbye
 
     c2 = FakeClock(start=20.0, wall=at(3.5 * H))
     j = _journal(path, c2, "run2", "kb2")
@@ -198,8 +197,7 @@ def test_a_kill_without_reboot_and_a_step_back_keep_the_monotonic_durations(tmp_
     clock.advance(3600)
     j.ledger.heartbeat()
     clock.advance(5)
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()  # kill -9
+    j.abandon()  # kill -9
     clock.advance(595)
     clock.jump_wall(-600)  # NTP corrects the clock while the agent is down
     j = _journal(path, clock, "run2", "kb")
@@ -222,8 +220,7 @@ def test_a_kill_with_agent_down_and_a_step_back(tmp_path: Path) -> None:
     clock.advance(3600)
     j.ledger.heartbeat()
     clock.advance(1200)
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()
+    j.abandon()  # kill -9: nothing of a clean stop
     clock.jump_wall(-600)
     j = _journal(path, clock, "run2", "kb")
     j.ledger.recover_after_crash()
@@ -276,8 +273,7 @@ def test_reading_the_journal_with_the_daemon_stopped_ends_stale_intervals_at_the
     clock.advance(600)
     j.ledger.heartbeat()
     clock.advance(10)
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()  # the daemon died
+    j.abandon()  # the daemon died
     clock.advance(290)
     j = _journal(tmp_path / "j.db", clock, "inspect", "kb")
     spans, now = journal_spans(j, T0, agent_running=False)
@@ -311,8 +307,7 @@ def test_the_inspection_report_figures_for_this_and_last_month(tmp_path: Path,
     _set(j, "printer", True)
     clock.advance(11 * H + 2 * H)  # into October 02:00
     j.ledger.heartbeat()
-    j.checkpointer.stop()  # a kill ends the checkpoint thread (and its connection) too
-    j.conn.close()
+    j.abandon()  # kill -9: nothing of a clean stop
     clock2 = FakeClock(start=5.0, wall=datetime(2026, 10, 1, 2, 10, tzinfo=UTC))
     j = _journal(tmp_path / "j.db", clock2, "run2", "kb2")
     j.ledger.recover_after_crash()
