@@ -20,7 +20,7 @@ from agent.config.model import (
     StorageConfig,
     TerminalConfig,
 )
-from agent.config.rules import distinct_path_problems, listener_problems, token_problems
+from agent.config.rules import address_problems, distinct_path_problems, listener_problems, token_problems
 from agent.config.sections import SECTIONS, device, offline_limits, section
 from configcheck import ConfigError, read_toml
 from drivers.base.device import DeviceSpec
@@ -107,11 +107,12 @@ def _seal(values: Mapping[str, Any]) -> SealConfig:
 def load_config(path: str | Path) -> AgentConfig:
     """Read and validate a TOML file. Raises ConfigError (unreadable, not TOML, or invalid).
 
-    Beyond the document, the token file is checked here (the daemon would start a TCP listener that
-    lets anyone in with an empty one, or fail on a missing one without saying which key)."""
+    Beyond the document, the TCP listener's address and the token file are checked here (the daemon
+    would fail to bind an address that is not this machine's, start a listener that lets anyone in
+    with an empty token, or fail on a missing one, without saying which key)."""
     p = Path(path)
     cfg = parse_config(read_toml(p), source=str(p))
-    problems = token_problems(cfg.api)
+    problems = address_problems(cfg.api) + token_problems(cfg.api)
     if problems:
         raise ConfigError(problems)
     return cfg

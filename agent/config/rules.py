@@ -7,9 +7,12 @@ Each function returns problems by key path (empty when all is well):
 * :func:`distinct_path_problems`: the socket, the journal (and SQLite's files beside it) and every
   key file are different files. The API server replaces a stale socket at start and removes it at
   stop: a socket path naming the journal once deleted it.
+* :func:`address_problems`: ``api.tcp`` names an address of this machine (tried with a bind to
+  port 0, as the server binds it), so an allowed remote address that is not ours is named here
+  instead of failing the start.
 * :func:`token_problems`: ``api.token_file`` is a private, non-empty regular file. An empty token
   made ``Authorization: Bearer`` with nothing after it a valid credential on the TCP listener.
-  The daemon refuses to start on these (``load_config``).
+  The daemon refuses to start on these two (``load_config``).
 * :func:`file_problems`: the MQTT credential files exist (``config check`` only: the daemon still
   starts without them, journals, and reports ``mqtt_files_unusable`` in its health).
 
@@ -20,6 +23,7 @@ the secret itself; a file this user cannot even see is left to the daemon's own 
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -46,6 +50,18 @@ def listener_problems(api: ApiConfig) -> list[str]:
         out.append(f"api.socket: {size} bytes long, more than the {UNIX_PATH_MAX} a unix socket path may have; "
                    "choose a shorter path")
     return out
+
+
+def address_problems(api: ApiConfig) -> list[str]:
+    if not api.tcp:
+        return []
+    host, _ = split_hostport(api.tcp)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+    except OSError as exc:
+        return [f"api.tcp: cannot listen on {host} on this machine: {exc.strerror or exc}"]
+    return []
 
 
 def _named_files(storage: StorageConfig, mqtt: MqttConfig, api: ApiConfig) -> list[tuple[str, str]]:

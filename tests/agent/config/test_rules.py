@@ -253,3 +253,12 @@ def test_run_refuses_an_empty_token_before_starting(tmp_path: Path) -> None:
                        timeout=60, cwd=REPO)
     assert r.returncode == 2 and f"api.token_file: {token} is empty" in r.stderr
     assert not os.path.exists(tmp_path / "a.sock") and not os.path.exists(tmp_path / "j.db")
+
+
+def test_an_allowed_remote_address_must_be_one_of_this_machine(tmp_path: Path) -> None:
+    token = _token(tmp_path, b"s3cret\n")
+    foreign = _write(tmp_path, f'tcp = "192.0.2.7:8470"\ntcp_allow_remote = true\ntoken_file = "{token}"')
+    problems = _load_problems(foreign)
+    assert len(problems) == 1 and problems[0].startswith("api.tcp: cannot listen on 192.0.2.7 on this machine: ")
+    ours = _write(tmp_path, f'tcp = "127.0.0.1:8470"\ntcp_allow_remote = true\ntoken_file = "{token}"')
+    assert _load_problems(ours) == []
