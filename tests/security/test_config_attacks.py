@@ -109,3 +109,18 @@ def test_the_socket_on_the_journal_is_refused_before_anything_is_opened(daemon) 
     _refused(second, f"api.socket: {journal} is also storage.path; each needs a file of its own")
     with sqlite3.connect(journal) as db:
         assert db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0, "the journal is gone"
+
+
+def test_a_socket_path_on_a_file_the_config_does_not_name_is_never_removed(daemon) -> None:
+    """What config validation cannot know (any other file at the socket's path) the server still
+    refuses to replace: the defence behind the check."""
+    agent = daemon(start=False)
+    precious = agent.workdir / "precious.db"
+    precious.write_bytes(b"not a socket")
+    agent.config_path.write_text(agent.config_path.read_text().replace(
+        f'socket = "{agent.workdir / "api.sock"}"', f'socket = "{precious}"'))
+    agent.start(wait=False)
+    assert agent.proc is not None
+    assert agent.proc.wait(30) != 0, "the daemon served a socket in place of a file"
+    assert "is not a socket" in agent.log_text()
+    assert precious.read_bytes() == b"not a socket"
