@@ -11,7 +11,7 @@ import importlib
 import re
 from typing import Any
 
-from agent.config.checkers import Checker, boolean_value, hostport, integer, number, path_list, string
+from agent.config.checkers import Checker, boolean_value, host, hostport, integer, number, path_list, string
 from agent.config.model import (
     ApiConfig,
     LogConfig,
@@ -45,7 +45,7 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
         "health_samples_max": integer(10, 10_000_000),
     }),
     "mqtt": (MqttConfig, {
-        "host": string(), "port": integer(1, 65535), "keepalive": integer(5, 3600),
+        "host": host, "port": integer(1, 65535), "keepalive": integer(5, 3600),
         "topic_prefix": string(re.compile(r"^[^#+\x00]+$")), "protocol": string(choices=("5", "3.1.1")),
         "health_interval": number(1, DAY_S), "reconnect_min": number(0.05, HOUR_S),
         "reconnect_max": number(0.1, HOUR_S),

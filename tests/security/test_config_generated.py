@@ -6,7 +6,8 @@ unix socket and stops cleanly.
 Each example draws every key either unset or from its valid range (edges included: the ranges are
 what is tested), and up to two keys from hostile values (nan, inf, huge, negative, wrong type,
 files missing, empty or readable by others, a socket on the journal, a listener off loopback or on
-port 99999). ``KIOSK_CONFIG_EXAMPLES`` raises the count by hand (default 25: each start is a daemon).
+port 99999, a broker host name no resolver takes). ``KIOSK_CONFIG_EXAMPLES`` raises the count by
+hand (default 25: each accepted config starts a daemon).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
 }
 HOSTILE_NUMBERS = st.sampled_from([math.nan, math.inf, -math.inf, -1, 0, 1e10, 1e300, -1e300, 2**62, -(2**62),
                                    "10", True, 0.01]) | st.floats(allow_nan=True, allow_infinity=True)
-FILE_KEYS = ("socket", "tcp", "tls_ca", "password")
+FILE_KEYS = ("socket", "tcp", "tls_ca", "password", "broker")
 #: a key problem starts with its key path
 KEY_PATH = re.compile(r"^(terminal|storage|mqtt|api|log|seal)\.[a-z_]+: ")
 
@@ -76,6 +77,7 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         "socket": ["own", "journal", "journal-wal", "journal-key", "too-long"],
         "tls_ca": ["unset", "present", "missing"],
         "password": ["unset", "private", "readable", "missing"],
+        "broker": ["127.0.0.1", "::1", "localhost", "kiosk-broker.invalid", "a" * 300, "a b", "-x.example"],
     }
     files = {k: (draw(st.sampled_from(v)) if k in hostile else v[0]) for k, v in pick.items()}
     if "tcp" in hostile:
@@ -101,7 +103,7 @@ def _files(workdir: Path, files: dict[str, Any]) -> dict[str, dict[str, Any]]:
     journal = workdir / "journal.db"
     sock = {"own": workdir / "api.sock", "journal": journal, "journal-wal": Path(f"{journal}-wal"),
             "journal-key": workdir / "journal.key", "too-long": workdir / ("s" * 110)}[files["socket"]]
-    out: dict[str, dict[str, Any]] = {"api": {"socket": str(sock)}, "mqtt": {}}
+    out: dict[str, dict[str, Any]] = {"api": {"socket": str(sock)}, "mqtt": {"host": files["broker"]}}
     if files["tls_ca"] != "unset":
         ca = workdir / "ca.pem"
         if files["tls_ca"] == "present":

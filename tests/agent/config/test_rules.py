@@ -262,3 +262,16 @@ def test_an_allowed_remote_address_must_be_one_of_this_machine(tmp_path: Path) -
     assert len(problems) == 1 and problems[0].startswith("api.tcp: cannot listen on 192.0.2.7 on this machine: ")
     ours = _write(tmp_path, f'tcp = "127.0.0.1:8470"\ntcp_allow_remote = true\ntoken_file = "{token}"')
     assert _load_problems(ours) == []
+
+
+@pytest.mark.parametrize("good", ["127.0.0.1", "::1", "mqtt.fleet.example", "kiosk-broker.invalid", "broker.",
+                                  "my_broker", "a" * 63 + ".example"])
+def test_the_broker_host_is_a_name_or_an_address(good: str) -> None:
+    assert _problems({"mqtt": {"host": good}}) == []
+
+
+@pytest.mark.parametrize("bad", ["a" * 300, "a" * 64 + ".example", "a b", "x\x00y", "-lead.example", "a..b",
+                                 "[::1]", "host:1883"])
+def test_a_broker_host_that_is_neither_is_refused(bad: str) -> None:
+    assert _problems({"mqtt": {"host": bad}}) == [f"mqtt.host: not a host name or IP address: {bad!r}"]
+    assert _problems({"mqtt": {"host": ""}}) == ["mqtt.host: must not be empty"]
