@@ -7,11 +7,10 @@ the fleet words its own (``fleet/config.py``). Key paths are added by the caller
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 from typing import Any
 
-from configcheck import Checker, a_type_name, boolean, paths
+from configcheck import Checker, a_type_name, boolean, not_finite, paths
 
 __all__ = ["Checker", "boolean_value", "host", "hostport", "integer", "is_loopback", "number", "path_list",
            "split_hostport", "string"]
@@ -46,8 +45,8 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     def check(v: Any) -> str | None:
         if isinstance(v, bool) or not isinstance(v, int | float):
             return f"expected a number, got {a_type_name(v)} {v!r}"
-        if not math.isfinite(v):
-            return f"must be a finite number, got {v}"
+        if err := not_finite(v):
+            return err
         if lo is not None and (v <= lo if lo_open else v < lo):
             return f"must be {'>' if lo_open else '>='} {lo}, got {v}"
         if hi is not None and v > hi:
