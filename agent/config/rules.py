@@ -22,6 +22,7 @@ the secret itself; a file this user cannot even see is left to the daemon's own 
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -60,7 +61,9 @@ def address_problems(api: ApiConfig) -> list[str]:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind((host, 0))
     except OSError as exc:
-        return [f"api.tcp: cannot listen on {host} on this machine: {exc.strerror or exc}"]
+        # only "no such address here": a sandbox may deny binding port 0 yet allow the real port
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            return [f"api.tcp: cannot listen on {host} on this machine: {exc.strerror}"]
     return []
 
 
