@@ -12,6 +12,7 @@ It depends on the standard library only: the fleet may import ``contract/`` and 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -62,6 +63,14 @@ def paths(describe: Describe) -> Checker:
             return f"expected a path or an array of paths, got {describe(v)} {v!r}"
         return None
     return check
+
+
+def not_finite(value: int | float) -> str | None:
+    """What is wrong with a number TOML allows and no setting can use: ``nan``, ``inf``, ``-inf``.
+
+    Every comparison with nan is false, so a range check alone lets it through (``interval = nan``
+    then never fires, or fires without pause). None for a finite number."""
+    return None if math.isfinite(value) else f"must be a finite number, got {value}"
 
 
 def check_table(path: str, raw: Any, checkers: Mapping[str, Checker], problems: list[str], *,

@@ -6,9 +6,11 @@ disables that device (reported in health) instead of stopping the daemon; every 
 is fatal.
 
 The modules, bottom up: ``model`` (the settings dataclasses), ``checkers`` (value checkers),
-``sections`` (what each section may hold; devices and offline limits), ``parse`` (document
-and file to AgentConfig), ``report`` (what ``config check`` adds: key files, warnings). The
-key-path engine they share with the fleet's config is the top-level ``configcheck`` package.
+``sections`` (what each section may hold, with the ranges the code assumes; devices and offline
+limits), ``rules`` (across keys and about the named files: loopback listener, distinct paths, the
+token file), ``parse`` (document and file to AgentConfig), ``report`` (what ``config check``
+adds: key files, MQTT credential files, warnings). The key-path engine they share with the
+fleet's config is the top-level ``configcheck`` package.
 """
 
 from agent.config.model import (

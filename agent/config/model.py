@@ -67,6 +67,9 @@ class ApiConfig:
     socket: str = "/run/kiosk-agent/api.sock"
     socket_mode: int = 0o660
     tcp: str | None = None
+    #: api.tcp may name an address other than loopback (the listener is then reachable from the
+    #: network, with only the bearer token in front of it): an explicit operator choice
+    tcp_allow_remote: bool = False
     token_file: str | None = None
 
 

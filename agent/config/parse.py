@@ -20,6 +20,7 @@ from agent.config.model import (
     StorageConfig,
     TerminalConfig,
 )
+from agent.config.rules import address_problems, distinct_path_problems, listener_problems, token_problems
 from agent.config.sections import SECTIONS, device, offline_limits, section
 from configcheck import ConfigError, read_toml
 from drivers.base.device import DeviceSpec
@@ -74,6 +75,11 @@ def _cross_checks(data: Mapping[str, Any], values: Mapping[str, dict[str, Any]],
         problems.append(f"mqtt.{tls[0]}: tls_cert and tls_key go together")
     if "tcp" in values.get("api", {}) and "token_file" not in values.get("api", {}):
         problems.append("api.tcp: a TCP listener needs api.token_file")
+    # the valid keys of each section over the defaults: the rules see what the daemon would run with
+    storage = StorageConfig(**values.get("storage", {}))
+    api = ApiConfig(**values.get("api", {}))
+    problems += listener_problems(api)
+    problems += distinct_path_problems(storage, MqttConfig(**values.get("mqtt", {})), api)
 
 
 def _devices(raw: Any, problems: list[str]) -> tuple[tuple[DeviceSpec, ...], dict[str, tuple[str, ...]]]:
@@ -99,6 +105,14 @@ def _seal(values: Mapping[str, Any]) -> SealConfig:
 
 
 def load_config(path: str | Path) -> AgentConfig:
-    """Read and validate a TOML file. Raises ConfigError (unreadable, not TOML, or invalid)."""
+    """Read and validate a TOML file. Raises ConfigError (unreadable, not TOML, or invalid).
+
+    Beyond the document, the TCP listener's address and the token file are checked here (the daemon
+    would fail to bind an address that is not this machine's, start a listener that lets anyone in
+    with an empty token, or fail on a missing one, without saying which key)."""
     p = Path(path)
-    return parse_config(read_toml(p), source=str(p))
+    cfg = parse_config(read_toml(p), source=str(p))
+    problems = address_problems(cfg.api) + token_problems(cfg.api)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agent.config.model import AgentConfig
 from agent.config.parse import load_config
+from agent.config.rules import file_problems
 from agent.config.sections import device
 from configcheck import ConfigError
 
@@ -48,6 +49,9 @@ def config_warnings(cfg: AgentConfig) -> list[str]:
                    "data in clear")
     elif cfg.seal.fleet_public_key and cfg.seal.allow_clear:
         out.append("seal.allow_clear: ignored, data is sealed to the fleet key")
+    if m.username and not (m.tls_ca or m.tls_cert):
+        out.append(f"mqtt.username: password authentication without TLS sends the password in clear to {m.host}; "
+                   "set mqtt.tls_ca (and use the broker's TLS port)")
     if m.connack_timeout > m.keepalive:
         out.append(f"mqtt.connack_timeout: {m.connack_timeout:g} s exceeds mqtt.keepalive ({m.keepalive} s); "
                    "a silent broker is given up after the keepalive")
@@ -72,7 +76,7 @@ def all_problems(path: str | Path, warn: Callable[[str], None] | None = None) ->
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
             pass
         return problems
-    fatal = seal_problems(cfg)
+    fatal = seal_problems(cfg) + file_problems(cfg.mqtt)
     if fatal:
         return fatal + [p for probs in cfg.device_problems.values() for p in probs]
     for warning in config_warnings(cfg):

@@ -11,7 +11,7 @@ import importlib
 import re
 from typing import Any
 
-from agent.config.checkers import Checker, boolean_value, hostport, integer, number, path_list, string
+from agent.config.checkers import Checker, boolean_value, host, hostport, integer, number, path_list, string
 from agent.config.model import (
     ApiConfig,
     LogConfig,
@@ -30,25 +30,33 @@ _TOPIC_SAFE = re.compile(r"^[^/#+\x00]{1,64}$")
 #: a device name or a payment method: a lower-case word
 _WORD = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
+#: upper bounds where the code assumes sane values: an interval longer than a day is a typo, and
+#: ``timedelta(days=retention_days)`` subtracted from now must stay after the year 1
+DAY_S = 86_400.0
+HOUR_S = 3_600.0
+MAX_RETENTION_DAYS = 3_650
+
 SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
     "terminal": (TerminalConfig, {"id": string(_TERMINAL_ID), "site": string(_TOPIC_SAFE)}),
     "storage": (StorageConfig, {
-        "path": string(), "max_pending": integer(1), "min_free_mb": integer(0), "key_file": string(),
-        "signing_key_file": string(), "retention_days": number(0, lo_open=True),
-        "health_samples_max": integer(10),
+        "path": string(), "max_pending": integer(1, 1_000_000_000), "min_free_mb": integer(0, 1 << 20),
+        "key_file": string(), "signing_key_file": string(),
+        "retention_days": number(0, MAX_RETENTION_DAYS, lo_open=True),
+        "health_samples_max": integer(10, 10_000_000),
     }),
     "mqtt": (MqttConfig, {
-        "host": string(), "port": integer(1, 65535), "keepalive": integer(5, 3600),
+        "host": host, "port": integer(1, 65535), "keepalive": integer(5, 3600),
         "topic_prefix": string(re.compile(r"^[^#+\x00]+$")), "protocol": string(choices=("5", "3.1.1")),
-        "health_interval": number(1), "reconnect_min": number(0.05), "reconnect_max": number(0.1),
+        "health_interval": number(1, DAY_S), "reconnect_min": number(0.05, HOUR_S),
+        "reconnect_max": number(0.1, HOUR_S),
         "settle": string(choices=("puback", "fleet-ack")), "window": integer(1, 1000),
-        "drain_rate": number(0), "start_delay_max": number(0), "max_attempts": integer(1),
-        "connack_timeout": number(1, 600), "fleet_ack_timeout": number(1),
+        "drain_rate": number(0, 1_000_000), "start_delay_max": number(0, HOUR_S), "max_attempts": integer(1, 1_000_000),
+        "connack_timeout": number(1, 600), "fleet_ack_timeout": number(1, DAY_S),
         "tls_ca": string(), "tls_cert": string(), "tls_key": string(), "username": string(),
         "password_file": string(),
     }),
     "api": (ApiConfig, {"socket": string(), "socket_mode": integer(0, 0o777), "tcp": hostport,
-                        "token_file": string()}),
+                        "tcp_allow_remote": boolean_value, "token_file": string()}),
     "log": (LogConfig, {"level": string(choices=("debug", "info", "warning", "error")),
                         "format": string(choices=("auto", "json", "console"))}),
     "seal": (SealConfig, {"fleet_public_key": path_list, "allow_clear": boolean_value,
@@ -63,13 +71,14 @@ def _table(v: Any) -> str | None:
 DEVICE_KEYS: dict[str, Checker] = {
     "class": string(choices=tuple(sorted({c for c, _ in DRIVERS}))),
     "driver": string(), "port": string(), "baudrate": integer(50, 4_000_000),
-    "poll_interval": number(0.05), "timeout": number(0.01), "required": boolean_value,
+    "poll_interval": number(0.05, DAY_S), "timeout": number(0.01, HOUR_S), "required": boolean_value,
     "enabled": boolean_value,
     # checked by the driver's check_options once the driver is known
     "options": _table,
 }
 
-LIMIT_KEYS: dict[str, Checker] = {"max_amount": integer(0), "max_total": integer(0), "max_age_s": number(0)}
+LIMIT_KEYS: dict[str, Checker] = {"max_amount": integer(0), "max_total": integer(0),
+                                  "max_age_s": number(0, MAX_RETENTION_DAYS * DAY_S)}
 
 
 def section(name: str, raw: Any, problems: list[str]) -> dict[str, Any]:

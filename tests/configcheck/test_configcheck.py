@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from configcheck import ConfigError, a_type_name, boolean, check_table, paths, read_toml, type_name
+from configcheck import ConfigError, a_type_name, boolean, check_table, not_finite, paths, read_toml, type_name
 
 
 def positive(v: Any) -> str | None:
@@ -84,3 +84,12 @@ def test_both_configs_raise_the_same_error_class() -> None:
     from agent.config import ConfigError as AgentError
     from fleet.config import ConfigError as FleetError
     assert AgentError is ConfigError and FleetError is ConfigError
+
+
+def test_not_finite_names_nan_and_the_infinities_only() -> None:
+    import math
+    for value in (math.nan, math.inf, -math.inf):
+        assert not_finite(value) == f"must be a finite number, got {value}"
+    for value in (0, -1, 1e308, -1e308, 5e-324, 2**62):
+        assert not_finite(value) is None
+    assert not_finite(float("nan")) == "must be a finite number, got nan"
