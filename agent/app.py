@@ -8,7 +8,6 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -22,6 +21,7 @@ from agent.devices.supervisor import Supervisor
 from agent.health.actions import worst_action
 from agent.health.document import HealthModel
 from agent.runtime.crypto import check_storage, derive, load_or_create_key, sealing_from
+from agent.runtime.durable import read_secret
 from agent.runtime.systemd import Notifier, watchdog_interval_s
 from agent.runtime.timesync import clock_synchronised
 from agent.services.counters import Counters
@@ -77,7 +77,8 @@ class Agent:
                                   extra=lambda: self.limits.health_part(self.uplink.connected), clock=self.clock,
                                   contract_version=CONTRACT_VERSION)
         self._build_services()
-        token = Path(cfg.api.token_file).read_bytes().strip() if cfg.api.token_file else None
+        # O_NOFOLLOW, owner and mode checked as the file is opened (config check names them first)
+        token = read_secret(cfg.api.token_file, what="api.token_file").strip() if cfg.api.token_file else None
         self.api = ApiServer(Router(ApiServices(
             health=self.health, transactions=self.transactions, devices=self.devices, selftests=self.selftests,
             inspections=self.inspections, queue=self.queue, recovery=self.recovery)),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from configcheck import Checker, ConfigError, boolean, check_table, paths, read_toml, type_name
+from configcheck import Checker, ConfigError, boolean, check_table, not_finite, paths, read_toml, type_name
 
 DEFAULT_PATH = "/etc/kiosk-fleet/fleet.toml"
 ENV_VAR = "KIOSK_FLEET_CONFIG"
@@ -91,6 +91,8 @@ def _num(lo: float, hi: float | None = None, integer: bool = False) -> Checker:
         kinds = (int,) if integer else (int, float)
         if isinstance(v, bool) or not isinstance(v, kinds):
             return f"expected {'an integer' if integer else 'a number'}, got {type_name(v)} {v!r}"
+        if err := not_finite(v):
+            return err
         if v < lo or (hi is not None and v > hi):
             return f"must be between {lo} and {hi}, got {v}" if hi is not None else f"must be >= {lo}, got {v}"
         return None

@@ -162,11 +162,12 @@ def _run(cfg: AgentConfig, log_level: str | None = None) -> int:
     from agent.journal import JournalError
     from agent.runtime import logs as logsetup
     from agent.runtime.crypto import KeyFileError
+    from agent.runtime.durable import UnsafeFile
 
     logsetup.configure(level=log_level or cfg.log.level, fmt=cfg.log.format, terminal_id=cfg.terminal.id)
     try:
         agent = Agent(cfg)
-    except KeyFileError as exc:
+    except (KeyFileError, UnsafeFile) as exc:
         print(f"kiosk-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except JournalError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agent.config.model import AgentConfig
 from agent.config.parse import load_config
-from agent.config.rules import file_problems
+from agent.config.rules import file_problems, missing_files
 from agent.config.sections import device
 from configcheck import ConfigError
 
@@ -55,6 +55,7 @@ def config_warnings(cfg: AgentConfig) -> list[str]:
     if m.connack_timeout > m.keepalive:
         out.append(f"mqtt.connack_timeout: {m.connack_timeout:g} s exceeds mqtt.keepalive ({m.keepalive} s); "
                    "a silent broker is given up after the keepalive")
+    out += missing_files(m)
     return out
 
 

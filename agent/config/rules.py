@@ -13,8 +13,9 @@ Each function returns problems by key path (empty when all is well):
 * :func:`token_problems`: ``api.token_file`` is a private, non-empty regular file. An empty token
   made ``Authorization: Bearer`` with nothing after it a valid credential on the TCP listener.
   The daemon refuses to start on these two (``load_config``).
-* :func:`file_problems`: the MQTT credential files exist (``config check`` only: the daemon still
-  starts without them, journals, and reports ``mqtt_files_unusable`` in its health).
+* :func:`file_problems`: the MQTT credential files that exist are regular files, the private ones
+  not readable by others (``config check`` only). :func:`missing_files`: the ones not there yet are
+  warnings: the daemon starts without them, journals, and reports ``mqtt_files_unusable``.
 
 The filesystem checks read metadata only (``stat``), so they work for an operator who may not read
 the secret itself; a file this user cannot even see is left to the daemon's own checks.
@@ -151,16 +152,32 @@ def token_problems(api: ApiConfig) -> list[str]:
     return out
 
 
+_MQTT_FILES = (("mqtt.tls_ca", "tls_ca", False), ("mqtt.tls_cert", "tls_cert", False),
+               ("mqtt.tls_key", "tls_key", True), ("mqtt.password_file", "password_file", True))
+
+
 def file_problems(mqtt: MqttConfig) -> list[str]:
-    """The MQTT credential files: present, regular; the private ones (key, password) not readable
-    by others."""
+    """The MQTT credential files that are there: regular; the private ones (key, password) not
+    readable by others. A file that is not there yet is a warning (:func:`missing_files`)."""
     out = []
-    for key, path, private in (("mqtt.tls_ca", mqtt.tls_ca, False), ("mqtt.tls_cert", mqtt.tls_cert, False),
-                               ("mqtt.tls_key", mqtt.tls_key, True), ("mqtt.password_file", mqtt.password_file, True)):
-        if not path:
+    for key, attr, private in _MQTT_FILES:
+        path = getattr(mqtt, attr)
+        if not path or isinstance(_stat(path, follow=not private), str):
             continue
         st, problems = _regular(key, path, secret=private)
         out += problems
         if st is not None and private:
             out += _private(key, path, st)
+    return out
+
+
+def missing_files(mqtt: MqttConfig) -> list[str]:
+    """The MQTT credential files named but not there. A warning, not a problem: an installer puts the
+    certificates in place after the package (whose postinst runs ``config check``), and the daemon
+    starts without them, reporting ``mqtt_files_unusable`` until they arrive."""
+    out = []
+    for key, attr, private in _MQTT_FILES:
+        path = getattr(mqtt, attr)
+        if path and isinstance(missing := _stat(path, follow=not private), str):
+            out.append(f"{key}: {missing}: the uplink cannot connect until it is in place")
     return out

@@ -190,7 +190,7 @@ def device_fault_codes() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     sources = [(p, p.relative_to(REPO / "drivers").parts[0]) for p in python_files("drivers")
                if p.parent != REPO / "drivers"]
-    sources.append((REPO / "agent" / "devices" / "poller.py", "*"))
+    sources += [(p, "*") for p in sorted((REPO / "agent" / "devices").glob("*.py"))]  # the poller's own
     for path, cls in sources:
         if cls == "base":
             continue

@@ -27,6 +27,14 @@ def test_every_problem_is_listed_by_key_path() -> None:
         assert any(p.startswith(path) for p in problems), (path, problems)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_numbers_are_finite(value: float) -> None:
+    """nan passes every range check (each comparison is false): it is named, like the agent's config."""
+    with pytest.raises(ConfigError) as err:
+        parse({"ingest": {"health_interval": value}})
+    assert err.value.problems == [f"ingest.health_interval: must be a finite number, got {value}"]
+
+
 def test_defaults_and_values(tmp_path: Path) -> None:
     cfg = parse({})
     assert cfg.store.url == "sqlite:///var/lib/kiosk-fleet/fleet.db" and cfg.mqtt.topic_prefix == "kiosk/v1"

@@ -222,17 +222,25 @@ def test_config_check_names_missing_and_readable_mqtt_files(tmp_path: Path) -> N
     (tmp_path / "ca-link.pem").symlink_to(ca)  # and may be a symlink, as in /etc/ssl/certs
     cfg = _write(tmp_path, mqtt=f'tls_ca = "{tmp_path / "ca-link.pem"}"\ntls_cert = "{tmp_path / "c.pem"}"\n'
                                 f'tls_key = "{key}"\nusername = "u"\npassword_file = "{tmp_path / "pw"}"')
-    expected = [f"mqtt.tls_cert: {tmp_path / 'c.pem'} does not exist",
-                f"mqtt.tls_key: {key} is readable by others (mode 0644); chmod 0600 it",
-                f"mqtt.password_file: {tmp_path / 'pw'} does not exist"]
-    assert all_problems(cfg, warn=lambda _w: None) == expected
+    expected = [f"mqtt.tls_key: {key} is readable by others (mode 0644); chmod 0600 it"]
+    missing = [f"mqtt.tls_cert: {tmp_path / 'c.pem'} does not exist: the uplink cannot connect until it is in place",
+               f"mqtt.password_file: {tmp_path / 'pw'} does not exist: the uplink cannot connect until it is in "
+               "place"]
+    warned: list[str] = []
+    assert all_problems(cfg, warn=warned.append) == expected
     code, doc = _check_json(cfg)
     assert (code, doc["ok"], doc["problems"]) == (2, False, expected)
+    key.chmod(0o600)
+    assert all_problems(cfg, warn=warned.append) == []
+    assert [w for w in warned if w.startswith(("mqtt.tls_cert", "mqtt.password_file"))] == missing
 
 
 def test_a_missing_tls_ca_is_named(tmp_path: Path) -> None:
     cfg = _write(tmp_path, mqtt='tls_ca = "/nonexistent/ca.pem"')
-    assert all_problems(cfg, warn=lambda _w: None) == ["mqtt.tls_ca: /nonexistent/ca.pem does not exist"]
+    warned: list[str] = []
+    assert all_problems(cfg, warn=warned.append) == []
+    assert ("mqtt.tls_ca: /nonexistent/ca.pem does not exist: the uplink cannot connect until it is in place"
+            in warned)
     assert load_config(cfg).mqtt.tls_ca == "/nonexistent/ca.pem"  # the daemon starts and reports it in health
 
 
