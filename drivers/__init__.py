@@ -3,6 +3,9 @@
 ``drivers`` imports nothing from ``agent`` or ``simulators``. The registry below maps a
 ``(device_class, driver)`` pair to the module that builds the driver, imported lazily so a
 broken or missing optional backend never breaks the other device classes.
+
+Every driver is built as ``factory(spec, ctx)``: its transport, clock and event sink all arrive
+in the :class:`DriverContext` (the contract and the I/O seam: drivers/base/README.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -50,15 +50,11 @@ class FakeClock:
         self.advance(max(0.0, seconds))
 
     def advance(self, seconds: float) -> None:
-        from datetime import timedelta
-
         with self._lock:
             self._mono += seconds
             self._wall += timedelta(seconds=seconds)
 
     def jump_wall(self, seconds: float) -> None:
         """Move only the wall clock (an NTP step), as a kiosk clock does when it resyncs."""
-        from datetime import timedelta
-
         with self._lock:
             self._wall += timedelta(seconds=seconds)

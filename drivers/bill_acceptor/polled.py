@@ -10,7 +10,13 @@ from typing import Any, ClassVar, TypeVar
 from drivers.base.errors import DeviceRefused, DriverError
 from drivers.base.framing import StreamDecoder
 from drivers.base.health import Action, DeviceState, DeviceStatus, Fault, Severity
-from drivers.bill_acceptor.api import FAULT_CREDIT_PENDING, FAULT_EVENT_PENDING, FAULT_PAUSED, BillAcceptor
+from drivers.bill_acceptor.api import (
+    FAST_POLL_INTERVAL_S,
+    FAULT_CREDIT_PENDING,
+    FAULT_EVENT_PENDING,
+    FAULT_PAUSED,
+    BillAcceptor,
+)
 from drivers.bill_acceptor.polled_link import PolledLink
 
 __all__ = ["PolledAcceptor"]
@@ -96,6 +102,17 @@ class PolledAcceptor(BillAcceptor):
     @abstractmethod
     def is_idle(self) -> bool:
         """The acceptor is idle (enabled or inhibited), initialised and with no note inside."""
+
+    @property
+    @abstractmethod
+    def starting(self) -> bool:
+        """The unit is powering up or initialising: it is polled fast until it is ready."""
+
+    @property
+    def poll_interval_s(self) -> float:
+        if self.starting:
+            return min(FAST_POLL_INTERVAL_S, self.spec.poll_interval_s)
+        return super().poll_interval_s
 
     def _refused(self) -> None:
         """Enabling was refused after the device may have been enabled: inhibit it again."""

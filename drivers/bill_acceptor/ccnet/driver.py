@@ -37,7 +37,6 @@ from drivers.base.health import (
 )
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
-    FAST_POLL_INTERVAL_S,
     format_code,
 )
 from drivers.bill_acceptor.ccnet.constants import (
@@ -243,8 +242,5 @@ class CcnetDriver(PolledAcceptor):
         return reply
 
     @property
-    def poll_interval_s(self) -> float:
-        last = self._last
-        if last is not None and last.state in (State.POWER_UP, State.INITIALIZE):
-            return min(FAST_POLL_INTERVAL_S, self.spec.poll_interval_s)
-        return super().poll_interval_s
+    def starting(self) -> bool:
+        return self._last is not None and self._last.state in (State.POWER_UP, State.INITIALIZE)

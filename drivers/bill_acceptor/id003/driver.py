@@ -37,7 +37,6 @@ from drivers.base.health import (
 )
 from drivers.bill_acceptor import selftest as _selftest
 from drivers.bill_acceptor.api import (
-    FAST_POLL_INTERVAL_S,
     format_code,
 )
 from drivers.bill_acceptor.id003.constants import (
@@ -288,8 +287,5 @@ class Id003Driver(PolledAcceptor):
 
     # -- misc ---------------------------------------------------------------------------------
     @property
-    def poll_interval_s(self) -> float:
-        last = self._last
-        if last is not None and last.status in (Status.POWER_UP, Status.INITIALIZE):
-            return min(FAST_POLL_INTERVAL_S, self.spec.poll_interval_s)
-        return super().poll_interval_s
+    def starting(self) -> bool:
+        return self._last is not None and self._last.status in (Status.POWER_UP, Status.INITIALIZE)

@@ -31,7 +31,6 @@ from drivers.base.errors import DriverError, FrameError, ProtocolError
 from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
 from drivers.base.options import Option
 from drivers.bill_acceptor import selftest as _selftest
-from drivers.bill_acceptor.api import FAST_POLL_INTERVAL_S
 from drivers.bill_acceptor.polled import PolledAcceptor
 from drivers.bill_acceptor.polled_link import RETRY, PolledLink
 from drivers.bill_acceptor.ssp.crypto import DEFAULT_FIXED_KEY, STEX, EsspKey, KeyExchange, random_prime
@@ -310,7 +309,5 @@ class SspDriver(PolledAcceptor):
         self._last = None
 
     @property
-    def poll_interval_s(self) -> float:
-        if not self._configured:
-            return min(FAST_POLL_INTERVAL_S, self.spec.poll_interval_s)
-        return super().poll_interval_s
+    def starting(self) -> bool:
+        return not self._configured

@@ -112,3 +112,19 @@ def test_closed_transports_refuse_io(link: LoopbackLink) -> None:
     link.host.close()
     with pytest.raises(TransportError):
         link.host.write(b"x")
+
+
+def test_reset_clears_lasting_and_queued_faults(link: LoopbackLink) -> None:
+    link.to_device.split(1).delay(5.0).drop()
+    link.to_device.reset()
+    link.host.write(b"whole")
+    assert link.device.read(16, 0.0) == b"whole"
+
+
+def test_reset_input_drops_what_has_arrived_but_not_what_is_on_the_way(clock: FakeClock, link: LoopbackLink) -> None:
+    link.device.write(b"stale")
+    link.to_host.delay(1.0)
+    link.device.write(b"later")
+    link.host.reset_input()
+    assert link.host.read(16, 0.0) == b""
+    assert link.host.read(16, 2.0) == b"later"

@@ -40,16 +40,19 @@ def _driver(cls: type[BillAcceptor], replies: Any, journal: Journal | None = Non
             **options: Any) -> tuple[Any, RecordingTransport, FakeClock]:
     clock = FakeClock()
     transport = RecordingTransport(replies, clock=clock)
-    spec = DeviceSpec("ba", "bill_acceptor", cls.__name__, "loop://", timeout_s=TIMEOUT_S, options=options)
+    spec = DeviceSpec("ba", "bill_acceptor", cls.__name__, "loop://", timeout_s=TIMEOUT_S, poll_interval_s=5.0,
+                      options=options)
     drv = cls(spec, DriverContext(emit=(journal or Journal()).emit, clock=clock, open_transport=given(transport)))
     drv.open()
     return drv, transport, clock
 
 
-def test_power_up_is_answered_with_reset() -> None:
+def test_power_up_is_answered_with_reset_and_polled_fast() -> None:
     drv, t, _ = _driver(Id003Driver, [POWER_UP, ACK])
+    assert drv.poll_interval_s == 5.0  # nothing reported yet
     assert drv.poll().detail["acceptor_status"] == "POWER_UP"
     assert t.writes == [STATUS_REQUEST, RESET]
+    assert drv.poll_interval_s == 0.2  # FAST_POLL_INTERVAL_S while the unit starts
 
 
 def test_escrow_while_accepting_is_stacked() -> None:

