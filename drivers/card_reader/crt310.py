@@ -40,6 +40,7 @@ from enum import IntEnum, StrEnum
 from drivers.base.checksum import xor8
 from drivers.base.errors import FrameError
 from drivers.card_reader.constants import CM, ErrorCode, InitPm, MovePm, St0, St2, StatusPm
+from drivers.card_reader.frames import TRAILER_LEN, split_frame
 
 #: Start of text (TT-CRT310 ``STX``)
 STX = 0x02
@@ -53,8 +54,6 @@ MAX_DATA = 512
 MAX_TEXT = 3 + MAX_DATA
 #: STX LEN_H LEN_L
 HEADER_LEN = 3
-#: ETX BCC
-TRAILER_LEN = 2
 #: Negative reply head 'N' and the 'E' accepted as the same (module docstring)
 NEGATIVE_HEADS = (0x4E, 0x45)
 
@@ -164,24 +163,11 @@ def decode_frame(buf: bytes) -> tuple[Frame310 | None, bytes]:
     Raises:
         FrameError: not STX, LEN out of range, no ETX where LEN says, or a wrong BCC.
     """
-    if not buf:
+    got = split_frame(buf, stx=STX, header_len=HEADER_LEN, max_text=MAX_TEXT) if buf else None
+    if got is None:
         return None, buf
-    if buf[0] != STX:
-        raise FrameError(f"expected STX 0x02, got 0x{buf[0]:02X}")
-    if len(buf) < HEADER_LEN:
-        return None, buf
-    n = (buf[1] << 8) | buf[2]
-    if not 1 <= n <= MAX_TEXT:
-        raise FrameError(f"TEXT length {n} outside 1..{MAX_TEXT}")
-    total = HEADER_LEN + n + TRAILER_LEN
-    if len(buf) < total:
-        return None, buf
-    if buf[total - 2] != ETX:
-        raise FrameError(f"expected ETX at offset {total - 2}, got 0x{buf[total - 2]:02X}")
-    bcc = xor8(buf[: total - 1])
-    if bcc != buf[total - 1]:
-        raise FrameError(f"BCC mismatch: computed 0x{bcc:02X}, frame has 0x{buf[total - 1]:02X}")
-    return Frame310(bytes(buf[HEADER_LEN : total - 2])), bytes(buf[total:])
+    raw, rest = got
+    return Frame310(raw[HEADER_LEN:-TRAILER_LEN]), rest
 
 
 # -- commands and replies -------------------------------------------------------------------
