@@ -1,4 +1,9 @@
-"""Simulated UnionPay card module (CRT-591 command set) with a simulated PBOC chip card.
+"""Simulated UnionPay card module (CRT-591 command set) with a simulated PBOC chip card, and the
+same module speaking the CRT-310's own protocol (:class:`Crt310Peer`, the protocol switch:
+``simulators.registry.CARD_PROTOCOLS``).
+
+Over ~400 lines on purpose: both protocols share the module state, the faults and the card
+actions of one class, and the CRT-310 peer is the CRT-591 peer with another wire.
 
 The module side speaks the CRT link (ACK within 300 ms, response, NAK -> resend the last
 response, EOT -> discontinue and answer EOT) with the driver's own codec. The card side is a
@@ -18,6 +23,7 @@ from typing import Any, ClassVar
 
 from drivers.base.errors import FrameError
 from drivers.base.sensitive import mask_pan
+from drivers.card_reader import crt310
 from drivers.card_reader import messages as msg
 from drivers.card_reader.apdu import ApduError, CommandApdu, decode_command_apdu
 from drivers.card_reader.constants import (
@@ -351,3 +357,115 @@ class CardReaderPeer(DevicePeer):
         if cmd.pm == CpuPm.T1_APDU:
             return msg.encode_negative(cmd.cm, cmd.pm, ErrorCode.COMMAND_NOT_IC_SUPPORTED)
         return msg.encode_negative(cmd.cm, cmd.pm, ErrorCode.COMMAND_PARAMETER_ERROR)
+
+
+_CARD_BYTE = {St0.NO_CARD: crt310.Card310.NO_CARD, St0.CARD_AT_GATE: crt310.Card310.AT_FRONT,
+              St0.CARD_AT_IC_RF: crt310.Card310.INSIDE}
+#: where a successful CRT-310 move leaves the card (None: out of the reader)
+_MOVE_TO = {crt310.Move310.HOLD_AT_FRONT: St0.CARD_AT_GATE, crt310.Move310.IC_POSITION: St0.CARD_AT_IC_RF,
+            crt310.Move310.RF_POSITION: St0.CARD_AT_IC_RF, crt310.Move310.HOLD_AT_REAR: St0.CARD_AT_IC_RF,
+            crt310.Move310.EJECT_FRONT: None, crt310.Move310.EJECT_REAR: None}
+#: CRT-310 error bytes the simulator answers (drivers/card_reader/crt310.py)
+E_UNDEFINED, E_PARAMETER, E_NOT_NOW, E_DATA, E_ABNORMAL_CARD = 0x00, 0x01, 0x02, 0x04, 0x06
+
+
+class Crt310Peer(CardReaderPeer):
+    """The card module speaking the CRT-310 protocol: the command is ACKed at once, executed,
+    and its reply held until the host's ENQ; NAK resends the last reply, EOT drops a held one.
+
+    Faults: ``card_jam`` (INITIALIZE and STATUS answer error 06, abnormal card; a MOVE answers
+    result 'N', failure), and the common line faults. The CRT-310 has no chip commands here,
+    no retain-bin sensor and no bin counter (docs/hardware.md)."""
+
+    protocol: ClassVar[str] = "crt310"
+    device_faults: ClassVar[tuple[str, ...]] = ("card_jam",)
+    #: the device-section options the agent needs to talk to this peer
+    driver_options: ClassVar[dict[str, Any]] = {"link": "crt310"}
+
+    def __init__(self, seed: int = 0, bin_capacity: int = 50) -> None:
+        super().__init__(seed, DEFAULT_ADDR, bin_capacity)
+        self._held: bytes | None = None
+
+    def on_bytes(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        out: list[bytes] = []
+        while self._buf:
+            if self._buf[0] != crt310.STX:
+                control, self._buf = self._buf[0], self._buf[1:]
+                out.extend(self._control(control))
+                continue
+            try:
+                frame, rest = crt310.decode_frame(self._buf)
+            except FrameError:
+                self._buf = self._buf[1:]
+                out.append(bytes([NAK]))
+                continue
+            if frame is None:
+                break
+            self._buf = rest
+            self.requests += 1
+            self._held = crt310.Frame310(self._execute310(frame.text)).encode()
+            out.append(bytes([ACK]))
+        return out
+
+    def _control(self, byte: int) -> list[bytes]:
+        """ENQ: send the held reply; NAK: send the last reply again; EOT: drop the held reply."""
+        if byte == crt310.ENQ and self._held is not None:
+            self._last_response, self._held = self._held, None
+            return [self._last_response]
+        if byte == NAK and self._last_response is not None:
+            return [self._last_response]
+        if byte == EOT:
+            self._held = None
+            return [bytes([EOT])]
+        return []  # the host's ACK and line noise need no answer
+
+    def _execute310(self, text: bytes) -> bytes:
+        try:
+            cmd = crt310.decode_command(text)
+        except FrameError:
+            return crt310.encode_negative(text[0], E_DATA)
+        self.executed[cmd.cm] = self.executed.get(cmd.cm, 0) + 1
+        jam = "card_jam" in self.device_fault_set
+        if cmd.cm == crt310.Cm310.INITIALIZE and cmd.pm in iter(crt310.Init310):
+            return crt310.encode_negative(cmd.cm, E_ABNORMAL_CARD) if jam else self._init310(cmd)
+        if not self.initialized:
+            return crt310.encode_negative(cmd.cm, E_NOT_NOW)
+        if cmd.cm == crt310.Cm310.STATUS and cmd.pm == crt310.Status310.READER:
+            if jam:
+                return crt310.encode_negative(cmd.cm, E_ABNORMAL_CARD)
+            front = crt310.Entry310.FRONT_BY_SWITCH if self.entry_enabled else crt310.Entry310.FRONT_PROHIBIT
+            front_byte = 0x4A if front is crt310.Entry310.FRONT_BY_SWITCH else 0x4E
+            return crt310.encode_positive(cmd.cm, cmd.pm, bytes([_CARD_BYTE[self.position], front_byte, 0x4E]))
+        if cmd.cm == crt310.Cm310.MOVE and cmd.pm in iter(crt310.Move310):
+            return crt310.encode_positive(cmd.cm, cmd.pm, bytes([self._move310(crt310.Move310(cmd.pm), jam)]))
+        if cmd.cm == crt310.Cm310.CARD_ENTRY and cmd.pm in iter(crt310.Entry310):
+            if cmd.pm in (crt310.Entry310.FRONT_BY_SWITCH, crt310.Entry310.FRONT_BY_MAGNETIC):
+                self.entry_enabled = True
+            elif cmd.pm == crt310.Entry310.FRONT_PROHIBIT:
+                self.entry_enabled = False
+            return crt310.encode_positive(cmd.cm, cmd.pm)
+        known = cmd.cm in iter(crt310.Cm310)
+        return crt310.encode_negative(cmd.cm, E_PARAMETER if known else E_UNDEFINED)
+
+    def _init310(self, cmd: crt310.Command310) -> bytes:
+        self.initialized, self.entry_enabled, self.chip_active = True, False, False
+        if self.card is not None and cmd.pm == crt310.Init310.EJECT_FRONT:
+            self.position = St0.CARD_AT_GATE
+        elif self.card is not None and cmd.pm == crt310.Init310.EJECT_REAR:
+            self.card, self.position = None, St0.NO_CARD
+            self.bin_count += 1
+        return crt310.encode_positive(cmd.cm, cmd.pm, b"CRT-310-SIM")
+
+    def _move310(self, pm: crt310.Move310, jam: bool) -> int:
+        if jam:
+            return crt310.MoveResult.FAILURE
+        if self.card is None:
+            return crt310.MoveResult.NO_CARD
+        to = _MOVE_TO[pm]
+        if to is None:
+            self.card, self.position = None, St0.NO_CARD
+            self.bin_count += pm == crt310.Move310.EJECT_REAR  # out of the rear: into the bin behind
+        else:
+            self.position = to
+        return crt310.MoveResult.SUCCESS

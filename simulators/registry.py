@@ -22,6 +22,12 @@ BILL_PROTOCOLS: dict[str, str] = {
     "ssp": "simulators.bill_acceptor_ssp:SspPeer",
 }
 
+#: card-reader wire protocol -> peer (``kiosk-sim run --card-protocol``); "crt591" is the default
+CARD_PROTOCOLS: dict[str, str] = {
+    "crt591": "simulators.card_reader:CardReaderPeer",
+    "crt310": "simulators.card_reader:Crt310Peer",
+}
+
 #: the device names `kiosk-sim run` gives them (the `[devices.<name>]` sections of the agent config)
 DEVICE_NAMES: dict[str, str] = {
     "id_reader": "id_reader",
@@ -32,13 +38,19 @@ DEVICE_NAMES: dict[str, str] = {
 }
 
 
-def peer_class(device_class: str, bill_protocol: str = "id003") -> type[DevicePeer]:
-    """The peer class for ``device_class``; a bill acceptor speaks ``bill_protocol``.
+def peer_class(device_class: str, bill_protocol: str = "id003", card_protocol: str = "crt591") -> type[DevicePeer]:
+    """The peer class for ``device_class``; a bill acceptor speaks ``bill_protocol``, a card
+    reader ``card_protocol``.
 
     Raises:
-        KeyError: unknown device class or bill protocol.
+        KeyError: unknown device class, bill or card protocol.
     """
-    target = BILL_PROTOCOLS[bill_protocol] if device_class == "bill_acceptor" else PEERS[device_class]
+    if device_class == "bill_acceptor":
+        target = BILL_PROTOCOLS[bill_protocol]
+    elif device_class == "card_reader":
+        target = CARD_PROTOCOLS[card_protocol]
+    else:
+        target = PEERS[device_class]
     module_name, _, attr = target.partition(":")
     cls: type[DevicePeer] = getattr(importlib.import_module(module_name), attr)
     return cls

@@ -1,4 +1,7 @@
-"""Wire constants of the Creator CRT-style motorised card module (CRT-591 / CRT-310 family).
+"""Wire constants of the Creator CRT-591 motorised card module (the M001 protocol).
+
+The CRT-310 does not speak this framing (STX 02, no address byte, no 'C'/'P' heads, ENQ after
+ACK, other codes): its own constants and codec are in :mod:`drivers.card_reader.crt310`.
 
 Names follow the vendor document "CRT-591-M001 communication protocol" v1.0 (2013), as
 transcribed in ``BMA-Dassle/Tools-Website-FT:docs/crt-591/protocol.md`` (cited below as

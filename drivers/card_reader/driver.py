@@ -1,5 +1,9 @@
 """CrtCardReaderDriver: a motorised UnionPay card module (CRT-591/CRT-310 family) over serial.
 
+Option ``link``: ``"crt591"`` (default, the CRT-591 M001 framing) or ``"crt310"`` (the CRT-310's
+own protocol, :mod:`.link310`: card position, moves, entry and reset; no chip read, so the
+``read`` operation is unsupported there; docs/hardware.md).
+
 Events emitted (``ctx.emit(kind, data)``), none carrying card data beyond the masked PAN:
 
 * ``card_inserted`` ``{"card_position"}``: a card appeared (none -> at_gate/inside);
@@ -30,7 +34,7 @@ from drivers.base.health import (
     SelftestOutcome,
     SelftestResult,
 )
-from drivers.base.options import Option, in_range, positive
+from drivers.base.options import Option, in_range, one_of, positive
 from drivers.base.sensitive import mask_pan, pan_token
 from drivers.card_reader import emv, health
 from drivers.card_reader import messages as msg
@@ -51,6 +55,7 @@ from drivers.card_reader.constants import (
 )
 from drivers.card_reader.health import CardPosition, RetainBin
 from drivers.card_reader.link import CrtLink
+from drivers.card_reader.link310 import Crt310Link
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +71,12 @@ class CrtCardReaderDriver(DeviceDriver):
         "retain_bin_high_pct": Option(int, in_range(1, 100), "must be 1..100"),
         "interactive_timeout_s": Option(float, positive, "must be > 0"),
         "accept_cards": Option(bool),
+        "link": Option(str, one_of("crt591", "crt310"), "one of crt591, crt310"),
     }
+    option_rules = (
+        lambda options, cls: ["address: the CRT-310 link has no address byte"]
+        if options.get("link") == "crt310" and "address" in options else [],
+    )
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext) -> None:
         super().__init__(spec, ctx)
@@ -74,7 +84,9 @@ class CrtCardReaderDriver(DeviceDriver):
         self.baudrate = spec.baudrate or DEFAULT_BAUDRATE
         # built here, opened by open(): the link keeps the same transport across reopens
         self._transport = self.new_transport({"baudrate": self.baudrate, **LINE_SETTINGS})
-        self._link = CrtLink(self._transport, addr=int(opts.get("address", DEFAULT_ADDR)), clock=ctx.clock,
+        # the wire protocol: CRT-591 (default) or the CRT-310's own (docs/hardware.md)
+        link_cls = Crt310Link if opts.get("link") == "crt310" else CrtLink
+        self._link = link_cls(self._transport, addr=int(opts.get("address", DEFAULT_ADDR)), clock=ctx.clock,
                              ack_timeout_s=float(opts.get("ack_timeout_s", ACK_TIMEOUT_S)),
                              counters=self._counters)
         self._capacity = int(opts.get("retain_bin_capacity", 50))
@@ -144,7 +156,7 @@ class CrtCardReaderDriver(DeviceDriver):
             if isinstance(reply, msg.NegativeReply):
                 return health.status_error(reply.error, self._bin_state)
             chip_active = False
-            if reply.status.card_position is St0.CARD_AT_IC_RF:
+            if reply.status.card_position is St0.CARD_AT_IC_RF and self._link.chip_commands:
                 cpu = self._command(msg.cpu_status_check(), QUICK_TIMEOUT_S)
                 if isinstance(cpu, msg.PositiveReply) and cpu.data:
                     chip_active = msg.decode_cpu_status(cpu.data) != CpuSti.NOT_ACTIVATED
@@ -231,12 +243,16 @@ class CrtCardReaderDriver(DeviceDriver):
         return {"retained": True, "retain_count": count}
 
     def _power_down(self) -> None:
+        if not self._link.chip_commands:
+            return  # no chip commands on this link: nothing was powered
         try:
             self._link.exchange(msg.cpu_power_down(), QUICK_TIMEOUT_S)
         except DriverError as exc:
             self._log.warning("chip_power_down_failed", error=str(exc))
 
     def _read(self) -> dict[str, Any]:
+        if not self._link.chip_commands:
+            raise UnsupportedCommand("chip read is not implemented on the CRT-310 link (docs/hardware.md)")
         status = self._card_status().status
         if status.card_position is St0.NO_CARD:
             raise DeviceRefused("no_card", "no card in the module")

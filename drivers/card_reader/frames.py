@@ -51,6 +51,33 @@ class Frame:
         return body + bytes([xor8(body)])
 
 
+def split_frame(buf: bytes, *, stx: int, header_len: int, max_text: int) -> tuple[bytes, bytes] | None:
+    """``(frame, rest)`` for the frame at the start of ``buf``, or None when more bytes are needed.
+
+    The layout both CRT framings share: ``STX [ADDR] LEN_H LEN_L TEXT ETX BCC``, the header
+    ending with the two LEN bytes, BCC the XOR of STX..ETX.
+
+    Raises:
+        FrameError: not STX, LEN out of range, no ETX where LEN says, or a wrong BCC.
+    """
+    if buf[0] != stx:
+        raise FrameError(f"expected STX 0x{stx:02X}, got 0x{buf[0]:02X}")
+    if len(buf) < header_len:
+        return None
+    n = (buf[header_len - 2] << 8) | buf[header_len - 1]
+    if not 1 <= n <= max_text:
+        raise FrameError(f"TEXT length {n} outside 1..{max_text}")
+    total = header_len + n + TRAILER_LEN
+    if len(buf) < total:
+        return None
+    if buf[total - 2] != ETX:
+        raise FrameError(f"expected ETX at offset {total - 2}, got 0x{buf[total - 2]:02X}")
+    bcc = xor8(buf[: total - 1])
+    if bcc != buf[total - 1]:
+        raise FrameError(f"BCC mismatch: computed 0x{bcc:02X}, frame has 0x{buf[total - 1]:02X}")
+    return bytes(buf[:total]), bytes(buf[total:])
+
+
 def decode_frame(buf: bytes) -> tuple[Frame | None, bytes]:
     """Decode one frame from the start of ``buf`` (which starts with STX).
 
@@ -60,21 +87,8 @@ def decode_frame(buf: bytes) -> tuple[Frame | None, bytes]:
     Raises:
         FrameError: not STX, LEN out of range, no ETX where LEN says, or a wrong BCC.
     """
-    if not buf:
+    got = split_frame(buf, stx=STX, header_len=HEADER_LEN, max_text=MAX_TEXT) if buf else None
+    if got is None:
         return None, buf
-    if buf[0] != STX:
-        raise FrameError(f"expected STX 0xF2, got 0x{buf[0]:02X}")
-    if len(buf) < HEADER_LEN:
-        return None, buf
-    n = (buf[2] << 8) | buf[3]
-    if not 1 <= n <= MAX_TEXT:
-        raise FrameError(f"TEXT length {n} outside 1..{MAX_TEXT}")
-    total = HEADER_LEN + n + TRAILER_LEN
-    if len(buf) < total:
-        return None, buf
-    if buf[total - 2] != ETX:
-        raise FrameError(f"expected ETX at offset {total - 2}, got 0x{buf[total - 2]:02X}")
-    bcc = xor8(buf[: total - 1])
-    if bcc != buf[total - 1]:
-        raise FrameError(f"BCC mismatch: computed 0x{bcc:02X}, frame has 0x{buf[total - 1]:02X}")
-    return Frame(text=bytes(buf[HEADER_LEN : total - 2]), addr=buf[1]), bytes(buf[total:])
+    raw, rest = got
+    return Frame(text=raw[HEADER_LEN:-TRAILER_LEN], addr=raw[1]), rest

@@ -69,10 +69,21 @@ def retain_bin(status: ModuleStatus | None, count: int | None, capacity: int, hi
     return RetainBin.OK
 
 
+#: the CRT-310's own errors (drivers/card_reader/crt310.py ``Error310``)
+_CRT310_FAULTS = {
+    "E5": HARDWARE_FAILURE, "E7": Fault("on_backup_power", Action.MAINTENANCE, Severity.CRITICAL,
+                                        "main power lost: the reader runs on its backup capacitor"),
+    "E6": Fault(CARD_JAM.code, CARD_JAM.action, CARD_JAM.severity,
+                "abnormal card (too long, too short or jammed) in the reader"),
+}
+
+
 def fault_for_error(code: str) -> tuple[DeviceState, Fault]:
     """The state and fault a negative STATUS reply stands for."""
     if code == ErrorCode.CARD_JAM:
         return DeviceState.HARDWARE_ERROR, CARD_JAM
+    if code in _CRT310_FAULTS:
+        return DeviceState.HARDWARE_ERROR, _CRT310_FAULTS[code]
     if code in (ErrorCode.ERROR_BIN_FULL, ErrorCode.CARD_COUNTER_OVERFLOW):
         return DeviceState.ONLINE, RETAIN_BIN_FULL
     if code in _HARDWARE_CODES:

@@ -16,6 +16,8 @@ Only CM/PM and lengths are logged: a response can carry an R-APDU with card data
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 
 from drivers.base.clock import Clock, SystemClock
@@ -51,8 +53,37 @@ class CrtLink:
         self.attempts = attempts
         self.response_naks = response_naks
         self.counters = counters if counters is not None else {}
-        self._decoder: StreamDecoder[Frame] = StreamDecoder(decode_frame, bytes([STX]))
+        self._decoder: StreamDecoder[Any] = self._new_decoder()
         self._rx = bytearray()
+
+    # -- what a link protocol defines (the CRT-310 link overrides these) ---------------------
+    #: the frame start byte (a response arriving in place of the ACK starts with it)
+    stx: int = STX
+    #: whether a response may arrive in place of a lost ACK (M001 §1.4.2 case 7); not on a link
+    #: where the response only follows the host's ENQ
+    reply_replaces_ack: bool = True
+    #: whether the protocol carries the CPU (chip) card commands
+    chip_commands: bool = True
+
+    def _new_decoder(self) -> StreamDecoder[Any]:
+        return StreamDecoder(decode_frame, bytes([STX]))
+
+    def _encode(self, command: Any) -> bytes:
+        return Frame(command.encode(), self.addr).encode()
+
+    def _after_ack(self) -> None:
+        """What the host sends once the module ACKed the command (nothing: the response follows)."""
+
+    def _reply_of(self, frame: Any, command: Any) -> Any:
+        """The reply a frame holds if it answers ``command``, else None (a stale answer).
+
+        Raises:
+            FrameError: the TEXT does not decode.
+        """
+        reply = decode_reply(frame.text)
+        if frame.addr != self.addr or reply.cm != command.cm or reply.pm != command.pm:
+            return None
+        return reply
 
     def _count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
@@ -74,7 +105,7 @@ class CrtLink:
 
     def exchange(self, command: Command, timeout_s: float) -> Reply:
         """Send ``command`` and return its reply (positive or negative)."""
-        frame = Frame(command.encode(), self.addr).encode()
+        frame = self._encode(command)
         self.drain()
         nakked = 0
         for attempt in range(1, self.attempts + 1):
@@ -82,6 +113,7 @@ class CrtLink:
             self.transport.write(frame)
             link = self._await_ack()
             if link == ACK:
+                self._after_ack()
                 break
             if link == NAK:
                 nakked += 1
@@ -108,7 +140,7 @@ class CrtLink:
             self._rx += chunk
             while self._rx:
                 b = self._rx[0]
-                if b == STX:  # the response itself: our ACK was lost on the line (case 7)
+                if b == self.stx and self.reply_replaces_ack:  # the response: our ACK was lost (case 7)
                     return ACK
                 del self._rx[0]
                 if b in (ACK, NAK):
@@ -136,7 +168,7 @@ class CrtLink:
                 if not resend and self._decoder.pending and now - last_rx > INTER_BYTE_TIMEOUT_S:
                     pending = self._decoder.pending
                     self._decoder.clear()
-                    nxt = pending.find(bytes([STX]), 1)
+                    nxt = pending.find(bytes([self.stx]), 1)
                     if nxt > 0:  # a false start (STX in line noise): resync on the next STX
                         data, last_rx = pending[nxt:], now
                         continue
@@ -167,15 +199,16 @@ class CrtLink:
         resend = self._decoder.errors > errors
         for frame in frames:
             try:
-                reply = decode_reply(frame.text)
+                reply = self._reply_of(frame, command)
             except FrameError:
                 resend = True
                 continue
-            if frame.addr != self.addr or reply.cm != command.cm or reply.pm != command.pm:
+            if reply is None:
                 self._count("stale_replies")
                 continue
             self.transport.write(bytes([ACK]))
-            log.debug("crt_rx", cm=f"{reply.cm:02X}", pm=f"{reply.pm:02X}", kind=type(reply).__name__,
+            log.debug("crt_rx", cm=f"{reply.cm:02X}", pm=f"{getattr(reply, 'pm', command.pm):02X}",
+                      kind=type(reply).__name__,
                       length=len(frame.text))
             self._decoder.clear()
             return reply, resend

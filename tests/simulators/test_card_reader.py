@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.card_reader import crt310
 from drivers.card_reader import messages as msg
 from drivers.card_reader.constants import ACK, CM, EOT, NAK
 from drivers.card_reader.frames import decode_frame
 from simulators.base.peer import COMMON_FAULTS
-from simulators.card_reader import CardReaderPeer, SimCard
+from simulators.card_reader import CardReaderPeer, Crt310Peer, SimCard
 from simulators.registry import peer_class
 from tests.drivers.helpers import hexbytes, load_vectors
 from tests.support.waiting import wait_until
@@ -151,3 +152,72 @@ def test_sim_card_t0_behaviour() -> None:
     assert card.apdu(hexbytes("00 B2 09 0C 00")) == b"\x6a\x83"
     assert card.apdu(hexbytes("00 FF 00 00")) == b"\x6d\x00"
     assert card.apdu(hexbytes("80 A8 00 00 02 83 00 00")) == b"\x69\x85"  # no application selected
+
+
+# -- the CRT-310 protocol (Crt310Peer) against its public vectors --------------------------------
+V310 = load_vectors("card_reader", "crt310.toml")
+CMD310 = {v["meaning"]: hexbytes(v["hex"]) for v in V310["command"]}
+REPLY310 = {v["meaning"]: hexbytes(v["hex"]) for v in V310["reply"]}
+INIT310 = CMD310["INITIALIZE, reset and return the version (card not moved)"]
+STATUS310 = CMD310["STATUS, reader status (card position, front and rear entry)"]
+ENQ = bytes([crt310.ENQ])
+
+
+def _ask(peer: Crt310Peer, wire: Wire, frame: bytes) -> bytes:
+    """Command, its ACK, ENQ, the reply (the CRT-310 sequence)."""
+    peer.feed(frame)
+    assert wire.take() == bytes([ACK])
+    peer.feed(ENQ)
+    return wire.take()
+
+
+def test_registry_switches_the_card_protocol() -> None:
+    assert peer_class("card_reader", card_protocol="crt310") is Crt310Peer
+    assert peer_class("card_reader", card_protocol="crt591") is CardReaderPeer
+    assert Crt310Peer.driver_options == {"link": "crt310"}
+    with pytest.raises(KeyError):
+        peer_class("card_reader", card_protocol="crt999")
+
+
+def test_crt310_replies_are_the_vectors() -> None:
+    peer = Crt310Peer()
+    wire = Wire(peer)
+    assert _ask(peer, wire, STATUS310) == crt310.Frame310(crt310.encode_negative(0x31, 0x02)).encode()
+    assert crt310.decode_reply(crt310.decode_frame(_ask(peer, wire, INIT310))[0].text).cm == 0x30  # type: ignore[union-attr]
+    assert _ask(peer, wire, STATUS310) == REPLY310["STATUS: no card, front entry prohibited, rear entry prohibited"]
+    _ask(peer, wire, CMD310["CARD ENTRY, allow entry from the front by the switch"])
+    peer.act("present_card", [])
+    assert _ask(peer, wire, STATUS310) == REPLY310["STATUS: card inside, front entry by switch, rear prohibited"]
+    assert _ask(peer, wire, CMD310["MOVE, to the front and hold"]) == REPLY310["MOVE to the front: success ('Y')"]
+    peer.act("remove_card", [])
+    no_card = REPLY310["MOVE to the front: no card to move ('E')"]
+    assert _ask(peer, wire, CMD310["MOVE, to the front and hold"]) == no_card
+    peer.set_device_fault("card_jam", True)
+    assert _ask(peer, wire, STATUS310) == REPLY310["negative reply 'N' to STATUS: abnormal card detected"]
+
+
+@pytest.mark.parametrize("vec", V310["command"][:12], ids=lambda v: v["meaning"])
+def test_crt310_every_vector_command_is_acked_and_answered(vec: dict) -> None:
+    peer = Crt310Peer()
+    wire = Wire(peer)
+    _ask(peer, wire, INIT310)
+    peer.act("present_card", [])
+    frame, rest = crt310.decode_frame(_ask(peer, wire, hexbytes(vec["hex"])))
+    assert frame is not None and rest == b"" and crt310.decode_reply(frame.text).cm == vec["cm"]
+
+
+def test_crt310_reply_waits_for_enq_nak_resends_eot_drops() -> None:
+    peer = Crt310Peer()
+    wire = Wire(peer)
+    peer.feed(INIT310)
+    assert wire.take() == bytes([ACK])  # nothing more until ENQ
+    peer.feed(bytes([EOT]))
+    assert wire.take() == bytes([EOT])
+    peer.feed(ENQ)
+    assert wire.take() == b""  # the held reply was dropped
+    first = _ask(peer, wire, INIT310)
+    peer.feed(bytes([NAK]))
+    assert wire.take() == first
+    peer.feed(STATUS310[:-1] + bytes([STATUS310[-1] ^ 1]))
+    assert set(wire.take()) == {NAK}  # NAKed (LEN_L 02 reads as a second false STX: NAKed too)
+    assert crt310.Cm310.STATUS not in peer.executed
