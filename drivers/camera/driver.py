@@ -23,6 +23,7 @@ from drivers.base.io import Deadline
 from drivers.base.options import Option, in_range, positive
 from drivers.camera import frames as judge
 from drivers.camera.frames import Frame
+from drivers.camera.health import PRESENCE_CODES
 from drivers.camera.sysfs import cameras
 from drivers.camera.v4l2 import CaptureUnavailable, capture
 from drivers.sysfs.driver import ResultFn, SysfsPresenceDriver
@@ -36,6 +37,7 @@ Grabber = Callable[[str, Deadline], list[Frame]]
 class CameraDriver(SysfsPresenceDriver):
     device_class = "camera"
     what = "camera"
+    presence_codes = PRESENCE_CODES
     options_schema = {
         **EXPECTED_OPTIONS,
         "capture": Option(bool, None, type_problem="true or false"),

@@ -6,14 +6,8 @@ Pure file reading: no ioctls, no clock. See :mod:`drivers.sysfs.tree` for the sy
 """
 
 from drivers.sysfs.expected import EXPECTED_OPTIONS, EXPECTED_RULES, Expected
-from drivers.sysfs.presence import (
-    FAULT_DISCONNECTED,
-    FAULT_NO_DEVICE,
-    FAULT_UNEXPECTED_DEVICE,
-    Found,
-    Presence,
-)
+from drivers.sysfs.presence import Found, Presence, PresenceCodes
 from drivers.sysfs.tree import Identity, node_wanted, read_attr, usb_identity
 
-__all__ = ["EXPECTED_OPTIONS", "EXPECTED_RULES", "FAULT_DISCONNECTED", "FAULT_NO_DEVICE", "FAULT_UNEXPECTED_DEVICE",
-           "Expected", "Found", "Identity", "Presence", "node_wanted", "read_attr", "usb_identity"]
+__all__ = ["EXPECTED_OPTIONS", "EXPECTED_RULES", "Expected", "Found", "Identity", "Presence", "PresenceCodes",
+           "node_wanted", "read_attr", "usb_identity"]

@@ -24,7 +24,7 @@ from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
 from drivers.base.errors import TransportError
 from drivers.base.health import Action, DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome, SelftestResult
 from drivers.sysfs.expected import EXPECTED_OPTIONS, EXPECTED_RULES, Expected
-from drivers.sysfs.presence import Found, Presence
+from drivers.sysfs.presence import Found, Presence, PresenceCodes
 from drivers.sysfs.tree import node_wanted
 
 #: builds a SelftestResult: (outcome, reason, code, action, details) with the level and duration filled in
@@ -36,6 +36,8 @@ class SysfsPresenceDriver(DeviceDriver):
 
     #: "camera", "touch screen" (fault texts)
     what: ClassVar[str] = "device"
+    #: the class's presence fault codes (its health.py)
+    presence_codes: ClassVar[PresenceCodes]
     options_schema = EXPECTED_OPTIONS
     option_rules = EXPECTED_RULES
     options_list_known = True
@@ -46,7 +48,7 @@ class SysfsPresenceDriver(DeviceDriver):
         self.root = Path(sysfs_root)
         self.dev_root = Path(dev_root)
         self.expected = Expected.from_options(spec.options)
-        self.presence = Presence(self.expected, self.what)
+        self.presence = Presence(self.expected, self.what, self.presence_codes)
         #: the node ``port`` pins, None for any
         self.only = node_wanted(spec.port)
 

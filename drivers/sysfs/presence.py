@@ -24,9 +24,15 @@ from drivers.base.health import Action, DeviceState, DeviceStatus, Fault, Severi
 from drivers.sysfs.expected import Expected
 from drivers.sysfs.tree import Identity
 
-FAULT_NO_DEVICE = "no_device"
-FAULT_DISCONNECTED = "disconnected"
-FAULT_UNEXPECTED_DEVICE = "unexpected_device"
+
+@dataclass(frozen=True, slots=True)
+class PresenceCodes:
+    """The fault codes of the three presence faults. Each device class declares its own (in its
+    ``health.py``), so a class's fault codes are read from its package as for every other class."""
+
+    no_device: str
+    disconnected: str
+    unexpected_device: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,9 @@ class Found:
 class Presence:
     """Remembers whether the expected device was ever seen, and judges each look at sysfs."""
 
-    def __init__(self, expected: Expected, what: str) -> None:
+    def __init__(self, expected: Expected, what: str, codes: PresenceCodes) -> None:
         self.expected = expected
+        self.codes = codes
         #: "camera", "touch screen": used in the fault texts
         self.what = what
         self.seen = False
@@ -64,14 +71,14 @@ class Presence:
             return DeviceStatus(DeviceState.ONLINE, (), {**match.detail(), **expected})
         if found:
             others = ", ".join(f"{f.node}: {f.identity.describe()}" for f in found)
-            fault = Fault(FAULT_UNEXPECTED_DEVICE, Action.MAINTENANCE, Severity.ERROR,
+            fault = Fault(self.codes.unexpected_device, Action.MAINTENANCE, Severity.ERROR,
                           f"a {self.what} is connected but not the expected one ({others})")
             return DeviceStatus(DeviceState.HARDWARE_ERROR, (fault,),
                                 {"found": [f.detail() for f in found], **expected})
         if self.seen:
             last = self.last.identity.describe() if self.last is not None else self.what
-            fault = Fault(FAULT_DISCONNECTED, Action.CHECK_CONNECTION, Severity.ERROR,
+            fault = Fault(self.codes.disconnected, Action.CHECK_CONNECTION, Severity.ERROR,
                           f"the {self.what} {last} was connected and is gone")
             return DeviceStatus(DeviceState.NO_DEVICE, (fault,), expected)
-        fault = Fault(FAULT_NO_DEVICE, Action.CHECK_CONNECTION, Severity.ERROR, f"no {self.what} is connected")
+        fault = Fault(self.codes.no_device, Action.CHECK_CONNECTION, Severity.ERROR, f"no {self.what} is connected")
         return DeviceStatus(DeviceState.NO_DEVICE, (fault,), expected)

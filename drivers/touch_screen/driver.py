@@ -13,12 +13,14 @@ from typing import Any
 from drivers.base.health import Action, SelftestOutcome, SelftestResult
 from drivers.sysfs.driver import ResultFn, SysfsPresenceDriver
 from drivers.sysfs.presence import Found
+from drivers.touch_screen.health import PRESENCE_CODES
 from drivers.touch_screen.sysfs import touch_screens
 
 
 class TouchScreenDriver(SysfsPresenceDriver):
     device_class = "touch_screen"
     what = "touch screen"
+    presence_codes = PRESENCE_CODES
 
     def discover(self) -> list[Found]:
         return touch_screens(self.root, self.dev_root, self.only)
