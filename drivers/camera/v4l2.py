@@ -34,6 +34,8 @@ CAP_STREAMING = 0x04000000
 CAP_DEVICE_CAPS = 0x80000000
 BUF_TYPE_VIDEO_CAPTURE = 1
 MEMORY_MMAP = 1
+#: the buffer holds a damaged frame (a USB transfer error): dropped, not judged
+BUF_FLAG_ERROR = 0x00000040
 
 
 def fourcc(code: str) -> int:
@@ -207,7 +209,8 @@ def _stream(fd: int, pix: PixFormat, count: int, deadline: Deadline) -> list[byt
                 continue
             except OSError as exc:
                 raise TransportError(f"VIDIOC_DQBUF failed: {exc.strerror}") from exc
-            frames.append(bytes(maps[buf.index][: buf.bytesused]))
+            if not buf.flags & BUF_FLAG_ERROR:
+                frames.append(bytes(maps[buf.index][: buf.bytesused]))
             _ioctl(fd, VIDIOC_QBUF, buf)
         return frames
     finally:
