@@ -20,7 +20,7 @@ from drivers.base.device import DeviceSpec, DriverContext
 from drivers.base.errors import DeviceTimeout, DriverError
 from drivers.base.health import Action, SelftestOutcome, SelftestResult
 from drivers.base.io import Deadline
-from drivers.base.options import Option, in_range, positive
+from drivers.base.options import Option, in_range
 from drivers.camera import frames as judge
 from drivers.camera.frames import Frame
 from drivers.camera.health import PRESENCE_CODES
@@ -29,6 +29,9 @@ from drivers.camera.v4l2 import CaptureUnavailable, capture
 from drivers.sysfs.driver import ResultFn, SysfsPresenceDriver
 from drivers.sysfs.expected import EXPECTED_OPTIONS
 from drivers.sysfs.presence import Found
+
+#: a longer capture check would hold the device lock (and so its polls) for longer than that
+MAX_CAPTURE_TIMEOUT_S = 600.0
 
 #: (device node path, deadline) -> consecutive frames; raises what drivers.camera.v4l2.capture raises
 Grabber = Callable[[str, Deadline], list[Frame]]
@@ -42,7 +45,8 @@ class CameraDriver(SysfsPresenceDriver):
         **EXPECTED_OPTIONS,
         "capture": Option(bool, None, type_problem="true or false"),
         "black_level": Option(int, in_range(0, 254), "a luma level 0..254"),
-        "capture_timeout_s": Option(float, positive, "must be > 0", type_problem="a positive number of seconds"),
+        "capture_timeout_s": Option(float, lambda v: 0 < v <= MAX_CAPTURE_TIMEOUT_S, "must be > 0 and at most 600",
+                                    type_problem="a positive number of seconds"),
     }
 
     def __init__(self, spec: DeviceSpec, ctx: DriverContext, *, sysfs_root: str | Path = "/sys",

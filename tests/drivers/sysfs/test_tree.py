@@ -76,5 +76,9 @@ def test_expected_options_are_checked(driver: type[CameraDriver]) -> None:
 def test_camera_options_are_checked() -> None:
     assert CameraDriver.check_options({"capture": False, "black_level": 30, "capture_timeout_s": 2}) == []
     assert CameraDriver.check_options({"capture": 1, "black_level": 300, "capture_timeout_s": 0}) == [
-        "capture: true or false", "black_level: a luma level 0..254", "capture_timeout_s: must be > 0"]
+        "capture: true or false", "black_level: a luma level 0..254", "capture_timeout_s: must be > 0 and at most 600"]
+    assert CameraDriver.check_options({"capture_timeout_s": float("inf")}) == [
+        "capture_timeout_s: must be > 0 and at most 600"]
+    assert CameraDriver.check_options({"capture_timeout_s": float("nan")}) == [
+        "capture_timeout_s: must be > 0 and at most 600"]
     assert TouchScreenDriver.check_options({"capture": True})[0].startswith("capture: unknown option")
