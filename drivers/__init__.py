@@ -25,6 +25,8 @@ DRIVERS: dict[tuple[str, str], str] = {
     ("bill_acceptor", "id003"): "drivers.bill_acceptor.id003.driver:Id003Driver",
     ("card_reader", "crt"): "drivers.card_reader.driver:CrtCardReaderDriver",
     ("barcode_scanner", "serial"): "drivers.barcode_scanner.driver:SerialScannerDriver",
+    ("camera", "v4l2"): "drivers.camera.driver:CameraDriver",
+    ("touch_screen", "input"): "drivers.touch_screen.driver:TouchScreenDriver",
 }
 
 #: The driver used when a device section names only its class.

@@ -2,7 +2,7 @@
 same module speaking the CRT-310's own protocol (:class:`Crt310Peer`, the protocol switch:
 ``simulators.registry.CARD_PROTOCOLS``).
 
-Over ~400 lines on purpose: both protocols share the module state, the faults and the card
+Over 400 lines because both protocols share the module state, the faults and the card
 actions of one class, and the CRT-310 peer is the CRT-591 peer with another wire.
 
 The module side speaks the CRT link (ACK within 300 ms, response, NAK -> resend the last
