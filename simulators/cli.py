@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.kit import KitError
-from simulators.registry import BILL_PROTOCOLS, DEVICE_NAMES
+from simulators.registry import BILL_PROTOCOLS, CARD_PROTOCOLS, DEVICE_NAMES
 from simulators.runner import SimulatorService, request
 
 
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --tcp: id_reader gets N, printer N+1, bill_acceptor N+2, card_reader N+3, "
                         "scanner N+4 (default: free ports); the map is printed when ready")
     r.add_argument("--bill-protocol", choices=sorted(BILL_PROTOCOLS), default="id003", help="bill acceptor protocol")
+    r.add_argument("--card-protocol", choices=sorted(CARD_PROTOCOLS), default="crt591", help="card reader protocol")
     r.add_argument("--terminal-id", default="T-SIM-0001")
     r.add_argument("--site", default="SIM-LAB")
     f = sub.add_parser("fault", help="inject (or --clear) a fault", parents=after)
@@ -90,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, state: Path) -> int:
     try:
-        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port, bill_protocol=args.bill_protocol)
+        service = SimulatorService(state, tcp=args.tcp, base_port=args.base_port, bill_protocol=args.bill_protocol,
+                                   card_protocol=args.card_protocol)
     except KitError as exc:
         print(f"kiosk-sim: {exc}", file=sys.stderr)
         return 2

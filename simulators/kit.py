@@ -32,7 +32,7 @@ class KitError(RuntimeError):
 
 class SimulatorKit:
     def __init__(self, workdir: Path, *, names: list[str] | None = None, tcp: bool = False,
-                 base_port: int = 0, bill_protocol: str = "id003") -> None:
+                 base_port: int = 0, bill_protocol: str = "id003", card_protocol: str = "crt591") -> None:
         self.workdir = Path(workdir)
         (self.workdir / "dev").mkdir(parents=True, exist_ok=True)
         self.peers: dict[str, DevicePeer] = {}
@@ -42,7 +42,7 @@ class SimulatorKit:
         for i, (name, cls) in enumerate(DEVICE_NAMES.items()):
             if (names is not None and name not in names) or cls not in avail:
                 continue
-            peer = peer_class(cls, bill_protocol)()
+            peer = peer_class(cls, bill_protocol, card_protocol)()
             port = base_port + i if base_port else 0
             link: Link = TcpLink(peer, port) if tcp else PtyLink(peer, self.workdir / "dev" / name)
             try:
@@ -60,6 +60,8 @@ class SimulatorKit:
                          "poll_interval": poll_interval, "timeout": timeout, "required": True}
             if "baudrate" in peer.line:
                 out[name]["baudrate"] = int(peer.line["baudrate"])
+            if getattr(peer, "driver_options", None):  # e.g. the CRT-310's link = "crt310"
+                out[name]["options"] = dict(peer.driver_options)
         return out
 
     def set_fault(self, name: str, fault: str, on: bool) -> None:

@@ -38,10 +38,11 @@ log = logging.getLogger("kiosk-sim")
 
 class SimulatorService:
     def __init__(self, state_dir: Path, *, tcp: bool = False, base_port: int = 0,
-                 bill_protocol: str = "id003") -> None:
+                 bill_protocol: str = "id003", card_protocol: str = "crt591") -> None:
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.kit = SimulatorKit(self.state_dir, tcp=tcp, base_port=base_port, bill_protocol=bill_protocol)
+        self.kit = SimulatorKit(self.state_dir, tcp=tcp, base_port=base_port, bill_protocol=bill_protocol,
+                               card_protocol=card_protocol)
         self._lock = threading.Lock()
         self._server: socketserver.ThreadingUnixStreamServer | None = None
 

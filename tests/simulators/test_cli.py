@@ -73,3 +73,27 @@ def test_errors_have_clear_messages_and_exit_codes(running, tmp_path):
     assert r.returncode == 1 and "no action" in r.stderr
     r = _sim(tmp_path / "nowhere", "status")
     assert r.returncode == 2 and "no simulator is running" in r.stderr
+
+
+def test_run_serves_a_crt310_card_reader_the_agent_drives(tmp_path: Path) -> None:
+    """``kiosk-sim run --card-protocol crt310``: the generated config names the CRT-310 link, and the
+    daemon run from that config reads the reader as online over it (and sees its jam)."""
+    from tests.support.agent_proc import AgentProcess
+    from tests.support.sims import kiosk_sim, kiosk_sim_run
+
+    state, cfg = tmp_path / "sim", tmp_path / "agent.toml"
+    with kiosk_sim_run(state, cfg, 18999, "--card-protocol", "crt310"):
+        section = tomllib.loads(cfg.read_text())["devices"]["card_reader"]
+        assert section["options"] == {"link": "crt310"}
+        agent = AgentProcess(cfg, tmp_path).start()
+        try:
+            api = agent.client()
+
+            def card() -> dict:
+                return api.get("/v1/health")[1]["devices"]["card_reader"]
+
+            wait_until(lambda: card()["state"] == "online", 20)
+            assert kiosk_sim(state, "fault", "card_reader", "card_jam").returncode == 0
+            wait_until(lambda: "card_jam" in card()["faults"], 20)
+        finally:
+            assert agent.terminate() == 0, agent.log_tail()
