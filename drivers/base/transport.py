@@ -25,12 +25,10 @@ import serial
 import usb.core
 import usb.util
 
-from drivers.base.clock import SystemClock
 from drivers.base.errors import TransportError
-from drivers.base.io import Deadline, Transport
-from drivers.base.io import read_exact as _read_exact
+from drivers.base.io import Transport
 
-__all__ = ["SerialTransport", "Transport", "UsbBulkTransport", "open_transport", "parse_usb_port", "read_exact"]
+__all__ = ["SerialTransport", "Transport", "UsbBulkTransport", "open_transport", "parse_usb_port"]
 
 
 #: read slice: how long one blocking read waits before the deadline is checked again
@@ -275,8 +273,3 @@ def open_transport(port: str, *, baudrate: int = 9600, bytesize: int = 8, parity
     if ids is not None:
         return UsbBulkTransport(*ids, backend=usb_backend)
     return SerialTransport(port, baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits)
-
-
-def read_exact(transport: Transport, n: int, timeout_s: float) -> bytes:
-    """Kept for callers of the old name: :func:`drivers.base.io.read_exact` on the real clock."""
-    return _read_exact(transport, n, Deadline(SystemClock(), timeout_s))
