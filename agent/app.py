@@ -18,7 +18,6 @@ from agent.api.server import ApiServer
 from agent.config import AgentConfig
 from agent.devices.poller import DeviceSnapshot
 from agent.devices.supervisor import Supervisor
-from agent.health.actions import worst_action
 from agent.health.document import HealthModel
 from agent.runtime.crypto import check_storage, derive, load_or_create_key, sealing_from
 from agent.runtime.durable import read_secret
@@ -40,6 +39,7 @@ from agent.uplink.service import Uplink
 from drivers import build_driver
 from drivers.base.clock import Clock, SystemClock
 from drivers.base.device import DriverContext
+from drivers.base.health import worst_action
 
 log = structlog.get_logger(__name__)
 

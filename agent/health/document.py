@@ -14,11 +14,10 @@ import psutil
 
 from agent import __version__
 from agent.config import AgentConfig
-from agent.health.actions import worst_action
 from agent.health.availability import device_figure, journal_spans, month_bounds, terminal_figure
 from agent.journal import Journal, iso
 from drivers.base.clock import Clock, SystemClock
-from drivers.base.health import Action, DeviceState
+from drivers.base.health import Action, DeviceState, worst_action
 
 AVAILABILITY_TARGET = 0.98
 

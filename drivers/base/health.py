@@ -6,6 +6,7 @@ protocol-specific status.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -46,6 +47,18 @@ class Action(StrEnum):
     CHECK_CONNECTION = "check_connection"
 
 
+def worst_action(actions: Iterable[Action | str]) -> Action:
+    """The most demanding of ``actions``, in the order :class:`Action` declares them (``NONE`` for
+    none); strings are action values."""
+    order = list(Action)
+    worst = Action.NONE
+    for raw in actions:
+        action = Action(str(raw))
+        if order.index(action) > order.index(worst):
+            worst = action
+    return worst
+
+
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
@@ -82,12 +95,7 @@ class DeviceStatus:
     @property
     def action(self) -> Action:
         """The most demanding action among the faults."""
-        order = list(Action)
-        worst = Action.NONE
-        for f in self.faults:
-            if order.index(f.action) > order.index(worst):
-                worst = f.action
-        return worst
+        return worst_action(f.action for f in self.faults)
 
 
 class SelftestLevel(StrEnum):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from drivers.base.errors import DeviceRefused, DeviceTimeout, DriverError, TransportError
-from drivers.base.health import Action, SelftestLevel, SelftestOutcome, SelftestResult
+from drivers.base.health import Action, SelftestLevel, SelftestOutcome, SelftestResult, worst_action
 from drivers.receipt_printer.barcodes import HRI_POSITIONS, barcode_data
 from drivers.receipt_printer.blocks import BarcodeBlock, Block, ImageBlock, shorthand_blocks
 from drivers.receipt_printer.health import FAULTS
@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 
 
 def _action_of(codes: list[str]) -> Action:
-    order = list(Action)
-    actions = [FAULTS[c][0] for c in codes if c in FAULTS] or [Action.MAINTENANCE]
-    return max(actions, key=order.index)
+    return worst_action([FAULTS[c][0] for c in codes if c in FAULTS] or [Action.MAINTENANCE])
 
 
 def _error_result(level: SelftestLevel, exc: DriverError, took_s: float, driver: EscposDriver) -> SelftestResult:

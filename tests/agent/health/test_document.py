@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from agent.config import AgentConfig, parse_config
-from agent.health.actions import worst_action
 from agent.health.document import HealthModel
 from agent.journal import Journal
 from drivers.base.clock import FakeClock
-from drivers.base.health import Action, DeviceState, Fault
+from drivers.base.health import Action, DeviceState, Fault, worst_action
 
 
 @pytest.fixture
