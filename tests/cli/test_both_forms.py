@@ -236,6 +236,7 @@ def test_every_subcommand_is_covered(name: str) -> None:
 
     parser = (agent_cli if name == "kiosk-agent" else sim_cli)._parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo", "health-check"},
+    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo", "health-check",
+                                   "logs"},
                "kiosk-sim": {"run", "fault", "act", "status"}}[name]
     assert set(sub.choices) == covered
