@@ -140,13 +140,18 @@ def _from_journald(args: argparse.Namespace) -> int:
         return EXIT_NOT_RUNNING
     assert proc.stdout is not None
     with proc:
+        enough = False
         for entry in _entries(proc.stdout):
             event = journal_event(entry)
             if _rank(event) >= rank:
                 shown.append((event, entry.get("__CURSOR")))
-                if want is not None and len(shown) >= want:
+                enough = want is not None and len(shown) >= want
+                if enough:
                     break
         proc.terminate()
+    if proc.returncode and not enough:  # journalctl said why on stderr (e.g. no right to read the journal)
+        print(f"kiosk-agent: journalctl exited {proc.returncode}", file=sys.stderr)
+        return EXIT_FAIL
     for event, _ in reversed(shown):
         _print(event, args.json)
     if not args.follow:

@@ -204,3 +204,9 @@ def test_the_daemons_memory_serves_masked_lines(terminal: Terminal, broker: Any)
     assert any(e["cmd"] == "queue" and e["id"] != ID_NUMBER for e in got)
     r = run_cli("kiosk-agent", "logs", "-c", str(terminal.config), "--source", "daemon", "--level", "error")
     assert r.returncode == 0 and "command_received" not in r.stdout
+
+
+def test_a_failing_journalctl_is_a_failure_not_an_empty_log(fake_journal: dict[str, Any]) -> None:
+    env = {**fake_journal["env"], "FAKE_JOURNAL": "/nonexistent/journal.jsonl"}
+    r = run_cli("kiosk-agent", "logs", "-c", str(fake_journal["config"]), "--source", "journald", env=env)
+    assert r.returncode == 1 and "journalctl exited" in r.stderr and r.stdout == ""
