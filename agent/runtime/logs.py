@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import re
+import secrets
 import sys
 import threading
 from collections import deque
@@ -138,6 +139,8 @@ class LogRing:
         self._line_max = line_max
         self._seq = 0
         self._lock = threading.Lock()
+        #: names this ring's numbering: a cursor of an earlier run of the daemon names another
+        self.run_id = secrets.token_hex(4)
 
     def processor(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         self.append(event)

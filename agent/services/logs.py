@@ -5,7 +5,8 @@ docs/api.md): ``lines`` (the last N, default 100 unless ``since`` is given), ``s
 time), ``level`` (the least severe level returned). The selection is fixed by the first request and
 paged oldest first: each page is at most :data:`PAGE_BYTES` of lines, so an ``up/cmd-result`` stays
 under the 64 KiB a command may be; ``next`` is the opaque cursor of the rest (send it alone as
-``{"cursor": ...}``), null on the last page. ``gap`` says the ring dropped events of the selection
+``{"cursor": ...}``; a cursor from before the daemon restarted is refused), null on
+the last page. ``gap`` says the ring dropped events of the selection
 before they were sent (the selection was older than the ring's capacity by the time it was paged).
 """
 
@@ -27,7 +28,7 @@ DEFAULT_LINES = 100
 #: page stays below the 64 KiB limit of a command, which fleets size their buffers for
 PAGE_BYTES = 60 * 1024
 ARGS = ("lines", "since", "level", "cursor")
-_CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})\.([a-z]+)$")
+_CURSOR = re.compile(r"^([0-9a-f]{8})\.(\d{1,18})\.(\d{1,18})\.([a-z]+)$")
 LEVEL_RULE = f"level is one of {', '.join(LEVELS)}"
 
 
@@ -37,14 +38,15 @@ class LogArgsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Events with ``after < seq <= until`` at ``level`` or above."""
+    """Events of the ring ``run`` with ``after < seq <= until`` at ``level`` or above."""
 
+    run: str
     after: int
     until: int
     level: str
 
     def cursor(self, after: int) -> str:
-        return f"{after}.{self.until}.{self.level}"
+        return f"{self.run}.{after}.{self.until}.{self.level}"
 
 
 def check_args(args: Mapping[str, Any]) -> None:
@@ -68,23 +70,25 @@ def query(ring: LogRing, args: Mapping[str, Any]) -> dict[str, Any]:
     snapshot = ring.snapshot()
     if "cursor" in args:
         sel = _parse_cursor(args["cursor"])
+        if sel.run != ring.run_id or sel.until > ring.last_seq:  # numbered by an earlier run of the daemon
+            raise LogArgsError("cursor is from before the agent restarted: ask again without it")
         rank = LEVELS.index(sel.level)
         chosen = [ln for ln in snapshot if sel.after < ln.seq <= sel.until and _rank(ln) >= rank]
         oldest = snapshot[0].seq if snapshot else ring.last_seq + 1
         gap = oldest > sel.after + 1
     else:
-        chosen, sel = _select(snapshot, ring.last_seq, args)
+        chosen, sel = _select(snapshot, ring, args)
         gap = False
     return _page(chosen, sel, gap)
 
 
-def _select(snapshot: list[LogLine], last_seq: int, args: Mapping[str, Any]) -> tuple[list[LogLine], Selection]:
+def _select(snapshot: list[LogLine], ring: LogRing, args: Mapping[str, Any]) -> tuple[list[LogLine], Selection]:
     level, since = _level(args), _since(args)
     rank = LEVELS.index(level)
     chosen = [ln for ln in snapshot if _rank(ln) >= rank and (since is None or (ln.at is not None and ln.at >= since))]
     chosen = chosen[-_lines(args):]
-    after = chosen[0].seq - 1 if chosen else last_seq
-    return chosen, Selection(after, last_seq, level)
+    after = chosen[0].seq - 1 if chosen else ring.last_seq
+    return chosen, Selection(ring.run_id, after, ring.last_seq, level)
 
 
 def _page(chosen: list[LogLine], sel: Selection, gap: bool) -> dict[str, Any]:
@@ -134,6 +138,6 @@ def _lines(args: Mapping[str, Any]) -> int:
 
 def _parse_cursor(raw: Any) -> Selection:
     m = _CURSOR.match(raw) if isinstance(raw, str) else None
-    if m is None or m.group(3) not in LEVELS or int(m.group(1)) > int(m.group(2)):
+    if m is None or m.group(4) not in LEVELS or int(m.group(2)) > int(m.group(3)):
         raise LogArgsError("cursor is not one this agent gave")
-    return Selection(int(m.group(1)), int(m.group(2)), m.group(3))
+    return Selection(m.group(1), int(m.group(2)), int(m.group(3)), m.group(4))

@@ -133,7 +133,7 @@ def test_a_short_selection_since_a_time(online: Fleet) -> None:
 
 
 BAD_ARGS = [({"lines": 1001}, "lines"), ({"level": "verbose"}, "level"), ({"grep": "x"}, "unknown args"),
-            ({"cursor": "1.2.info", "lines": 3}, "alone"), ({"since": "2026-12-02 10:00"}, "offset")]
+            ({"cursor": "0123abcd.1.2.info", "lines": 3}, "alone"), ({"since": "2026-12-02 10:00"}, "offset")]
 
 
 def test_bad_args_get_bad_args(online: Fleet) -> None:

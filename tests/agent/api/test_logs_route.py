@@ -23,7 +23,7 @@ def test_query_parameters_are_the_commands_arguments(router: Router) -> None:
 
 
 @pytest.mark.parametrize("query", [{"lines": ["many"]}, {"lines": ["0"]}, {"level": ["loud"]}, {"grep": ["x"]},
-                                   {"cursor": ["1.2.info"], "lines": ["3"]}, {"since": ["10:00"]}])
+                                   {"cursor": ["0123abcd.1.2.info"], "lines": ["3"]}, {"since": ["10:00"]}])
 def test_a_wrong_parameter_is_400_bad_query(router: Router, query: dict[str, list[str]]) -> None:
     with pytest.raises(ApiError) as exc:
         router.handle("GET", "/v1/logs", query, None)

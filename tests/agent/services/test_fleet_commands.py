@@ -75,9 +75,9 @@ def test_the_table_calls_the_services_with_the_documented_defaults() -> None:
 
 @pytest.mark.parametrize(("args", "code"), [
     ({}, None), ({"lines": 10, "since": "2026-12-02T10:00:00Z", "level": "warning"}, None),
-    ({"cursor": "3.9.info"}, None),
+    ({"cursor": "0123abcd.3.9.info"}, None),
     ({"lines": 1001}, "bad_args"), ({"level": "verbose"}, "bad_args"), ({"tail": True}, "bad_args"),
-    ({"cursor": "3.9.info", "level": "info"}, "bad_args"), ({"since": "10:00"}, "bad_args"),
+    ({"cursor": "0123abcd.3.9.info", "level": "info"}, "bad_args"), ({"since": "10:00"}, "bad_args"),
 ])
 def test_logs_args(args: dict[str, Any], code: str | None) -> None:
     assert _code(check_logs, args) == code

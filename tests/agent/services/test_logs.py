@@ -122,6 +122,15 @@ def test_lines_that_left_the_ring_before_their_page_are_reported_as_a_gap() -> N
     assert all(80 <= ln["i"] < 100 for ln in second["lines"])
 
 
+def test_a_cursor_from_before_a_restart_is_refused() -> None:
+    cursor = query(_ring(600, pad=300), {"lines": 600})["next"]
+    assert cursor is not None
+    with pytest.raises(LogArgsError, match="restarted"):
+        query(_ring(20), {"cursor": cursor})  # the restarted daemon has numbered only 20 events
+    with pytest.raises(LogArgsError, match="restarted"):
+        query(_ring(1000), {"cursor": cursor})  # or more than the cursor's: its run is another
+
+
 def test_an_empty_selection() -> None:
     assert query(LogRing(), {}) == {"lines": [], "next": None, "gap": False}
     assert query(_ring(5), {"since": "2030-01-01T00:00:00Z"}) == {"lines": [], "next": None, "gap": False}
@@ -132,9 +141,9 @@ def test_an_empty_selection() -> None:
     ({"lines": True}, "lines"), ({"lines": 2.0}, "lines"),
     ({"level": "loud"}, "level"), ({"level": "WARNING"}, "level"), ({"level": 3}, "level"),
     ({"since": "yesterday"}, "since"), ({"since": "2026-12-02T10:00:00"}, "offset"), ({"since": 1}, "since"),
-    ({"grep": "x"}, "unknown args: grep"), ({"lines": 5, "cursor": "1.2.info"}, "alone"),
-    ({"cursor": "7"}, "cursor"), ({"cursor": "9.3.info"}, "cursor"), ({"cursor": "1.3.loud"}, "cursor"),
-    ({"cursor": 5}, "cursor"),
+    ({"grep": "x"}, "unknown args: grep"), ({"lines": 5, "cursor": "0123abcd.1.2.info"}, "alone"),
+    ({"cursor": "0123abcd.7"}, "cursor"), ({"cursor": "0123abcd.9.3.info"}, "cursor"),
+    ({"cursor": "0123abcd.1.3.loud"}, "cursor"), ({"cursor": "1.3.info"}, "cursor"), ({"cursor": 5}, "cursor"),
 ])
 def test_bad_args_are_refused_with_the_reason(args: dict[str, Any], problem: str) -> None:
     with pytest.raises(LogArgsError, match=problem):
