@@ -12,6 +12,8 @@ from typing import Any
 from agent.api.errors import ApiError
 from agent.health.document import HealthModel
 from agent.journal import StorageFull
+from agent.runtime.logs import RING
+from agent.services import logs as recent_logs
 from agent.services.devices import Devices
 from agent.services.inspection import ENGINEER_RULE, MAX_CHECKS, Inspections, valid_checks, valid_engineer
 from agent.services.limits import LimitExceeded
@@ -56,6 +58,7 @@ class Router:
             ("POST", re.compile(r"^/v1/selftest$"), self.selftest),
             ("POST", re.compile(r"^/v1/inspection$"), self.inspection),
             ("GET", re.compile(r"^/v1/queue$"), self.queue_stats),
+            ("GET", re.compile(r"^/v1/logs$"), self.logs),
             ("GET", re.compile(r"^/v1/queue/records$"), self.queue_records),
             ("POST", re.compile(r"^/v1/queue/retry$"), self.queue_retry),
             ("POST", re.compile(r"^/v1/journal/ack-recovery$"), self.ack_recovery),
@@ -188,6 +191,21 @@ class Router:
         except ValueError:
             raise ApiError(400, "bad_query", "limit and after must be integers (after within 64 bits)") from None
         return 200, {"records": self.s.queue.records(state, after, limit)}
+
+    # -- logs --------------------------------------------------------------------------------------
+    def logs(self, query: dict[str, list[str]], **_: Any) -> tuple[int, Any]:
+        """The ``logs`` fleet command's query over the local API: the same arguments as query
+        parameters (``lines`` a number), the same pages."""
+        args: dict[str, Any] = {k: v[-1] for k, v in query.items()}
+        if "lines" in args:
+            try:
+                args["lines"] = int(args["lines"])
+            except ValueError:
+                raise ApiError(400, "bad_query", "lines must be an integer") from None
+        try:
+            return 200, recent_logs.query(RING, args)
+        except recent_logs.LogArgsError as exc:
+            raise ApiError(400, "bad_query", str(exc)) from None
 
     def ack_recovery(self, **_: Any) -> tuple[int, Any]:
         return 200, {"acknowledged": self.s.recovery.acknowledge()}

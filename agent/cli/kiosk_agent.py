@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent import __version__
+from agent.cli import logs as cli_logs
 from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig, ConfigError, all_problems, load_config, resolve_path
 
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="record the current state as the baseline (before an update) instead of checking")
     h.add_argument("--baseline", metavar="FILE", help="baseline file (default: update-baseline.json next to the "
                                                       "journal)")
+    cli_logs.add_parser(sub, after)
     d = sub.add_parser("demo", help="the whole story on one machine", parents=after)
     d.add_argument("--state-dir", default="demo-state")
     d.add_argument("--transactions", type=int, default=5)
@@ -121,6 +123,8 @@ def _report(cfg: AgentConfig, args: argparse.Namespace) -> int:
         from agent.cli.health_check import run_health_check
         return run_health_check(cfg, wait_s=args.wait, save=args.save_baseline, baseline_file=args.baseline,
                                 as_json=args.json)
+    if args.command == "logs":
+        return cli_logs.run_logs(cfg.api.socket, args)
     if args.command == "inspect":
         from agent.cli.inspection import run_inspect
         return run_inspect(cfg, args)

@@ -6,22 +6,41 @@ one piece or grouped by spaces, dashes, dots, slashes, double spaces), track 1 a
 (also EMV tag 57, where a 'D' separates the PAN from the rest), track-1 cardholder names, and
 resident ID numbers (18 characters with a valid check digit, or the 15-digit first generation);
 keys whose name says what they hold are masked outright.
+
+The daemon also keeps its most recent events in memory (:class:`LogRing`, filled by a processor
+that runs after the masking one, so it holds exactly what the log output shows): the agent writes
+no log file of its own (its output goes to stdout, the journal under systemd), and the ``logs``
+fleet command and ``GET /v1/logs`` serve from this ring (docs/mqtt.md, "Commands").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
+import secrets
 import sys
+import threading
+from collections import deque
 from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 import structlog
 
 from drivers.base.sensitive import id_check_ok, luhn_ok, mask_numbers
 
-__all__ = ["configure", "id_check_ok", "luhn_ok", "mask_processor", "mask_text", "mask_value"]
+__all__ = ["LEVELS", "RING", "LogLine", "LogRing", "configure", "id_check_ok", "luhn_ok", "mask_processor",
+           "mask_text", "mask_value"]
+
+#: structlog's level names (structlog.processors.add_log_level), least severe first
+LEVELS = ("debug", "info", "warning", "error", "critical")
+#: events the daemon keeps in memory (a constant until a config key is wanted)
+RING_EVENTS = 1000
+#: a longer event is kept as its time, level, event name and original size only
+LINE_MAX_BYTES = 4096
 
 #: track 2 (ISO/IEC 7813): ;PAN=YYMM service code, discretionary data?  and its EMV form, tag 57
 #: "Track 2 Equivalent Data" (EMV Book 3 Annex A): PAN 'D' YYMM ... padded with 'F'
@@ -80,7 +99,7 @@ def configure(*, level: str = "info", fmt: str = "auto", terminal_id: str | None
     if terminal_id:
         processors.append(_bind_terminal(terminal_id))
     # exceptions are rendered to text before masking, so their messages are masked too
-    processors += [structlog.processors.format_exc_info, mask_processor]
+    processors += [structlog.processors.format_exc_info, mask_processor, RING.processor]
     if use_json:
         processors.append(structlog.processors.JSONRenderer(ensure_ascii=False))
     else:
@@ -98,3 +117,65 @@ def _bind_terminal(terminal_id: str) -> Any:
         event.setdefault("terminal", terminal_id)
         return event
     return proc
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One masked event as the log output shows it: ``text`` is its compact JSON."""
+
+    seq: int
+    #: POSIX seconds from the event's ``timestamp``; None when it has none that parses
+    at: float | None
+    level: str
+    text: str
+
+
+class LogRing:
+    """The last ``capacity`` events, each numbered (``seq`` counts from 1 and never repeats), each
+    at most ``line_max`` bytes of JSON. Thread-safe; bounded in count and bytes."""
+
+    def __init__(self, capacity: int = RING_EVENTS, line_max: int = LINE_MAX_BYTES) -> None:
+        self._lines: deque[LogLine] = deque(maxlen=capacity)
+        self._line_max = line_max
+        self._seq = 0
+        self._lock = threading.Lock()
+        #: names this ring's numbering: a cursor of an earlier run of the daemon names another
+        self.run_id = secrets.token_hex(4)
+
+    def processor(self, _logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        self.append(event)
+        return event
+
+    def append(self, event: MutableMapping[str, Any]) -> None:
+        text = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
+        size = len(text.encode())
+        if size > self._line_max:
+            text = json.dumps({"timestamp": event.get("timestamp"), "level": event.get("level"),
+                               "event": str(event.get("event"))[:200], "truncated_bytes": size},
+                              ensure_ascii=False, default=str, separators=(",", ":"))
+        level = str(event.get("level", "info"))
+        with self._lock:
+            self._seq += 1
+            self._lines.append(LogLine(self._seq, _posix(event.get("timestamp")), level, text))
+
+    def snapshot(self) -> list[LogLine]:
+        with self._lock:
+            return list(self._lines)
+
+    @property
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._seq
+
+
+def _posix(ts: Any) -> float | None:
+    if not isinstance(ts, str):
+        return None
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return None
+
+
+#: the process's ring: the daemon's log configuration feeds it
+RING = LogRing()

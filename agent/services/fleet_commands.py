@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agent.runtime.logs import RING, LogRing
+from agent.services import logs as recent_logs
 from agent.services.inspection import ENGINEER_RULE, Inspections, valid_engineer
 from agent.services.reload import Reloader
 from agent.services.selftest import INTERACTIVE_REFUSED, Selftests
@@ -47,9 +49,17 @@ def check_inspect(args: Mapping[str, Any]) -> None:
         raise CommandError("bad_args", f"unknown args: {', '.join(sorted(unknown))}")
 
 
+def check_logs(args: Mapping[str, Any]) -> None:
+    try:
+        recent_logs.check_args(args)
+    except recent_logs.LogArgsError as exc:
+        raise CommandError("bad_args", str(exc)) from None
+
+
 def command_table(*, health: Callable[[], dict[str, Any]], queue: Callable[[], dict[str, Any]],
                   selftests: Selftests, inspections: Inspections, reloader: Reloader,
-                  device_names: Callable[[], set[str]]) -> dict[str, Command]:
+                  device_names: Callable[[], set[str]], log_ring: LogRing = RING) -> dict[str, Command]:
+    """The commands; ``log_ring`` is the ring the daemon's log configuration fills (a test passes its own)."""
     def selftest(args: Mapping[str, Any]) -> Any:
         return selftests.run(args.get("devices"), SelftestLevel(args.get("level", "internal")), remote=True)
 
@@ -60,4 +70,5 @@ def command_table(*, health: Callable[[], dict[str, Any]], queue: Callable[[], d
         "inspect": Command(lambda args: inspections.run(args.get("engineer", REMOTE_ENGINEER), []), deadline_s=180,
                            check=check_inspect),
         "reload": Command(lambda args: reloader.reload(), deadline_s=60),
+        "logs": Command(lambda args: recent_logs.query(log_ring, args), deadline_s=10, check=check_logs),
     }

@@ -132,6 +132,20 @@ def test_daemon_not_running_exit_3_in_both_forms(tmp_path: Path) -> None:
     assert rc == 3
 
 
+def test_logs(terminal: Terminal) -> None:
+    """From the daemon's memory (no journald here): its start is logged at info in both forms."""
+    def started(text: str) -> Any:
+        events = [json.loads(line) for line in text.splitlines()]
+        return [e["event"] for e in events if e["event"] == "agent_started"], {e["level"] for e in events} - {
+            "warning", "error", "critical"}
+    rc, (starts, low) = both("kiosk-agent", ["-c", terminal.config, "--json"],
+                             ["logs", "--source", "daemon", "-n", "1000"], started)
+    assert (rc, starts) == (0, ["agent_started"]) and "info" in low
+    rc, low = both("kiosk-agent", ["--config", terminal.config, "--json"],
+                   ["logs", "--source", "daemon", "--level", "warning"], lambda t: started(t)[1])
+    assert (rc, low) == (0, set())
+
+
 def test_config_check_good_and_bad(terminal: Terminal, tmp_path: Path) -> None:
     assert both("kiosk-agent", ["-c", terminal.config], ["config", "check"], same) == (0, f"{terminal.config}: ok\n")
     bad = tmp_path / "bad.toml"
@@ -236,6 +250,7 @@ def test_every_subcommand_is_covered(name: str) -> None:
 
     parser = (agent_cli if name == "kiosk-agent" else sim_cli)._parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo", "health-check"},
+    covered = {"kiosk-agent": {"run", "status", "queue", "config", "selftest", "inspect", "demo", "health-check",
+                                   "logs"},
                "kiosk-sim": {"run", "fault", "act", "status"}}[name]
     assert set(sub.choices) == covered

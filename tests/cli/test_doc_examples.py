@@ -88,6 +88,10 @@ RUN: list[tuple[str, Expect]] = [
     (r"^kiosk-agent queue stats", Expect(out=r"^pending \d+")),
     (r"^kiosk-agent queue (list|dead) ", Expect(out=r"seq +kind")),
     (r"^kiosk-agent queue retry --seq 1234", Expect(out=r"^requeued 0 dead letter")),
+    # docs/field-engineer.md "Logs": no systemd here, so the daemon's memory (its start is logged at info)
+    (r"^kiosk-agent logs -n 50 +#", Expect(out=r"\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warning|error) +\w+")),
+    (r"^kiosk-agent logs --since 2026-12-02T08:00:00Z --level warning", Expect()),
+    (r"^kiosk-agent logs --json -n 200 > /tmp/agent-logs\.jsonl", Expect()),
     # docs/install.md
     # the shipped example names no fleet key yet: ok, with the [seal] warning the operator must act on
     (r"^sudo kiosk-agent config check$",
@@ -109,6 +113,8 @@ SKIPPED: list[tuple[str, str]] = [
                                            "runs install.sh and uninstall.sh into throwaway roots and a chroot"),
     (r"^pip wheel -w wheels/", "needs the package index; install.sh --wheel-dir is not run by a test"),
     (r"^sudoedit ", "an interactive editor"),
+    (r"^kiosk-agent logs -f ", "follows until Ctrl-C, and only journald: tests/cli/test_logs.py::"
+                               "test_follow_continues_after_the_last_line_shown runs it on a fake journalctl"),
     (r"^sudo usermod -aG kiosk <kiosk-ui-user>", "a placeholder user name, and it changes this machine's groups"),
     (r"^(sudo )?systemctl |^systemctl status", "needs systemd as PID 1: the container test under a real systemd "
                                                "(issue #10 item 3) starts, stops and checks the installed unit"),
