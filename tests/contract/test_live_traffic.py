@@ -40,6 +40,7 @@ GOOD_COMMANDS: list[tuple[dict[str, Any], str | None]] = [
     ({"id": "c-slip", "cmd": "selftest", "args": {"level": "external", "devices": ["printer"]}}, None),
     ({"id": "c-inspect", "cmd": "inspect", "args": {"engineer": "Wang Wei"}}, None),
     ({"id": "c-reload", "cmd": "reload"}, None),
+    ({"id": "c-logs", "cmd": "logs", "args": {"lines": 50, "level": "info"}}, None),
 ]
 #: commands that break the cmd schema, with the error the terminal answers
 BAD_COMMANDS: list[tuple[bytes, str]] = [
@@ -50,6 +51,7 @@ BAD_COMMANDS: list[tuple[bytes, str]] = [
     (json.dumps({"id": "c-badargs", "cmd": "inspect", "args": {"engineer": "x", "checks": ["exterior"]}}).encode(),
      "bad_args"),
     (json.dumps({"id": "c-extra", "cmd": "health", "priority": 1}).encode(), "bad_command"),
+    (json.dumps({"id": "c-loud", "cmd": "logs", "args": {"level": "loud"}}).encode(), "bad_args"),
 ]
 
 

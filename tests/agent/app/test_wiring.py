@@ -31,7 +31,7 @@ def test_the_api_and_the_agent_share_the_services(agent: Agent) -> None:
     assert (status, doc["txn_id"]) == (201, "w-1")
     assert agent.transactions.get("w-1")["txn_id"] == "w-1"
     assert router.handle("GET", "/v1/queue", {}, None)[1]["pending"] == 1
-    assert sorted(agent.commands.commands) == ["health", "inspect", "queue", "reload", "selftest"]
+    assert sorted(agent.commands.commands) == ["health", "inspect", "logs", "queue", "reload", "selftest"]
 
 
 def test_health_reads_the_injected_clock(agent: Agent) -> None:
