@@ -82,6 +82,7 @@ RUN: list[tuple[str, Expect]] = [
     (r"^kiosk-agent status --json", Expect(out=r'"state": "ok"')),
     (r"^kiosk-agent selftest +#", Expect(out=r"ALL PASS")),
     (r"^kiosk-agent selftest printer --level external", Expect(out=r"ALL PASS")),
+    (r"^kiosk-agent selftest --level external --json", Expect(out=r'"level": "external"')),
     # interactive tests refuse to run while the daemon runs (exit 2), as the guide says
     (r"^kiosk-agent selftest --level interactive", Expect(rc=2)),
     (r"^kiosk-agent inspect --engineer", Expect(out=r"self-test PASS")),
@@ -93,9 +94,10 @@ RUN: list[tuple[str, Expect]] = [
     (r"^kiosk-agent logs --since 2026-12-02T08:00:00Z --level warning", Expect()),
     (r"^kiosk-agent logs --json -n 200 > /tmp/agent-logs\.jsonl", Expect()),
     # docs/install.md
-    # the shipped example names no fleet key yet: ok, with the [seal] warning the operator must act on
+    # the shipped example names no fleet key and TLS files not yet in place: ok, with the warnings to act on
     (r"^sudo kiosk-agent config check$",
-     Expect(out=r"config/agent\.toml: ok, 1 warning\(s\)\n  warning: seal: no fleet_public_key")),
+     Expect(out=r"config/agent\.toml: ok, 4 warning\(s\)\n  warning: seal: no fleet_public_key[^\n]*\n"
+                r"  warning: mqtt\.tls_ca: /etc/kiosk-agent/tls/ca\.crt does not exist")),
     (r"^systemd-analyze security --offline=true --threshold=20 ", Expect(out=r"Overall exposure level")),
     # docs/updates.md: the update gate on the healthy test terminal
     (r"^kiosk-agent health-check --save-baseline +#", Expect(out=r"^saved the health baseline ")),
@@ -113,6 +115,9 @@ SKIPPED: list[tuple[str, str]] = [
                                            "runs install.sh and uninstall.sh into throwaway roots and a chroot"),
     (r"^pip wheel -w wheels/", "needs the package index; install.sh --wheel-dir is not run by a test"),
     (r"^sudoedit ", "an interactive editor"),
+    (r"^(ls -l /sys/class/video4linux/ |for [ve] in /sys/class/(video4linux|input)/)",
+     "lists this machine's own cameras and input devices (none here); tests/drivers/sysfs/ runs the drivers "
+     "against fake sysfs trees made by the tests"),
     (r"^kiosk-agent logs -f ", "follows until Ctrl-C, and only journald: tests/cli/test_logs.py::"
                                "test_follow_continues_after_the_last_line_shown runs it on a fake journalctl"),
     (r"^sudo usermod -aG kiosk <kiosk-ui-user>", "a placeholder user name, and it changes this machine's groups"),
