@@ -35,7 +35,7 @@ SIGNATURE_KEY = "signature"
 
 
 class Configured(Protocol):
-    """An agent config (agent/config.py ``AgentConfig``): its ``[storage]`` names the key files. A
+    """An agent config (agent/config/model.py ``AgentConfig``): its ``[storage]`` names the key files. A
     protocol, so the runtime layer does not import the config layer above it."""
 
     @property

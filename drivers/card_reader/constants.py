@@ -113,7 +113,7 @@ class MovePm(IntEnum):
     """CARD MOVE parameter (M001 §3.1.3)."""
 
     #: card holding position at the gate: presented to the customer, still held
-    #: (hardware-confirmed as "present to customer" in Tools-Website-FT docs/crt-591/README.md)
+    #: (hardware-confirmed as "present to customer" in BMA-Dassle/Tools-Website-FT:docs/crt-591/README.md)
     HOLDING = 0x30
     #: IC card read/write position (contacts)
     IC_POSITION = 0x31

@@ -2,7 +2,7 @@
 
 ``/sys/class/input/inputN/capabilities/{ev,key,abs}`` and ``properties`` are bitmaps printed by
 the kernel as hex words of ``BITS_PER_LONG`` bits, most significant word first, separated by
-spaces (``input_print_bitmap`` in drivers/input/input.c,
+spaces (``input_print_bitmap`` in linux/drivers/input/input.c,
 https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/tree/drivers/input/input.c).
 The codes are those of the input event codes
 (https://www.kernel.org/doc/html/latest/input/event-codes.html) and the multi-touch protocol
