@@ -59,6 +59,20 @@ def signing_key_path(cfg: Configured) -> Path:
     return Path(cfg.storage.path).with_name("signing.key")
 
 
+def command_key_path(cfg: Configured) -> Path:
+    """Where a command run without the daemon (``kiosk-agent selftest``, ``inspect``) reads the key: the
+    daemon's place (:func:`signing_key_path`) when the key is there; otherwise, with no
+    ``storage.signing_key_file`` set, the installers' place -- ``signing.key`` beside the configuration
+    file (``/etc/kiosk-agent/signing.key``, the unit's ``LoadCredential=`` source), which systemd copies
+    for the daemon but a shell does not."""
+    path = signing_key_path(cfg)
+    source = getattr(cfg, "source", "")
+    if cfg.storage.signing_key_file or not source or os.path.lexists(path):
+        return path
+    installed = Path(source).parent / "signing.key"
+    return installed if os.path.lexists(installed) else path
+
+
 def fingerprint(raw_public_key: bytes) -> str:
     """Hex SHA-256 of the raw 32-byte public key: what an auditor compares with the printed page."""
     return hashlib.sha256(raw_public_key).hexdigest()
@@ -73,8 +87,9 @@ class Signer:
 
     @classmethod
     def load(cls, cfg: Configured, *, create: bool = True) -> Signer:
-        """The terminal's signer, its key made on first use when ``create``. Raises KeyFileError."""
-        path = signing_key_path(cfg)
+        """The terminal's signer, its key made on first use when ``create`` (the daemon); a command
+        (``create`` False) never makes one and also finds the installers' key. Raises KeyFileError."""
+        path = signing_key_path(cfg) if create else command_key_path(cfg)
         signer = cls(load_or_create_key(path, create=create))
         _warn_if_beside_journal_differs(cfg, path, signer)
         return signer
