@@ -28,6 +28,7 @@ from agent.cli.client import ApiClient
 from agent.runtime.signing import verify
 from tests.cli.unit_check import WATCHDOG_USEC, UnitRun, run_unit
 from tests.support.agent_proc import REPO
+from tests.support.recorder import Recorder
 from tests.systemd.udev_rules import parse_rules
 from tests.test_systemd_unit import RULES_SRC, UNIT_SRC, _need, _run, db
 from tests.test_systemd_unit import installed as installed  # the throwaway root install.sh built (module scope)
@@ -71,11 +72,14 @@ def signing_fingerprint(key_file: Path) -> str:
     return hashlib.sha256(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
 
 
-def signs_with(fingerprint: str) -> Callable[[Path, dict[str, str]], None]:
-    """A ``while_running`` check: the daemon signs its self-test report with the credential's key, and
-    made no key of its own beside the journal."""
+def signs_with(fingerprint: str, broker_port: int) -> Callable[[Path, dict[str, str]], None]:
+    """A ``while_running`` check: the daemon announces the credential's key on ``up/status`` and signs
+    its self-test report with it, and made no key of its own beside the journal."""
     def check(config: Path, env: dict[str, str]) -> None:
         cfg = tomllib.loads(config.read_text())
+        topic = f"kiosk/v1/{cfg['terminal']['site']}/{cfg['terminal']['id']}/up/status"
+        with Recorder("127.0.0.1", broker_port, topic) as rec:  # retained; an earlier run's has another key
+            rec.wait_for(lambda m: m.json().get("signing_key", {}).get("fingerprint") == fingerprint, 20)
         code, report = ApiClient(cfg["api"]["socket"], timeout_s=60).post("/v1/selftest", {"level": "internal"})
         assert code == 200, report
         assert report["signature"]["fingerprint"] == fingerprint and verify(report) is None
@@ -91,7 +95,7 @@ def test_shipped_unit_runs_under_an_emulated_systemd(tmp_path: Path, broker) -> 
     keys = {"/etc/kiosk-agent/journal.key": _key(tmp_path), "/etc/kiosk-agent/signing.key": _key(tmp_path, "s.key")}
     run = run_unit(UNIT_SRC.read_text(), tmp_path / "root", binary=(UNIT_BINARY, CHECKOUT_BINARY),
                    broker_port=broker.port, credentials=keys.__getitem__, dev_names=rule_symlinks(),
-                   while_running=signs_with(signing_fingerprint(keys["/etc/kiosk-agent/signing.key"])))
+                   while_running=signs_with(signing_fingerprint(keys["/etc/kiosk-agent/signing.key"]), broker.port))
     assert_served_like_systemd_wants(run)
     assert run.argv[0] == CHECKOUT_BINARY and run.argv[1:-1] == ["run", "-c"]
 
@@ -120,7 +124,7 @@ def test_installed_unit_runs_this_checkouts_binary(installed: tuple[Path, Path],
     run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, CHECKOUT_BINARY), broker_port=broker.port,
                    credentials=lambda source: root / source.lstrip("/"),
                    dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"),
-                   while_running=signs_with(signing_fingerprint(root / "etc/kiosk-agent/signing.key")))
+                   while_running=signs_with(signing_fingerprint(root / "etc/kiosk-agent/signing.key"), broker.port))
     assert_served_like_systemd_wants(run)
 
 
