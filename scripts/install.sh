@@ -209,26 +209,46 @@ else
     say "kept the existing $CONF_DIR/agent.toml (the current example is $PREFIX/share/agent.toml.example)"
 fi
 
-key=$R$CONF_DIR/journal.key
-if [[ ! -e $key ]]; then
-    # Written under a temporary name in the same directory and renamed, so an interrupted run never
-    # leaves a short key behind. Read by PID 1 only (LoadCredential=), hence root:root 0600.
-    tmp_key=$(mktemp "$R$CONF_DIR/.journal.key.XXXXXX")
-    head -c 32 /dev/urandom >"$tmp_key"
-    chmod 0600 "$tmp_key"
-    chown 0:0 "$tmp_key"
-    [[ $(stat -c %s "$tmp_key") -eq 32 ]] || die "could not read 32 random bytes"
-    mv "$tmp_key" "$key"
-    tmp_key=
-    say "created a fresh journal key $CONF_DIR/journal.key (32 bytes, 0600) -- back it up: without it the encrypted journal payloads cannot be read"
-else
-    if [[ $(stat -c %a "$key") != 600 ]]; then
-        chmod 0600 "$key"
-        say "warning: $CONF_DIR/journal.key was readable by others; its mode is now 0600"
+# Each key is written under a temporary name in the same directory and renamed, so an interrupted run
+# never leaves a short key behind. Read by PID 1 only (LoadCredential=), hence root:root 0600.
+# install_key NAME WHAT LOST [ADOPT]: create $CONF_DIR/NAME once (32 random bytes, or a copy of the
+# existing key file ADOPT), never overwrite it; repair a loose mode of an existing one.
+install_key() {
+    local name=$1 what=$2 lost=$3 adopt=${4:-} key=$R$CONF_DIR/$1
+    if [[ ! -e $key ]]; then
+        tmp_key=$(mktemp "$R$CONF_DIR/.$name.XXXXXX")
+        if [[ -n $adopt && -f $adopt && ! -L $adopt ]]; then
+            cat "$adopt" >"$tmp_key"
+        else
+            adopt=
+            head -c 32 /dev/urandom >"$tmp_key"
+        fi
+        chmod 0600 "$tmp_key"
+        chown 0:0 "$tmp_key"
+        [[ $(stat -c %s "$tmp_key") -eq 32 ]] || die "could not write 32 bytes for $CONF_DIR/$name"
+        mv "$tmp_key" "$key"
+        tmp_key=
+        if [[ -n $adopt ]]; then
+            say "kept the terminal's existing $what: copied ${adopt#"$R"} to $CONF_DIR/$name (0600) -- back it up: $lost"
+        else
+            say "created a fresh $what $CONF_DIR/$name (32 bytes, 0600) -- back it up: $lost"
+        fi
+    else
+        if [[ $(stat -c %a "$key") != 600 ]]; then
+            chmod 0600 "$key"
+            say "warning: $CONF_DIR/$name was readable by others; its mode is now 0600"
+        fi
+        [[ $(stat -c %s "$key") -eq 32 ]] || say "warning: $CONF_DIR/$name is not 32 bytes long"
+        say "kept the existing $CONF_DIR/$name"
     fi
-    [[ $(stat -c %s "$key") -eq 32 ]] || say "warning: $CONF_DIR/journal.key is not 32 bytes long"
-    say "kept the existing $CONF_DIR/journal.key"
-fi
+}
+install_key journal.key "journal key" "without it the encrypted journal payloads cannot be read"
+# The report-signing key (Ed25519, the 32-byte RFC 8032 seed, raw: agent/runtime/signing.py). Earlier
+# versions made it on the daemon's first start beside the journal: that key is the terminal's
+# identity the fleet knows, so it is adopted, never replaced by a new one.
+install_key signing.key "report-signing key" \
+    "its public key identifies this terminal's signed self-test and inspection reports" \
+    "$R/var/lib/kiosk-agent/signing.key"
 
 # --- enable ----------------------------------------------------------------------------------------
 if ((ENABLE)); then

@@ -57,7 +57,8 @@ def test_unit_states_the_agent_contract() -> None:
     assert one[("Service", "Type")] == "notify" and one[("Service", "NotifyAccess")] == "main"
     # ExecStart= is not compared as a string: tests/cli/test_unit_runs.py runs it.
     assert one[("Service", "WatchdogSec")] == "30s" and one[("Service", "Restart")] == "on-failure"
-    assert one[("Service", "LoadCredential")] == "journal.key:/etc/kiosk-agent/journal.key"
+    assert [v for s, k, v in d if (s, k) == ("Service", "LoadCredential")] == [
+        "journal.key:/etc/kiosk-agent/journal.key", "signing.key:/etc/kiosk-agent/signing.key"]
     assert one[("Service", "StateDirectory")] == "kiosk-agent"
     assert (one[("Service", "RuntimeDirectory")], one[("Service", "RuntimeDirectoryMode")]) == ("kiosk-agent", "0750")
     assert one[("Service", "ConfigurationDirectory")] == "kiosk-agent"
@@ -163,10 +164,12 @@ def test_install_layout(installed: tuple[Path, Path]) -> None:
     assert "kiosk-agent" in group["kiosk-agent"][3].split(",")
 
     conf = root / "etc" / "kiosk-agent"
-    key = conf / "journal.key"
     assert (stat.S_IMODE(conf.stat().st_mode), conf.stat().st_gid) == (0o750, agent_gid)
-    assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_uid, key.stat().st_gid) == (0o600, 0, 0)
-    assert key.stat().st_size == 32 and len(set(key.read_bytes())) > 8
+    for key in (conf / "journal.key", conf / "signing.key"):
+        assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_uid, key.stat().st_gid) == (0o600, 0, 0)
+        assert key.stat().st_size == 32 and len(set(key.read_bytes())) > 8
+    assert (conf / "journal.key").read_bytes() != (conf / "signing.key").read_bytes()
+    assert not list(conf.glob(".*.key*")), "no temporary key file left behind"
     toml = conf / "agent.toml"
     assert (stat.S_IMODE(toml.stat().st_mode), toml.stat().st_gid) == (0o640, agent_gid)
     assert toml.read_bytes() == (source / "config" / "agent.toml").read_bytes()
@@ -233,6 +236,29 @@ def test_reinstall_is_idempotent_and_keeps_config_key_and_edited_rules(installed
     assert rules.with_name("99-kiosk.rules.new").read_bytes() == RULES_SRC.read_bytes()
 
 
+def test_the_signing_key_is_made_once_and_an_earlier_one_beside_the_journal_adopted(
+        installed: tuple[Path, Path]) -> None:
+    """An upgrade from a version whose daemon made signing.key beside the journal: that key is the
+    terminal's identity the fleet knows, so install.sh copies it into /etc (the credential's source)
+    instead of making a new one; and a signing key already in /etc is never replaced."""
+    root, source = installed
+    conf, state = root / "etc/kiosk-agent", root / "var/lib/kiosk-agent"
+    (conf / "signing.key").unlink()
+    state.mkdir(parents=True, exist_ok=True)
+    earlier = bytes(range(100, 132))
+    (state / "signing.key").write_bytes(earlier)
+    os.chmod(state / "signing.key", 0o600)
+    out = install(root, source)
+    key = conf / "signing.key"
+    assert key.read_bytes() == earlier and (state / "signing.key").read_bytes() == earlier
+    assert (stat.S_IMODE(key.stat().st_mode), key.stat().st_uid, key.stat().st_gid) == (0o600, 0, 0)
+    assert "kept the terminal's existing report-signing key" in out and "back it up" in out
+    (state / "signing.key").write_bytes(bytes(32))  # a later, different one there: /etc keeps its own
+    out = install(root, source)
+    assert key.read_bytes() == earlier and "kept the existing /etc/kiosk-agent/signing.key" in out
+    (state / "signing.key").unlink()
+
+
 def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("install.sh must run as root: it creates users and chowns files")
@@ -253,6 +279,7 @@ def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
     assert {"kiosk-agent"} <= set(group["dialout"][3].split(",")) & set(group["kiosk-agent"][3].split(","))
     assert not (root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service").exists()
     key = (root / "etc/kiosk-agent/journal.key").read_bytes()
+    signing = (root / "etc/kiosk-agent/signing.key").read_bytes()
     (root / "var/lib/kiosk-agent").mkdir(parents=True)
     (root / "var/lib/kiosk-agent/journal.db").write_bytes(b"journal")
 
@@ -265,8 +292,9 @@ def test_uninstall_keeps_data_then_purge_removes_all(tmp_path: Path) -> None:
         assert (root / "etc/kiosk-agent/journal.key").read_bytes() == key
         assert (root / "var/lib/kiosk-agent/journal.db").exists() and "kiosk-agent" in db(root, "passwd")
 
-    install(root, source, "--no-enable")  # a reinstall picks the old key up again
+    install(root, source, "--no-enable")  # a reinstall picks the old keys up again
     assert (root / "etc/kiosk-agent/journal.key").read_bytes() == key
+    assert (root / "etc/kiosk-agent/signing.key").read_bytes() == signing
     uninstall(root, source, "--purge")
     assert not (root / "etc/kiosk-agent").exists() and not (root / "var/lib/kiosk-agent").exists()
     assert "kiosk-agent" not in db(root, "passwd") and {"kiosk", "kiosk-agent"}.isdisjoint(db(root, "group"))

@@ -14,6 +14,12 @@ interactive tests refuse to run while the daemon runs — exit 2 with the instru
 (``systemctl stop kiosk-agent``), run the test, start it again — instead of hanging or
 showing prompts in a log nobody reads. The fleet's remote ``selftest`` refuses ``interactive``
 for the same reason.
+
+The report is signed by the terminal's key either way (agent/runtime/signing.py): the daemon signs
+its own; without the daemon this command signs it with the same key file, read-only (never made
+here). A key this user cannot read (it is root's, 0600) leaves the report explicitly unsigned
+(``"signature": null`` and ``"unsigned": <why>``), said in the output, never silently. ``--out FILE``
+writes the whole signed report as JSON, for ``kiosk-agent inspect --verify FILE``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from typing import Any
 
 from agent.cli.client import ApiClient, DaemonNotRunning
 from agent.config import AgentConfig
+from agent.runtime.crypto import KeyFileError
+from agent.runtime.durable import UnsafeFile, replace_file
+from agent.runtime.signing import Signer
 from agent.services import selftest as selftests
 from drivers import DRIVERS, build_driver
 from drivers.base.device import DeviceSpec, DriverContext
@@ -60,19 +69,48 @@ def run_selftest(cfg: AgentConfig, args: argparse.Namespace) -> int:
         report = _through_daemon(cfg, args.devices or None, level)
     except DaemonNotRunning:
         via = "direct"
-        report = run_direct(cfg, args.devices or None, level, step_timeout_s=args.step_timeout)
+        report = sign_direct(cfg, run_direct(cfg, args.devices or None, level, step_timeout_s=args.step_timeout))
     if report is None:
         print("kiosk-agent: interactive self-tests drive the devices from this terminal; stop the daemon "
               "first (systemctl stop kiosk-agent), run them, then start it again", file=sys.stderr)
         return EXIT_USAGE
-    report["via"] = via
+    out = getattr(args, "out", None)  # ``selftest --out FILE`` (agent/cli/kiosk_agent.py)
+    if out:
+        try:
+            replace_file(out, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+        except (OSError, UnsafeFile) as exc:
+            print(f"kiosk-agent: cannot write the report: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    report = {**report, "via": via}
     if args.json:
         if via == "direct":
             print(DIRECT_NOTE, file=sys.stderr)
+        if report.get("unsigned"):
+            print(f"kiosk-agent: {signature_line(report)}", file=sys.stderr)
         print(json.dumps(schema_view(report), indent=2, ensure_ascii=False))
     else:
         print(format_report(report))
     return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def sign_direct(cfg: AgentConfig, report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` signed with the daemon's key, read-only; marked unsigned (with why) if it cannot be read."""
+    try:
+        signer = Signer.load(cfg, create=False)
+    except KeyFileError as exc:
+        why = (f"cannot read the signing key: {exc} (run as root, or with access to the key file, to sign "
+               f"the report; the daemon makes the key on its first start when no installer did)")
+        return {**report, "signature": None, "unsigned": why}
+    return signer.sign(report)
+
+
+def signature_line(report: dict[str, Any]) -> str:
+    """Whose key signed the report, or that it is UNSIGNED and why."""
+    sig = report.get("signature")
+    if isinstance(sig, dict) and sig.get("fingerprint"):
+        fp = str(sig["fingerprint"])
+        return f"signed by the terminal key {' '.join(fp[i:i + 4] for i in range(0, len(fp), 4))}"
+    return f"report UNSIGNED: {report.get('unsigned') or 'no signature'}"
 
 
 def _through_daemon(cfg: AgentConfig, names: list[str] | None, level: SelftestLevel) -> dict[str, Any] | None:
@@ -168,6 +206,7 @@ def _ask_check_code(device: str, timeout_s: float, check_code: str) -> bool | No
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"self-test ({report['level']}) of terminal {report['terminal_id']}"
              + (" — ports opened directly (daemon not running)" if report.get("via") == "direct" else ""),
+             signature_line(report),
              "",
              f"{'device':<16}{'class':<18}{'result':<8}{'time':>8}  {'action':<17}{'code':<16}reason"]
     for r in report["results"]:

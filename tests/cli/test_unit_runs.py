@@ -13,14 +13,22 @@ read by udev itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from agent.cli.client import ApiClient
+from agent.runtime.signing import verify
 from tests.cli.unit_check import WATCHDOG_USEC, UnitRun, run_unit
 from tests.support.agent_proc import REPO
+from tests.support.recorder import Recorder
 from tests.systemd.udev_rules import parse_rules
 from tests.test_systemd_unit import RULES_SRC, UNIT_SRC, _need, _run, db
 from tests.test_systemd_unit import installed as installed  # the throwaway root install.sh built (module scope)
@@ -50,20 +58,44 @@ def assert_served_like_systemd_wants(run: UnitRun) -> None:
     assert run.stopping and run.exit_code == 0, run.log[-3000:]
 
 
-def _key(tmp_path: Path) -> Path:
-    key = tmp_path / "journal.key"
+def _key(tmp_path: Path, name: str = "journal.key") -> Path:
+    key = tmp_path / name
     key.write_bytes(os.urandom(32))
     key.chmod(0o600)
     return key
+
+
+def signing_fingerprint(key_file: Path) -> str:
+    """What a fleet computes from the key file the installer made (32 raw bytes, the Ed25519 seed),
+    with ``cryptography`` only: hex SHA-256 of the raw public key."""
+    public = Ed25519PrivateKey.from_private_bytes(key_file.read_bytes()).public_key()
+    return hashlib.sha256(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()
+
+
+def signs_with(fingerprint: str, broker_port: int) -> Callable[[Path, dict[str, str]], None]:
+    """A ``while_running`` check: the daemon announces the credential's key on ``up/status`` and signs
+    its self-test report with it, and made no key of its own beside the journal."""
+    def check(config: Path, env: dict[str, str]) -> None:
+        cfg = tomllib.loads(config.read_text())
+        topic = f"kiosk/v1/{cfg['terminal']['site']}/{cfg['terminal']['id']}/up/status"
+        with Recorder("127.0.0.1", broker_port, topic) as rec:  # retained; an earlier run's has another key
+            rec.wait_for(lambda m: m.json().get("signing_key", {}).get("fingerprint") == fingerprint, 20)
+        code, report = ApiClient(cfg["api"]["socket"], timeout_s=60).post("/v1/selftest", {"level": "internal"})
+        assert code == 200, report
+        assert report["signature"]["fingerprint"] == fingerprint and verify(report) is None
+        assert not (Path(cfg["storage"]["path"]).parent / "signing.key").exists(), \
+            "the signing key must come from $CREDENTIALS_DIRECTORY (LoadCredential=)"
+    return check
 
 
 def test_shipped_unit_runs_under_an_emulated_systemd(tmp_path: Path, broker) -> None:  # type: ignore[no-untyped-def]
     """systemd/kiosk-agent.service's own Exec*= lines, only the executable (this checkout's) and the
     config path swapped: READY=1, watchdog pings, every device of config/agent.toml online through the
     udev rules' names, STOPPING=1 and exit 0 on SIGTERM."""
-    key = _key(tmp_path)
+    keys = {"/etc/kiosk-agent/journal.key": _key(tmp_path), "/etc/kiosk-agent/signing.key": _key(tmp_path, "s.key")}
     run = run_unit(UNIT_SRC.read_text(), tmp_path / "root", binary=(UNIT_BINARY, CHECKOUT_BINARY),
-                   broker_port=broker.port, credentials=lambda source: key, dev_names=rule_symlinks())
+                   broker_port=broker.port, credentials=keys.__getitem__, dev_names=rule_symlinks(),
+                   while_running=signs_with(signing_fingerprint(keys["/etc/kiosk-agent/signing.key"]), broker.port))
     assert_served_like_systemd_wants(run)
     assert run.argv[0] == CHECKOUT_BINARY and run.argv[1:-1] == ["run", "-c"]
 
@@ -85,12 +117,14 @@ def test_other_exec_lines_run_in_systemds_order(tmp_path: Path, broker) -> None:
 
 def test_installed_unit_runs_this_checkouts_binary(installed: tuple[Path, Path], tmp_path: Path,  # type: ignore[no-untyped-def]
                                                    broker) -> None:
-    """The unit as install.sh put it into the throwaway root, with the key install.sh generated."""
+    """The unit as install.sh put it into the throwaway root, with the keys install.sh generated: the
+    daemon signs with the signing key install.sh made (its fingerprint computed from the file)."""
     root, _ = installed
     unit = (root / "etc/systemd/system/kiosk-agent.service").read_text()
     run = run_unit(unit, tmp_path / "svc", binary=(UNIT_BINARY, CHECKOUT_BINARY), broker_port=broker.port,
                    credentials=lambda source: root / source.lstrip("/"),
-                   dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"))
+                   dev_names=rule_symlinks(root / "etc/udev/rules.d/99-kiosk.rules"),
+                   while_running=signs_with(signing_fingerprint(root / "etc/kiosk-agent/signing.key"), broker.port))
     assert_served_like_systemd_wants(run)
 
 

@@ -88,6 +88,7 @@ def _with_every_terminal_fault(agent: Agent) -> None:
     assert agent.journal.reject_txn("dead-1", "unknown merchant", final=True, max_attempts=0) == "dead"
     agent.health.storage_fault = "only 3 MB free on the journal's disk, the floor is storage.min_free_mb = 64"
     agent.uplink.forwarder.denied = "Not authorized (0x87)"
+    agent.journal.seal_problem = "the journal key file changed under 1 queued records sealed by the old scheme"
     # one connection failure at a time (the latest attempt's); code_vs_schema checks them all
     agent.uplink.link_failure = failures.from_connack(agent.cfg.mqtt, "Bad user name or password", 0x86)
 

@@ -169,9 +169,12 @@ def test_install_upgrade_downgrade_remove_purge(debs: dict[str, Path], root: Roo
     assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o750, 0, agent_gid)
     st = (conf / "agent.toml").stat()
     assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o640, 0, agent_gid)
-    key = conf / "journal.key"
-    st = key.stat()
-    assert (st.st_mode & 0o777, st.st_uid, st.st_gid, st.st_size) == (0o600, 0, 0, 32)
+    key, signing = conf / "journal.key", conf / "signing.key"
+    for k in (key, signing):
+        st = k.stat()
+        assert (st.st_mode & 0o777, st.st_uid, st.st_gid, st.st_size) == (0o600, 0, 0, 32)
+    assert key.read_bytes() != signing.read_bytes() and not list(conf.glob(".*.new"))
+    assert "created the report-signing key /etc/kiosk-agent/signing.key -- back it up" in r.stderr
     assert (root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service").is_symlink()
     assert root.version_of_code() == f"kiosk-agent {V1}"
 
@@ -181,7 +184,7 @@ def test_install_upgrade_downgrade_remove_purge(debs: dict[str, Path], root: Roo
     state = root / "var/lib/kiosk-agent"
     state.mkdir(parents=True)
     (state / "journal.db").write_bytes(os.urandom(4096))
-    kept = {p: p.read_bytes() for p in (toml, key, state / "journal.db")}
+    kept = {p: p.read_bytes() for p in (toml, key, signing, state / "journal.db")}
 
     # -- upgrade: new code, everything of the terminal's kept ------------------------------------------
     r = root.dpkg("-i", debs[V2])
@@ -234,3 +237,26 @@ def test_install_upgrade_downgrade_remove_purge(debs: dict[str, Path], root: Roo
     assert not (root / "etc/systemd/system/multi-user.target.wants/kiosk-agent.service").exists()
     assert "kiosk-agent:x:" in (root / "etc/passwd").read_text()
 
+
+
+def test_an_earlier_signing_key_beside_the_journal_is_adopted_and_loads(debs: dict[str, Path], root: Root) -> None:
+    """Versions before the postinst made it had the daemon make signing.key beside the journal: the
+    terminal's identity the fleet knows. postinst copies it to /etc/kiosk-agent (the LoadCredential=
+    source) instead of making a new one, and the key it gives loads as the daemon loads it."""
+    from agent.runtime.crypto import load_or_create_key
+    from agent.runtime.signing import Signer
+    from tests.cli.test_unit_runs import signing_fingerprint
+
+    state = root / "var/lib/kiosk-agent"
+    state.mkdir(parents=True)
+    earlier = os.urandom(32)
+    (state / "signing.key").write_bytes(earlier)
+    r = root.dpkg("-i", debs[V1])
+    assert r.returncode == 0, r.stderr
+    signing = root / "etc/kiosk-agent/signing.key"
+    assert signing.read_bytes() == earlier == (state / "signing.key").read_bytes()
+    st = signing.stat()
+    assert (st.st_mode & 0o777, st.st_uid, st.st_gid) == (0o600, 0, 0)
+    assert "kept the terminal's existing report-signing key" in r.stderr and "back it up" in r.stderr
+    signer = Signer(load_or_create_key(signing, create=False))
+    assert signer.identity["fingerprint"] == signing_fingerprint(signing)

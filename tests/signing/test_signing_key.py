@@ -72,3 +72,49 @@ def test_verify_says_why() -> None:
     assert "unknown signature algorithm" in str(verify(bad_alg))
     re_signed = signer.sign(report)  # signing a signed report replaces the signature, never nests it
     assert verify(re_signed) is None and re_signed == report
+
+
+def test_a_different_earlier_key_beside_the_journal_is_kept_and_reported(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credential (the installers' key) wins; an earlier key left beside the journal is never
+    deleted or replaced, and a warning says that reports are now signed by another identity."""
+    from structlog.testing import capture_logs
+
+    creds = tmp_path / "creds"
+    creds.mkdir(mode=0o700)
+    (creds / "signing.key").write_bytes(bytes(range(32)))
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    earlier = tmp_path / "signing.key"
+    earlier.write_bytes(bytes(32))
+    earlier.chmod(0o600)
+    with capture_logs() as logs:
+        signer = Signer.load(_cfg(tmp_path))
+    assert signer.identity == Signer(bytes(range(32))).identity and earlier.read_bytes() == bytes(32)
+    [warning] = [e for e in logs if e["event"] == "signing_key_differs"]
+    assert warning["left"] == str(earlier) and warning["fingerprint"] == signer.identity["fingerprint"]
+    earlier.write_bytes(bytes(range(32)))  # the installer adopted it: the same key, nothing to say
+    with capture_logs() as logs:
+        Signer.load(_cfg(tmp_path))
+    assert not [e for e in logs if e["event"] == "signing_key_differs"]
+
+
+def test_a_command_finds_the_installers_key_beside_the_configuration(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from agent.runtime.signing import command_key_path
+
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    etc, state = tmp_path / "etc", tmp_path / "state"
+    etc.mkdir()
+    cfg = dataclasses.replace(_cfg(state), source=str(etc / "agent.toml"))
+    assert command_key_path(cfg) == state / "signing.key"  # nothing anywhere: the daemon's place
+    (etc / "signing.key").write_bytes(os.urandom(32))
+    assert command_key_path(cfg) == etc / "signing.key"
+    assert signing_key_path(cfg) == state / "signing.key"  # the daemon's own resolution is unchanged
+    state.mkdir()
+    (state / "signing.key").write_bytes(os.urandom(32))
+    assert command_key_path(cfg) == state / "signing.key"  # the daemon's key, when there, wins
+    storage = dataclasses.replace(cfg.storage, signing_key_file=str(tmp_path / "k"))
+    configured = dataclasses.replace(cfg, storage=storage)
+    assert command_key_path(configured) == tmp_path / "k"
