@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # uninstall.sh -- remove kiosk-agent: the service, the udev rules and the virtual environment.
-# The configuration (/etc/kiosk-agent, with the journal key), the journal (/var/lib/kiosk-agent) and
+# The configuration (/etc/kiosk-agent, with the journal and signing keys), the journal (/var/lib/kiosk-agent) and
 # the user and groups stay, so a reinstall picks up where it left off; --purge removes them too.
 # Re-runnable. See docs/install.md.
 set -euo pipefail
@@ -15,7 +15,7 @@ usage() {
 usage: $0 [--root DIR] [--purge]
 
   --root DIR   operate on the file system tree at DIR (default /)
-  --purge      also delete $CONF_DIR (configuration AND the journal key), $STATE_DIR (the journal:
+  --purge      also delete $CONF_DIR (configuration AND the journal and signing keys), $STATE_DIR (the journal:
                unsent transactions are lost), the unit's drop-ins, and the user and groups
   -h, --help   this text
 EOF
@@ -66,7 +66,7 @@ say "removed the service, the udev rules and $PREFIX"
 
 if ((PURGE)); then
     rm -rf "$R$CONF_DIR" "$R$STATE_DIR" "$R/etc/systemd/system/$UNIT.d"
-    say "purged $CONF_DIR (configuration and journal key) and $STATE_DIR (journal)"
+    say "purged $CONF_DIR (configuration, journal and signing keys) and $STATE_DIR (journal)"
     prefix=()
     [[ $ROOT == / ]] || prefix=(--prefix "$ROOT")
     if grep -q '^kiosk-agent:' "$R/etc/passwd" 2>/dev/null; then
@@ -89,7 +89,7 @@ if ((PURGE)); then
     rm -f "$R/etc/sysusers.d/kiosk-agent.conf"
     say "removed the user kiosk-agent and its groups"
 else
-    say "kept $CONF_DIR (configuration, journal key), $STATE_DIR (journal), the user kiosk-agent; --purge removes them"
+    say "kept $CONF_DIR (configuration, journal and signing keys), $STATE_DIR (journal), the user kiosk-agent; --purge removes them"
 fi
 
 if systemd_running; then

@@ -42,8 +42,8 @@ def run_inspect(cfg: AgentConfig, args: argparse.Namespace) -> int:
         try:
             report = inspect_direct(cfg, args.engineer, list(args.check))
         except KeyFileError as exc:
-            print(f"kiosk-agent: cannot read the journal or the signing key: {exc} (the daemon makes both on "
-                  f"its first start)", file=sys.stderr)
+            print(f"kiosk-agent: cannot read the journal or the signing key: {exc} (the installer makes "
+                  f"the signing key; run as root to read it)", file=sys.stderr)
             return EXIT_USAGE
     if args.out:
         html_path, json_path = report_paths(args.out)

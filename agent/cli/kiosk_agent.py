@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("devices", nargs="*")
     s.add_argument("--level", choices=["internal", "external", "interactive"], default="internal")
     s.add_argument("--step-timeout", type=float, default=60.0, help="seconds per interactive step")
+    s.add_argument("--out", help="write the whole signed report (JSON) here, for inspect --verify")
     i = sub.add_parser("inspect", help="the inspection report", parents=after)
     i.add_argument("--engineer", default="")
     i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")

@@ -125,3 +125,14 @@ def test_a_key_this_user_cannot_read_leaves_the_report_unsigned_and_says_so(shar
     assert "report UNSIGNED: cannot read the signing key" in r.stdout and "Permission denied" in r.stdout
     assert "ALL PASS" in r.stdout
     assert not (state / "signing.key").exists()
+
+
+def test_selftest_out_as_the_engineer_types_it(folder: Path) -> None:
+    """``kiosk-agent selftest --out FILE`` (the parser knows ``--out``), then ``inspect --verify FILE``."""
+    key = _key(folder / "signing.key")
+    cfg = _config(folder, folder)
+    out = folder / "typed.json"
+    r = _cli("-c", str(cfg.source), "selftest", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _cli("inspect", "--verify", str(out), "--fingerprint", signing_fingerprint(key))
+    assert r.returncode == 0 and "valid signature" in r.stdout, r.stdout + r.stderr
