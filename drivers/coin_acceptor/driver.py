@@ -119,6 +119,8 @@ class CcTalkCoinDriver(DeviceDriver):
         #: fault code -> (fault, monotonic time it expires)
         self._alarms: dict[str, tuple[Fault, float]] = {}
         self._credit_pending: str | None = None
+        #: the last coin journalled (shown in the status detail, so in the health document)
+        self.last_credit: dict[str, Any] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def line_settings(self) -> dict[str, Any]:
@@ -203,8 +205,8 @@ class CcTalkCoinDriver(DeviceDriver):
         events, lost = buffer.since(state.counter)
         if lost:
             first = events[0][0] if events else buffer.counter
-            self._journal("coin_reconcile", {"reason": "events_lost", "lost": lost, "from_counter": state.counter,
-                                             "to_counter": first, "coin_id": None})
+            if not self._reconcile("events_lost", lost, state.counter, first):
+                return
             self._raise(FAULT_EVENTS_LOST, f"{lost} coin events lost (counter {state.counter} -> {first})")
             self._move_to((first - 2) % 255 + 1 if events else buffer.counter)
         for counter, event in events:
@@ -221,14 +223,15 @@ class CcTalkCoinDriver(DeviceDriver):
         if previous is not None and previous.counter == 0 and buffer.counter == 0:
             return
         if previous is None and buffer.counter:
-            self._journal("coin_reconcile", {"reason": "unknown_baseline", "lost": steps(0, buffer.counter),
-                                             "from_counter": 0, "to_counter": buffer.counter, "coin_id": None})
+            if not self._reconcile("unknown_baseline", steps(0, buffer.counter), 0, buffer.counter):
+                return
         elif previous is not None:  # counter back at 0: the acceptor was reset or power cycled
             self.count("device_resets")
             log.warning("coin_acceptor_counter_reset", previous=previous.counter)
             self._apply_inhibits()
         self.state = CounterState(serial, new_session(), 0, buffer.counter)
         self._save()
+        self._credit_pending = None
 
     def _move_to(self, counter: int) -> None:
         state = self.state
@@ -249,30 +252,35 @@ class CcTalkCoinDriver(DeviceDriver):
         return hashlib.sha256(f"{state.session}:{lap}:{counter}".encode()).hexdigest()[:32]
 
     def _credit(self, counter: int, event: CoinCredit) -> bool:
-        coin = self.coins.get(event.position)
+        coin_id, coin = self.coin_id(counter), self.coins.get(event.position)
         value = self.values().get(event.position)
-        data: dict[str, Any] = {"coin_id": self.coin_id(counter), "coin_position": event.position,
-                                "coin_code": coin.text if coin else "", "sorter": event.sorter,
-                                "event_counter": counter}
-        if value is None:
-            kind = "coin_reconcile"
-            data = {"reason": "unknown_coin", "lost": 0, "from_counter": counter, "to_counter": counter,
-                    "coin_id": data["coin_id"]}
-        else:
-            kind = "coin_credited"
-            data.update(value_fen=value, currency=self.currency)
         try:
-            self.ctx.emit(kind, data)
+            if value is None:  # a credit for a position with no value: journalled, never credited
+                self.ctx.emit("coin_reconcile", {"reason": "unknown_coin", "lost": 0, "from_counter": counter,
+                                                 "to_counter": counter, "coin_id": coin_id})
+            else:
+                self.ctx.emit("coin_credited", {
+                    "coin_id": coin_id, "value_fen": value, "currency": self.currency, "coin_position": event.position,
+                    "coin_code": coin.text if coin else "", "sorter": event.sorter, "event_counter": counter})
         except Exception as exc:  # the journal refused: do not move past it, read it again
-            log.error("coin_event_not_journalled", error=repr(exc), coin_id=data["coin_id"])
-            self._credit_pending = f"coin {data['coin_id']} not journalled yet: {exc}"
+            log.error("coin_event_not_journalled", error=repr(exc), coin_id=coin_id)
+            self._credit_pending = f"coin {coin_id} not journalled yet: {exc}"
             return False
-        self.count("coins_accepted" if kind == "coin_credited" else "coins_reconciled")
+        self.count("coins_accepted" if value is not None else "coins_reconciled")
+        if value is not None:
+            self.last_credit = {"coin_id": coin_id, "value_fen": value, "event_counter": counter}
         return True
 
-    def _journal(self, kind: str, data: dict[str, Any]) -> None:
-        log.warning(kind, **data)
-        self.ctx.emit(kind, data)
+    def _reconcile(self, reason: str, lost: int, from_counter: int, to_counter: int) -> bool:
+        log.warning("coin_reconcile", reason=reason, lost=lost, from_counter=from_counter, to_counter=to_counter)
+        try:
+            self.ctx.emit("coin_reconcile", {"reason": reason, "lost": lost, "from_counter": from_counter,
+                                             "to_counter": to_counter, "coin_id": None})
+        except Exception as exc:  # read again at the next poll, like a credit
+            log.error("coin_event_not_journalled", error=repr(exc), reason=reason)
+            self._credit_pending = f"coin_reconcile ({reason}) not journalled yet: {exc}"
+            return False
+        return True
 
     def _error(self, code: int) -> None:
         cls = error_class(code)
@@ -302,7 +310,8 @@ class CcTalkCoinDriver(DeviceDriver):
         if self._credit_pending:
             faults.append(alarm(FAULT_CREDIT_PENDING, self._credit_pending))
         detail = {"accepting": self.wants_accepting and not faults, "enabled": self.wants_accepting,
-                  "event_counter": counter, "self_check": self.self_check_code, **self.identity}
+                  "event_counter": counter, "self_check": self.self_check_code, "last_credit": self.last_credit,
+                  "coins_accepted": self.counters().get("coins_accepted", 0), **self.identity}
         return DeviceStatus(state_of(faults), tuple(faults), detail)
 
     # -- operations and self-test -----------------------------------------------------------------
