@@ -36,7 +36,7 @@ def run(driver: CcTalkCoinDriver, level: SelftestLevel) -> SelftestResult:
             status = driver._refresh()
             return result(SelftestOutcome.PASS if not status.faults else SelftestOutcome.FAIL,
                           "; ".join(f.text for f in status.faults), action=status.action,
-                          coins=driver.values(), **driver.identity)
+                          coins={str(k): v for k, v in driver.values().items()}, **driver.identity)
         code = driver.self_check()
     except DriverError as exc:
         return result(SelftestOutcome.FAIL, str(exc), action=Action.CHECK_CONNECTION)

@@ -252,6 +252,7 @@ def test_selftest_levels(rig: CoinRig) -> None:
     assert rig.driver.selftest(SelftestLevel.INTERNAL).result is SelftestOutcome.PASS
     external = rig.driver.selftest(SelftestLevel.EXTERNAL)
     assert external.result is SelftestOutcome.PASS and external.details["manufacturer"] == "SIM"
+    assert external.details["coins"] == {"1": 10, "2": 50, "3": 100}  # string keys: the API's JSON needs them
     assert rig.driver.selftest(SelftestLevel.INTERACTIVE).result is SelftestOutcome.SKIP
     rig.peer.set_fault("jam", True)
     failed = rig.driver.selftest(SelftestLevel.INTERNAL)
