@@ -26,6 +26,9 @@ acknowledgement, so that saved counter is the acknowledgement:
   as the starting point, and a non-zero counter there is journalled as ``coin_reconcile``
   (reason ``unknown_baseline``), never credited.
 
+While accepting, the driver asks to be polled every ``ACCEPTING_POLL_INTERVAL_S`` (the buffer
+holds five events); disabled, at the configured interval.
+
 Options (``[devices.NAME.options]``): ``state_file`` (absolute path), ``coin_values`` (coin
 position -> value in minor units, overrides the values read from the coin ids), ``currency``
 (default ``CNY``), ``address`` (default 2), ``alarm_hold_s`` (default 300).
@@ -70,7 +73,11 @@ from drivers.coin_acceptor.store import CounterState, CounterStore
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["CcTalkCoinDriver"]
+__all__ = ["ACCEPTING_POLL_INTERVAL_S", "CcTalkCoinDriver"]
+
+#: the poll interval while coins are accepted: the acceptor buffers only five events, and a
+#: customer can drop coins faster than one a second
+ACCEPTING_POLL_INTERVAL_S = 0.2
 
 
 def _coin_values_ok(value: Any) -> bool:
@@ -177,6 +184,12 @@ class CcTalkCoinDriver(DeviceDriver):
         ack(self.exchange(Header.MODIFY_INHIBIT_STATUS, mask))
 
     # -- polling ----------------------------------------------------------------------------------
+    @property
+    def poll_interval_s(self) -> float:
+        if self.wants_accepting:
+            return min(ACCEPTING_POLL_INTERVAL_S, self.spec.poll_interval_s)
+        return super().poll_interval_s
+
     def poll(self) -> DeviceStatus:
         with self.lock:
             return self._refresh()

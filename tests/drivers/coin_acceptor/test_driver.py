@@ -241,10 +241,12 @@ def test_a_line_without_echo_works_the_same(make_rig: Callable[..., CoinRig]) ->
     assert rig.driver.link is not None and rig.driver.link.echoes == 0 and rig.driver.link.no_echo > 0
 
 
-def test_disable_inhibits_every_coin(rig: CoinRig) -> None:
+def test_disable_inhibits_every_coin_and_slows_the_polls(rig: CoinRig) -> None:
     assert rig.peer.enabled == frozenset({1, 2, 3})
+    assert rig.driver.poll_interval_s == 0.2  # five buffered events: poll fast while coins come in
     out = rig.driver.operation("disable", {})
     assert rig.peer.enabled == frozenset() and out["enabled"] is False
+    assert rig.driver.poll_interval_s == rig.driver.spec.poll_interval_s
 
 
 # -- self-test and options -----------------------------------------------------------------------------
