@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from drivers.coin_acceptor.constants import ADDR_COIN_ACCEPTOR, ADDR_HOST, BUFFER_EVENTS, Header
-from drivers.coin_acceptor.frames import Frame, new_decoder
+from drivers.coin_acceptor.frames import Checksum, Frame, new_decoder
 from drivers.coin_acceptor.messages import (
     CoinCredit,
     CoinError,
@@ -51,13 +51,15 @@ class CoinAcceptorPeer(DevicePeer):
     device_faults: ClassVar[tuple[str, ...]] = ("jam", "fraud", "self_check_fault")
     actions: ClassVar[tuple[str, ...]] = ("insert_coin", "error", "power_cycle")
 
-    def __init__(self, seed: int = 0, *, echo: bool = True, coins: dict[int, str] | None = None,
+    def __init__(self, seed: int = 0, *, echo: bool = True, checksum: Checksum = Checksum.SIMPLE,
+                 coins: dict[int, str] | None = None,
                  serial: int = 0x123456, manufacturer: str = "SIM", product: str = "CCTALK-COIN") -> None:
         super().__init__(seed)
         self.echo = echo
         self.coins = dict(DEFAULT_COINS if coins is None else coins)
         self.serial, self.manufacturer, self.product = serial, manufacturer, product
-        self._decoder = new_decoder(ADDR_COIN_ACCEPTOR, implied_src=ADDR_HOST)
+        self.checksum = checksum
+        self._decoder = new_decoder(ADDR_COIN_ACCEPTOR, checksum, implied_src=ADDR_HOST)
         self.device_fault_set: set[str] = set()
         self.counter = 0
         self.buffer: deque[CoinCredit | CoinError] = deque(maxlen=BUFFER_EVENTS)
@@ -83,7 +85,7 @@ class CoinAcceptorPeer(DevicePeer):
             self.requests += 1
             self.headers.append(frame.header)
             header, payload = self._handle(frame)
-            out.append(Frame(ADDR_HOST, ADDR_COIN_ACCEPTOR, header, payload).encode())
+            out.append(Frame(ADDR_HOST, ADDR_COIN_ACCEPTOR, header, payload).encode(self.checksum))
         return out
 
     def _handle(self, frame: Frame) -> tuple[int, bytes]:

@@ -31,7 +31,8 @@ holds five events); disabled, at the configured interval.
 
 Options (``[devices.NAME.options]``): ``state_file`` (absolute path), ``coin_values`` (coin
 position -> value in minor units, overrides the values read from the coin ids), ``currency``
-(default ``CNY``), ``address`` (default 2), ``alarm_hold_s`` (default 300).
+(default ``CNY``), ``address`` (default 2), ``alarm_hold_s`` (default 300), ``checksum``
+(``simple``, the default, or ``crc16`` for units set to the CRC-16 frame).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ import structlog
 from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
 from drivers.base.errors import DeviceRefused, DriverError, TransportError, UnsupportedCommand
 from drivers.base.health import DeviceState, DeviceStatus, Fault, SelftestLevel, SelftestResult
-from drivers.base.options import Option, in_range, positive
+from drivers.base.options import Option, in_range, one_of, positive
 from drivers.coin_acceptor import selftest as _selftest
 from drivers.coin_acceptor.constants import ADDR_COIN_ACCEPTOR, BAUDRATE, ERROR_NAMES, ErrorClass, Header, error_class
+from drivers.coin_acceptor.frames import Checksum
 from drivers.coin_acceptor.health import (
     FAULT_COIN_ERROR,
     FAULT_CREDIT_PENDING,
@@ -104,6 +106,7 @@ class CcTalkCoinDriver(DeviceDriver):
         "currency": Option(str, lambda v: len(v) == 3 and v.isalpha() and v.isupper(), "an ISO 4217 code"),
         "address": Option(int, in_range(2, 255), "must be 2..255"),
         "alarm_hold_s": Option(float, positive, "must be > 0"),
+        "checksum": Option(str, one_of("simple", "crc16"), "one of simple, crc16"),
     }
     options_list_known = True
 
@@ -113,6 +116,7 @@ class CcTalkCoinDriver(DeviceDriver):
         self.address = int(opts.get("address", ADDR_COIN_ACCEPTOR))
         self.currency = str(opts.get("currency", "CNY"))
         self.alarm_hold_s = float(opts.get("alarm_hold_s", 300.0))
+        self.checksum = Checksum(opts.get("checksum", "simple"))
         self._configured_values = {int(k): int(v) for k, v in dict(opts.get("coin_values", {})).items()}
         self.store = CounterStore(opts["state_file"]) if opts.get("state_file") else None
         self.link: CcTalkLink | None = None
@@ -139,7 +143,7 @@ class CcTalkCoinDriver(DeviceDriver):
             transport = self.new_transport(self.line_settings())
             transport.open()
             self.link = CcTalkLink(transport, self.address, clock=self.ctx.clock, timeout_s=self.spec.timeout_s,
-                                   count=self.count, log=log)
+                                   count=self.count, log=log, checksum=self.checksum)
             self.ready = False
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from drivers.base.clock import Clock
 from drivers.base.errors import DeviceTimeout, FrameError, TransportError
 from drivers.base.io import Deadline, Transport, read_until
 from drivers.coin_acceptor.constants import ADDR_HOST
-from drivers.coin_acceptor.frames import EchoFilter, Frame, new_decoder
+from drivers.coin_acceptor.frames import Checksum, EchoFilter, Frame, new_decoder
 from drivers.coin_acceptor.messages import request
 
 __all__ = ["INTER_BYTE_S", "CcTalkLink"]
@@ -32,14 +32,15 @@ class CcTalkLink:
     """Request/answer exchanges with the device at ``address`` (not thread-safe: the driver locks)."""
 
     def __init__(self, transport: Transport, address: int, *, clock: Clock, timeout_s: float,
-                 count: Callable[[str], None], log: Any) -> None:
+                 count: Callable[[str], None], log: Any, checksum: Checksum = Checksum.SIMPLE) -> None:
         self.transport = transport
         self.address = address
         self.clock = clock
         self.timeout_s = timeout_s
         self._count = count
         self._log = log
-        self.decoder = new_decoder(ADDR_HOST)
+        self.checksum = checksum
+        self.decoder = new_decoder(ADDR_HOST, checksum, implied_src=address)
         #: requests whose echo was seen / whose echo was absent (the line has no echo)
         self.echoes = 0
         self.no_echo = 0
@@ -51,7 +52,7 @@ class CcTalkLink:
         Raises:
             DeviceTimeout, FrameError, TransportError: see the module docstring.
         """
-        raw = request(header, data, dest=self.address).encode()
+        raw = request(header, data, dest=self.address).encode(self.checksum)
         garbled = 0
         for attempt in range(retries + 1):
             self._drain()

@@ -13,6 +13,7 @@ import pytest
 from drivers.base.errors import DeviceRefused, DeviceTimeout, FrameError, TransportError
 from drivers.base.health import Action, DeviceState, SelftestLevel, SelftestOutcome
 from drivers.coin_acceptor.driver import CcTalkCoinDriver
+from drivers.coin_acceptor.frames import Checksum
 from simulators.coin_acceptor import CoinAcceptorPeer
 from tests.drivers.coin_acceptor.conftest import CoinRig
 
@@ -241,6 +242,15 @@ def test_a_line_without_echo_works_the_same(make_rig: Callable[..., CoinRig]) ->
     assert rig.driver.link is not None and rig.driver.link.echoes == 0 and rig.driver.link.no_echo > 0
 
 
+def test_a_crc16_acceptor(make_rig: Callable[..., CoinRig]) -> None:
+    rig = make_rig(CoinAcceptorPeer(checksum=Checksum.CRC16), checksum="crc16")
+    rig.driver.operation("enable", {})
+    rig.peer.act("insert_coin", ["1"])
+    rig.driver.poll()
+    assert [c["value_fen"] for c in credits(rig)] == [100]
+    assert rig.peer.headers[:2] == [254, 242]  # the simulator decodes only CRC-16 frames: it understood them
+
+
 def test_disable_inhibits_every_coin_and_slows_the_polls(rig: CoinRig) -> None:
     assert rig.peer.enabled == frozenset({1, 2, 3})
     assert rig.driver.poll_interval_s == 0.2  # five buffered events: poll fast while coins come in
@@ -266,5 +276,6 @@ def test_selftest_levels(rig: CoinRig) -> None:
 def test_options_are_checked() -> None:
     assert CcTalkCoinDriver.check_options({"state_file": "/var/lib/kiosk/coin.state", "coin_values": {"1": 10}}) == []
     problems = CcTalkCoinDriver.check_options({"state_file": "rel", "coin_values": {"17": 1}, "address": 1,
-                                               "currency": "yuan", "bogus": 1})
-    assert [p.split(":")[0] for p in problems] == ["bogus", "state_file", "coin_values", "currency", "address"]
+                                               "currency": "yuan", "bogus": 1, "checksum": "crc8"})
+    assert [p.split(":")[0] for p in problems] == ["bogus", "state_file", "coin_values", "currency", "address",
+                                                   "checksum"]
