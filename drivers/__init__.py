@@ -27,6 +27,7 @@ DRIVERS: dict[tuple[str, str], str] = {
     ("barcode_scanner", "serial"): "drivers.barcode_scanner.driver:SerialScannerDriver",
     ("camera", "v4l2"): "drivers.camera.driver:CameraDriver",
     ("touch_screen", "input"): "drivers.touch_screen.driver:TouchScreenDriver",
+    ("coin_acceptor", "cctalk"): "drivers.coin_acceptor.driver:CcTalkCoinDriver",
 }
 
 #: The driver used when a device section names only its class.

@@ -13,6 +13,7 @@ PEERS: dict[str, str] = {
     "bill_acceptor": "simulators.bill_acceptor_id003:Id003Peer",
     "card_reader": "simulators.card_reader:CardReaderPeer",
     "barcode_scanner": "simulators.barcode_scanner:ScannerPeer",
+    "coin_acceptor": "simulators.coin_acceptor:CoinAcceptorPeer",
 }
 
 #: bill-acceptor wire protocol -> peer (``kiosk-sim run --bill-protocol``); "id003" is the default
@@ -35,6 +36,7 @@ DEVICE_NAMES: dict[str, str] = {
     "bill_acceptor": "bill_acceptor",
     "card_reader": "card_reader",
     "scanner": "barcode_scanner",
+    "coin_acceptor": "coin_acceptor",
 }
 
 
