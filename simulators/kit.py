@@ -62,6 +62,8 @@ class SimulatorKit:
                 out[name]["baudrate"] = int(peer.line["baudrate"])
             if getattr(peer, "driver_options", None):  # e.g. the CRT-310's link = "crt310"
                 out[name]["options"] = dict(peer.driver_options)
+            if peer.device_class == "coin_acceptor":  # where the driver keeps its place in the event buffer
+                out[name].setdefault("options", {})["state_file"] = str((self.workdir / f"{name}.state").resolve())
         return out
 
     def set_fault(self, name: str, fault: str, on: bool) -> None:

@@ -39,9 +39,11 @@ def test_run_writes_a_valid_agent_config_and_serves_control(running):
     config = load_config(cfg)
     assert config.mqtt.port == 18999 and config.storage.path.startswith(str(state))
     doc = tomllib.loads(cfg.read_text())
-    assert set(doc["devices"]) <= {"id_reader", "printer", "bill_acceptor", "card_reader", "scanner"}
+    assert set(doc["devices"]) <= {"id_reader", "printer", "bill_acceptor", "card_reader", "scanner", "coin_acceptor"}
     for name, dev in doc["devices"].items():
         assert Path(dev["port"]).is_symlink(), name
+    if "coin_acceptor" in doc["devices"]:  # its place in the acceptor's event buffer survives an agent restart
+        assert Path(doc["devices"]["coin_acceptor"]["options"]["state_file"]).parent == state.resolve()
     status = json.loads(_sim(state, "status").stdout)
     assert set(status) == set(doc["devices"])
     if "printer" in status:
