@@ -262,13 +262,15 @@ def open_bench(target: Target, mode: str, *, tmp: Path, ask: Prompt | None = Non
 
 # -- the simulated engineer: what a person at the kiosk does when the driver asks -----------------------
 def _insert_note_when_enabled(bench: Bench, message: str) -> None:
-    """A customer's note goes in once the host has enabled acceptance (after the next request)."""
+    """A customer's note goes in once the host has enabled acceptance (after a request)."""
     assert isinstance(bench.link, LoopbackPeerLink) and bench.peer is not None
     peer, driver, done = bench.peer, bench.driver, []
 
     def customer() -> None:
-        if not done and getattr(driver, "wants_accepting", False) and getattr(driver, "is_idle", False):
-            done.append(peer.act("insert_note", ["10"]))
+        if not done and getattr(driver, "wants_accepting", False):
+            taken = peer.act("insert_note", ["10"])
+            if taken.get("accepted") is not False:  # an inhibited acceptor refuses it: try after the next request
+                done.append(taken)
 
     bench.link.after_request.append(customer)
 

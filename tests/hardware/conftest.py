@@ -28,10 +28,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     chosen: Target | None = metafunc.config.stash.get(HARDWARE_TARGET, None)
     targets = [chosen] if chosen is not None else list(SIMULATED)
-    only = [m.args for m in metafunc.definition.iter_markers("device_classes")]
-    if only:
-        targets = [t for t in targets if t.device_class in only[0]]
-    metafunc.parametrize("target", targets, ids=[t.id for t in targets])
+    marker = metafunc.definition.get_closest_marker("device_classes")
+    params = [pytest.param(t, id=t.id) for t in targets]
+    if marker is not None:
+        names = marker.args[0]
+        params = [pytest.param(t, id=t.id, marks=() if t.device_class in names else pytest.mark.skip(
+            reason=f"a check for {', '.join(names)} only")) for t in targets]
+        if chosen is None:
+            params = [p for p in params if not p.marks]
+    metafunc.parametrize("target", params)
 
 
 @contextlib.contextmanager
