@@ -102,6 +102,7 @@ def test_interactive_selftest(engineer: Bench) -> None:
     """The driver's own interactive self-test: insert a note (it is stacked and credited), scan the code
     shown, place an ID card, or read the check code off the printed test slip."""
     device = engineer
+    device.sensitive = device.target.device_class == "id_reader"  # the card's identity crosses the wire
     device.driver.open()
     device.settle()
     result = device.driver.selftest(SelftestLevel.INTERACTIVE)
@@ -110,6 +111,8 @@ def test_interactive_selftest(engineer: Bench) -> None:
     assert result.result is SelftestOutcome.PASS, f"{result.reason} (code {result.code})"
     if device.target.device_class == "bill_acceptor":
         assert [e["note_id"] for e in device.events.of("note_stacked")], device.events.kinds()
+    if device.sensitive:
+        assert "bytes withheld" in device.wire()
 
 
 @pytest.mark.device_classes(["card_reader"])
