@@ -73,12 +73,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --device-url the tests of tests/hardware carry the ``hardware`` marker (so ``-m hardware`` selects
+    """With --device-url the device tests of tests/hardware carry the ``hardware`` marker (so ``-m hardware`` selects
     them, and nothing else); without it they carry none and run in every default run, on the simulators.
     Runs before the ``-m`` deselection."""
     if HARDWARE_TARGET not in config.stash:
         return
     root = Path(__file__).resolve().parent / "hardware"
-    for item in items:
-        if root in Path(str(item.path)).resolve().parents:
+    for item in items:  # the tests of the unit (a ``target``), not those of the harness itself
+        if root in Path(str(item.path)).resolve().parents and "target" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.hardware)

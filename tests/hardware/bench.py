@@ -169,6 +169,8 @@ def _real_factory(usb_backend: Any = None) -> TransportFactory:
 
 Prompt = Callable[[str], Any]
 
+#: how long a unit may take from power-up to ready (a bill acceptor's RESET: 15 s, as its self-test allows)
+SETTLE_S = 20.0
 #: in a sensitive trace, a read longer than this is not shown (status replies are shorter)
 WITHHELD_OVER = 32
 
@@ -199,13 +201,13 @@ class Bench:
     def hardware(self) -> bool:
         return self.mode == "hardware"
 
-    def settle(self, polls: int = 40) -> DeviceStatus:
+    def settle(self, within_s: float = SETTLE_S) -> DeviceStatus:
         """Poll until the device is past its power-up / initialisation (a bill acceptor's RESET and
-        settings); the last status. Raises the driver's error when it does not answer."""
+        settings, which a real unit may take seconds over); the last status. Raises the driver's error
+        when it does not answer."""
         status = self.driver.poll()
-        for _ in range(polls):
-            if not getattr(self.driver, "starting", False):
-                break
+        deadline = self.clock.monotonic() + within_s
+        while getattr(self.driver, "starting", False) and self.clock.monotonic() < deadline:
             self.clock.sleep(0.2)
             status = self.driver.poll()
         return status

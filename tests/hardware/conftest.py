@@ -63,7 +63,10 @@ def _driver_log() -> Iterator[list[dict[str, Any]]]:
 def _ask(config: pytest.Config) -> Any:
     """On hardware: the engineer answers at the terminal (only with -s; else interactive tests skip)."""
     def ask(message: str) -> str:
-        return input(f"\n>>> {message}\n>>> press Enter when done (or type the answer asked for): ")
+        try:
+            return input(f"\n>>> {message}\n>>> press Enter when done (or type the answer asked for): ")
+        except EOFError:
+            pytest.skip("interactive: nobody at the terminal to answer (stdin closed)")
     return ask
 
 

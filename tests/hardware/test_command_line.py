@@ -1,6 +1,7 @@
 """The hardware mode as an engineer types it: ``pytest tests/hardware -m hardware --device-url URL
 --device-class CLASS``, run here against a simulator served on a real pty and on TCP (the simulator
-plays the "real" unit; the run cannot tell), and the usage errors for what cannot work."""
+plays the "real" unit; the run cannot tell), and the usage errors for what cannot work. These tests use no
+``target``, so a hardware run (``-m hardware``) deselects them."""
 
 from __future__ import annotations
 
@@ -15,15 +16,9 @@ import pytest
 from simulators.base.link import PtyLink, TcpLink
 from simulators.registry import peer_class
 from tests.conftest import _selects_hardware
-from tests.hardware.bench import HARDWARE_TARGET, hardware_target, open_bench
+from tests.hardware.bench import hardware_target, open_bench
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _not_on_hardware(request: pytest.FixtureRequest) -> None:
-    if HARDWARE_TARGET in request.config.stash:
-        pytest.skip("checks of the hardware mode itself, not of the unit")
 
 
 def run_pytest(*args: str) -> subprocess.CompletedProcess[str]:
