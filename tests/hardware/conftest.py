@@ -60,18 +60,16 @@ def _driver_log() -> Iterator[list[dict[str, Any]]]:
         structlog.configure(processors=processors, wrapper_class=saved["wrapper_class"])
 
 
-def _ask(config: pytest.Config) -> Any:
-    """On hardware: the engineer answers at the terminal (only with -s; else interactive tests skip)."""
-    def ask(message: str) -> str:
-        try:
-            return input(f"\n>>> {message}\n>>> press Enter when done (or type the answer asked for): ")
-        except EOFError:
-            pytest.skip("interactive: nobody at the terminal to answer (stdin closed)")
-    return ask
+def _ask(message: str) -> str:
+    """On hardware: the engineer answers at the terminal (the ``engineer`` fixture asks only with -s)."""
+    try:
+        return input(f"\n>>> {message}\n>>> press Enter when done (or type the answer asked for): ")
+    except EOFError:
+        pytest.skip("interactive: nobody at the terminal to answer (stdin closed)")
 
 
 def _bench(request: pytest.FixtureRequest, target: Target, mode: str, tmp_path: Path) -> Iterator[Bench]:
-    ask = _ask(request.config) if target.url is not None else None
+    ask = _ask if target.url is not None else None
     with _driver_log() as log:
         bench = open_bench(target, "hardware" if target.url is not None else mode, tmp=tmp_path, ask=ask)
         bench.log = log
