@@ -111,6 +111,10 @@ SKIPPED: list[tuple[str, str]] = [
     (r"^bash scripts/bootstrap.sh", "runs apt-get and pip on this machine; .ci/run runs it on every CI run, "
                                     "and the demo runs in tests/cli/test_both_forms.py::test_demo_in_both_forms"),
     (r"^(sudo )?\.venv/bin/python -m pytest", "the test suite itself"),
+    (r"^\.venv/bin/pytest tests/hardware -m hardware -rA --device-url ",
+     "needs the real unit plugged in; the same tests run against every simulated class in every run "
+     "(tests/hardware/), and tests/hardware/test_command_line.py::test_a_printer_on_a_serial_port runs this "
+     "command against a simulated printer on a pty"),
     (r"^sudo \./scripts/(un)?install\.sh", "changes this machine's / (users, /opt, /etc); tests/test_systemd_unit.py "
                                            "runs install.sh and uninstall.sh into throwaway roots and a chroot"),
     (r"^pip wheel -w wheels/", "needs the package index; install.sh --wheel-dir is not run by a test"),
