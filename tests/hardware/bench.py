@@ -83,6 +83,7 @@ SIMULATED: tuple[Target, ...] = (
     Target("card_reader", "crt", {"link": "crt310"}, card_protocol="crt310"),
     Target("id_reader", "sam"),
     Target("barcode_scanner", "serial"),
+    Target("coin_acceptor", "cctalk"),
 )
 
 

@@ -87,6 +87,10 @@ def test_identity_where_the_protocol_reports_one(device: Bench) -> None:
             pytest.skip("supports_commands = false: the scanner cannot be asked (REVINF)")
         identity = driver.identify()  # type: ignore[attr-defined]
         assert identity, "REVINF answered with no `key: value` line"
+    elif cls == "coin_acceptor":
+        device.settle()  # the driver asks once the unit answers (ccTalk 246, 244, 242)
+        identity = driver.identity  # type: ignore[attr-defined]
+        assert all(identity.get(k) for k in ("manufacturer", "product", "serial")), identity
     elif cls == "id_reader":
         result = driver.selftest(SelftestLevel.INTERNAL)
         identity = result.details.get("sam_id")

@@ -146,7 +146,8 @@ def test_a_mute_unit_is_a_timeout_not_a_status(simulator_only: Bench) -> None:
 
 #: a device fault the simulator makes, and the fault code the status must then carry
 FAULTS = {"receipt_printer": ("paper_out", "paper_out"), "bill_acceptor": ("cassette_full", "cassette_full"),
-          "card_reader": ("card_jam", "card_jam"), "id_reader": ("sam_failure", "sam_failure")}
+          "card_reader": ("card_jam", "card_jam"), "id_reader": ("sam_failure", "sam_failure"),
+          "coin_acceptor": ("jam", "coin_jam")}
 
 
 def test_a_device_fault_shows_in_the_status_within_two_polls(simulator_only: Bench) -> None:

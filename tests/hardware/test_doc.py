@@ -27,4 +27,5 @@ def test_the_doc_names_every_device_check_and_only_those() -> None:
 
 def test_every_documented_class_command_names_a_class_the_suite_takes() -> None:
     classes = set(re.findall(r"--device-class (\w+)", SECTION))
-    assert classes == {"receipt_printer", "bill_acceptor", "card_reader", "id_reader", "barcode_scanner"}
+    assert classes == {"receipt_printer", "bill_acceptor", "card_reader", "id_reader", "barcode_scanner",
+                       "coin_acceptor"}
