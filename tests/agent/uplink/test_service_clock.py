@@ -95,9 +95,12 @@ def test_health_is_republished_when_the_injected_clock_passes_the_interval(
         assert outage["data"]["duration_s"] == 0.0  # on the fake clock, no time passed before the CONNACK
     finally:
         up.stop()
+    # the broker hands the shutdown status on to the recorder after stop() returns: wait for it
+    last = rec.wait_for(lambda m: m.topic.endswith("/up/status") and m.json().get("reason") == "shutdown", 10).json()
+    assert last["state"] == "offline"
+    assert last["ts"] == "2026-01-01T00:05:01.000Z"  # stamped on the injected wall clock
     status = [m.json() for m in rec.messages("kiosk/v1/S/T-CLK/up/status")]
     assert [(s["state"], s.get("reason")) for s in status][-1] == ("offline", "shutdown")
-    assert status[-1]["ts"] == "2026-01-01T00:05:01.000Z"  # stamped on the injected wall clock
 
 
 class _Running:
