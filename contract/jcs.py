@@ -1,4 +1,9 @@
-"""RFC 8785 JSON Canonicalization Scheme (JCS) for the JSON the agent emits and the fleet signs.
+"""RFC 8785 JSON Canonicalization Scheme (JCS) for the fleet: the canonical form a fleet signs its
+commands over (contract/README.md, "Signed commands").
+
+The terminal holds the same algorithm as agent/runtime/jcs.py: the contract is what a fleet needs
+without the agent, and the agent never imports the contract, so each side has its copy and
+tests/contract/test_jcs_copies.py holds them byte-for-byte equal on generated JSON.
 
 https://www.rfc-editor.org/rfc/rfc8785 : objects with members sorted by the UTF-16 code units of
 their names (section 3.2.3), no whitespace, strings escaped as ECMAScript ``JSON.stringify`` does

@@ -142,13 +142,12 @@ def test_a_repeated_id_runs_once_across_a_restart(broker: Any, agent_factory: Ca
 
 def test_a_stale_command_is_refused(broker: Any, agent_factory: Callable[..., AgentProcess], terminal_id: str,
                                     fleet: Fleet) -> None:
-    agent = agent_factory(broker.port, terminal_id=terminal_id,
-                          sections={"commands": {"max_age_s": 60, "clock_skew_s": 5}}).start()
+    agent = agent_factory(broker.port, terminal_id=terminal_id).start()  # the defaults: 300 s, 300 s of skew
     _online(fleet, "probe")
     now = datetime.now(UTC)
-    old = build("health", {}, now=now - timedelta(minutes=10))
-    ahead = build("health", {}, now=now + timedelta(minutes=10))
-    expired = {**build("health", {}), "expires": timestamp(now - timedelta(minutes=1))}
+    old = build("health", {}, now=now - timedelta(minutes=15))
+    ahead = build("health", {}, now=now + timedelta(minutes=15))
+    expired = {**build("health", {}), "expires": timestamp(now - timedelta(minutes=10))}
     for cmd in (old, ahead, expired):
         result = fleet.call(cmd)
         assert not result["ok"] and result["error"]["code"] == "stale", result
