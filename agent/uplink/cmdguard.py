@@ -109,6 +109,11 @@ class CommandGuard:
             raise CommandError("stale", f"expired {(now - expires).total_seconds():.0f} s ago")
 
     def first_time(self, cmd_id: str, cmd: str) -> None:
-        if not self.claim(cmd_id, cmd):
+        try:
+            first = self.claim(cmd_id, cmd)
+        except Exception as exc:  # a full disk, a journal fault: never run what could not be recorded
+            log.error("command_id_not_recorded", id=cmd_id, error=str(exc))
+            raise CommandError("failed", f"the command's id could not be recorded, so it is not run: {exc}") from None
+        if not first:
             raise CommandError("duplicate", f"command {cmd_id} has already run on this terminal; "
                                             "it is not run again (use a fresh id per command)")

@@ -167,3 +167,13 @@ def test_an_unreadable_key_refuses_every_command(tmp_path: Path) -> None:
     result = rig.send(signed)
     assert _code(result) == "bad_signature" and "fleet_public_key" in result["error"]["message"]
     assert rig.runs == 0
+
+
+def test_an_id_that_cannot_be_recorded_is_not_run() -> None:
+    rig = Rig(CommandsConfig())
+
+    def broken(_cmd_id: str, _cmd: str) -> bool:
+        raise OSError(28, "No space left on device")
+    object.__setattr__(rig.guard, "claim", broken)
+    result = rig.send({"id": "n-1", "cmd": "health"})
+    assert _code(result) == "failed" and "not run" in result["error"]["message"] and rig.runs == 0
