@@ -16,6 +16,7 @@ fleet's config is the top-level ``configcheck`` package.
 from agent.config.model import (
     AgentConfig,
     ApiConfig,
+    CommandsConfig,
     LogConfig,
     MqttConfig,
     OfflineLimit,
@@ -24,7 +25,7 @@ from agent.config.model import (
     TerminalConfig,
 )
 from agent.config.parse import DEFAULT_PATH, ENV_VAR, load_config, parse_config, resolve_path
-from agent.config.report import all_problems, config_warnings, seal_problems
+from agent.config.report import all_problems, command_key_problems, config_warnings, seal_problems
 from configcheck import ConfigError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ENV_VAR",
     "AgentConfig",
     "ApiConfig",
+    "CommandsConfig",
     "ConfigError",
     "LogConfig",
     "MqttConfig",
@@ -40,6 +42,7 @@ __all__ = [
     "StorageConfig",
     "TerminalConfig",
     "all_problems",
+    "command_key_problems",
     "config_warnings",
     "load_config",
     "parse_config",

@@ -94,6 +94,28 @@ class SealConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandsConfig:
+    """What a fleet command on ``down/cmd`` must be to run (docs/mqtt.md, "Commands")."""
+
+    #: a command whose ``ts`` is older than this (plus ``clock_skew_s``) is refused as stale
+    max_age_s: float = 300.0
+    #: how far the terminal's clock may be from the fleet's: widens every time bound by this much
+    clock_skew_s: float = 300.0
+    #: refuse a command without ``ts`` (always so when ``fleet_public_key`` is set)
+    require_ts: bool = False
+    #: PEM Ed25519 public keys of the fleet; when set, every command must be signed by one of them
+    fleet_public_key: tuple[str, ...] = ()
+    #: executed command ids kept to answer a repeat with ``duplicate``: the newest this many ...
+    remember_ids: int = 10_000
+    #: ... and none older than this many days
+    remember_days: float = 30.0
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.fleet_public_key)
+
+
+@dataclass(frozen=True, slots=True)
 class OfflineLimit:
     """Ceilings for one payment method while the uplink is down (the practice of payment
     terminals: offline floor limits). None means no ceiling of that kind."""
@@ -115,6 +137,7 @@ class AgentConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     log: LogConfig = field(default_factory=LogConfig)
     seal: SealConfig = field(default_factory=SealConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
     devices: tuple[DeviceSpec, ...] = ()
     offline_limits: tuple[OfflineLimit, ...] = ()
     #: device name -> problems; such devices are disabled, not fatal

@@ -14,6 +14,7 @@ from typing import Any
 from agent.config.model import (
     AgentConfig,
     ApiConfig,
+    CommandsConfig,
     LogConfig,
     MqttConfig,
     SealConfig,
@@ -55,6 +56,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<memory>") -> AgentConf
         api=ApiConfig(**values.get("api", {})),
         log=LogConfig(**values.get("log", {})),
         seal=_seal(values.get("seal", {})),
+        commands=_commands(values.get("commands", {})),
         devices=devices,
         offline_limits=limits,
         device_problems=device_problems,
@@ -75,6 +77,10 @@ def _cross_checks(data: Mapping[str, Any], values: Mapping[str, dict[str, Any]],
         problems.append(f"mqtt.{tls[0]}: tls_cert and tls_key go together")
     if "tcp" in values.get("api", {}) and "token_file" not in values.get("api", {}):
         problems.append("api.tcp: a TCP listener needs api.token_file")
+    commands = CommandsConfig(**{**values.get("commands", {}), "fleet_public_key": ()})
+    if commands.remember_days * 86_400 < commands.max_age_s + 2 * commands.clock_skew_s:
+        problems.append("commands.remember_days: must cover commands.max_age_s + 2 x clock_skew_s (a command "
+                        "still fresh must still be remembered)")
     # the valid keys of each section over the defaults: the rules see what the daemon would run with
     storage = StorageConfig(**values.get("storage", {}))
     api = ApiConfig(**values.get("api", {}))
@@ -102,6 +108,11 @@ def _seal(values: Mapping[str, Any]) -> SealConfig:
     keys = values.get("fleet_public_key", [])
     return SealConfig(fleet_public_key=tuple(keys) if isinstance(keys, list) else (keys,),
                       allow_clear=values.get("allow_clear", False), kem=values.get("kem", "x25519"))
+
+
+def _commands(values: Mapping[str, Any]) -> CommandsConfig:
+    keys = values.get("fleet_public_key", [])
+    return CommandsConfig(**{**values, "fleet_public_key": tuple(keys) if isinstance(keys, list) else (keys,)})
 
 
 def load_config(path: str | Path) -> AgentConfig:

@@ -31,6 +31,20 @@ def seal_problems(cfg: AgentConfig) -> list[str]:
     return out
 
 
+def command_key_problems(cfg: AgentConfig) -> list[str]:
+    """Fatal: a ``[commands] fleet_public_key`` that cannot be read as an Ed25519 PEM public key."""
+    # Imported here, not at the top, for the reason seal_problems gives.
+    from agent.runtime.verify import TrustKeyError, load_trusted_key
+
+    out = []
+    for path in cfg.commands.fleet_public_key:
+        try:
+            load_trusted_key(path)
+        except TrustKeyError as exc:
+            out.append(f"commands.fleet_public_key: {exc}")
+    return out
+
+
 def config_warnings(cfg: AgentConfig) -> list[str]:
     """Settings that work but can lose or stall data on some brokers: ``config check`` prints
     them (and still succeeds), the daemon logs them at start."""
@@ -77,7 +91,7 @@ def all_problems(path: str | Path, warn: Callable[[str], None] | None = None) ->
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
             pass
         return problems
-    fatal = seal_problems(cfg) + file_problems(cfg.mqtt)
+    fatal = seal_problems(cfg) + command_key_problems(cfg) + file_problems(cfg.mqtt)
     if fatal:
         return fatal + [p for probs in cfg.device_problems.values() for p in probs]
     for warning in config_warnings(cfg):

@@ -14,6 +14,7 @@ from typing import Any
 from agent.config.checkers import Checker, boolean_value, host, hostport, integer, number, path_list, string
 from agent.config.model import (
     ApiConfig,
+    CommandsConfig,
     LogConfig,
     MqttConfig,
     OfflineLimit,
@@ -61,6 +62,10 @@ SECTIONS: dict[str, tuple[type, dict[str, Checker]]] = {
                         "format": string(choices=("auto", "json", "console"))}),
     "seal": (SealConfig, {"fleet_public_key": path_list, "allow_clear": boolean_value,
                           "kem": string(choices=("x25519", "mlkem768-x25519"))}),
+    "commands": (CommandsConfig, {"max_age_s": number(1, DAY_S), "clock_skew_s": number(0, DAY_S),
+                                  "require_ts": boolean_value, "fleet_public_key": path_list,
+                                  "remember_ids": integer(100, 10_000_000),
+                                  "remember_days": number(1, MAX_RETENTION_DAYS)}),
 }
 
 

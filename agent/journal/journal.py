@@ -8,7 +8,8 @@ uses:
 * outbox.py: a record's state machine, from queued to settled or dead, and pruning;
 * queries.py: records, one transaction's state, figures;
 * ledger.py: device intervals, health samples, counters and meta values (``Journal.ledger``);
-* jclock.py: the journal clock that ages are measured on.
+* jclock.py: the journal clock that ages are measured on;
+* cmdids.py: the ids of the fleet commands run, so a repeat is not run again.
 
 Nothing outside agent/journal/ sees the connection or the lock. The journal returns records;
 the uplink builds their MQTT documents (agent/uplink/payloads.py).
@@ -26,6 +27,7 @@ from typing import Any
 import structlog
 
 from agent.journal import meta
+from agent.journal.cmdids import CommandIds
 from agent.journal.db import JournalDb
 from agent.journal.errors import JournalError
 from agent.journal.jclock import META_KEY as JCLOCK_KEY
@@ -70,6 +72,7 @@ class Journal:
                               site=site, boot_id=boot_id, sealer=self.sealer,
                               clock_synced=clock_synced or (lambda: False))
         self._queries = Queries(self._db, clock=self.clock, jclock=self.jclock)
+        self._command_ids = CommandIds(self._db, self.clock)
         self.seal_problem = check_legacy_kid(self._db, LegacySealer(key), self.sealer)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -166,6 +169,16 @@ class Journal:
                      kind: str = "event") -> int:
         """Journal a device/terminal event (or, with kind="report", a self-test report)."""
         return self._writer.append_event(type_, data, device=device, kind=kind)
+
+    def claim_command(self, cmd_id: str, cmd: str, *, keep: int = 10_000, max_age_days: float = 30.0) -> bool:
+        """Durably record a fleet command as run; False when its id already was (see cmdids.py)."""
+        return self._command_ids.claim(cmd_id, cmd, keep=keep, max_age=timedelta(days=max_age_days))
+
+    def command_seen(self, cmd_id: str) -> bool:
+        return self._command_ids.seen(cmd_id)
+
+    def command_ids_count(self) -> int:
+        return self._command_ids.count()
 
     # -- delivery (outbox.py) ------------------------------------------------------------------
     def lease(self, after_seq: int, limit: int, exclude: Iterable[int] = ()) -> list[OutboxRecord]:

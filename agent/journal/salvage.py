@@ -115,7 +115,7 @@ def salvage(path: str | Path, *, clock: Clock | None = None) -> SalvageReport:
             got, bad = _copy_outbox(src, fresh.conn, seen)
             salvaged += got
             unreadable = max(unreadable, bad)
-            for table in ("ledger", "counters", "meta"):
+            for table in ("ledger", "counters", "meta", "command_ids"):
                 _copy_table(src, fresh.conn, table)
         finally:
             src.close()

@@ -1,10 +1,14 @@
 """Fleet commands from ``down/cmd``: validation, dispatch with a deadline, one result each.
 
-A command is ``{"v": 1, "id": str, "cmd": str, "args": {...}}`` (``v`` optional), at most 64 KiB of
-UTF-8 JSON. A malformed or unknown command gets an error result and changes nothing; a command
-running past its deadline (30 s unless the command sets its own) gets a ``timeout`` result (its
-late result is dropped). A result always echoes the id it was sent, even an invalid one
-(sanitised and truncated by :func:`echo_id`), so the fleet can match every error to its request.
+A command is ``{"v": 1, "id": str, "cmd": str, "args": {...}, "ts": str, "expires": str,
+"signature": {...}}`` (all but ``id`` and ``cmd`` optional), at most 64 KiB of UTF-8 JSON. Before
+it runs, a :class:`Guard` (agent/uplink/cmdguard.py) refuses it when it is not signed by the fleet
+(when keys are configured), is stale, or has run before (its id is then remembered in the
+journal); a retained delivery is refused whatever the guard. A malformed, refused or unknown
+command gets an error result and changes nothing; a command running past its deadline (30 s
+unless the command sets its own) gets a ``timeout`` result (its late result is dropped). A result
+always echoes the id it was sent, even an invalid one (sanitised and truncated by :func:`echo_id`),
+so the fleet can match every error to its request.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -39,6 +43,22 @@ class CommandError(Exception):
         self.code = code
 
 
+class Guard(Protocol):
+    """The checks before a command runs (agent/uplink/cmdguard.py ``CommandGuard``); each raises
+    CommandError."""
+
+    def authentic(self, doc: dict[str, Any]) -> None: ...
+    def fresh(self, doc: Mapping[str, Any]) -> None: ...
+    def first_time(self, cmd_id: str, cmd: str) -> None: ...
+
+
+#: a PUBLISH with the RETAIN flag would run again on every connect (MQTT 5.0 and 3.1.1, 3.3.1.3)
+RETAINED_REFUSED = ("a retained command is never run (it would run again on every connect); publish commands "
+                    "with retain = false, and clear this one with an empty retained message on the topic")
+#: the members of a command; ``signature`` is checked by the guard, never by the handler
+ENVELOPE = frozenset({"v", "id", "cmd", "args", "ts", "expires", "signature"})
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     handler: Callable[[Mapping[str, Any]], Any]
@@ -49,6 +69,11 @@ class Command:
 
 def parse(payload: bytes) -> tuple[str | None, str, dict[str, Any]]:
     """Decode and validate a command payload. Raises CommandError (with whatever id was found)."""
+    return envelope(decode(payload))
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """The payload as a JSON object. Raises CommandError."""
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandError("too_large", f"command is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}")
     try:
@@ -59,6 +84,11 @@ def parse(payload: bytes) -> tuple[str | None, str, dict[str, Any]]:
         raise CommandError("bad_json", f"command is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise CommandError("bad_command", "command must be a JSON object")
+    return doc
+
+
+def envelope(doc: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """The id, name and args of a decoded command. Raises CommandError."""
     cmd_id = doc.get("id")
     if not isinstance(cmd_id, str) or not _ID.match(cmd_id):
         raise CommandError("bad_id", "id must be a string of 1-64 [A-Za-z0-9_.:-]")
@@ -70,7 +100,7 @@ def parse(payload: bytes) -> tuple[str | None, str, dict[str, Any]]:
         raise CommandError("bad_args", "args must be a JSON object")
     if "v" in doc and (type(doc["v"]) is not int or doc["v"] != CONTRACT_VERSION):
         raise CommandError("bad_command", f"v must be {CONTRACT_VERSION} (the contract version this agent speaks)")
-    extra = set(doc) - {"v", "id", "cmd", "args"}
+    extra = set(doc) - ENVELOPE
     if extra:
         raise CommandError("bad_command", f"unknown fields: {', '.join(sorted(extra))}")
     return cmd_id, cmd, args
@@ -87,25 +117,39 @@ class CommandRunner:
         self._watch = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cmd-watch")
         self._lock = threading.Lock()
 
-    def submit(self, payload: bytes) -> None:
-        cmd_id: str | None = None
+    def submit(self, payload: bytes, *, retained: bool = False, guard: Guard | None = None) -> None:
+        """Check ``payload`` (with ``guard``: retained, signature, freshness, repeat) and run it,
+        or answer why not; either way exactly one result is emitted."""
         try:
-            cmd_id, name, args = parse(payload)
-            command = self.commands.get(name)
-            if command is None:
-                raise CommandError("unknown_command",
-                                   f"unknown command {name!r}; known: {', '.join(sorted(self.commands))}")
-            if command.check is not None:
-                command.check(args)
+            cmd_id, name, args, command = self._admit(payload, retained, guard)
         except CommandError as exc:
-            if cmd_id is None:
-                cmd_id = _salvage_id(payload)
+            cmd_id = _salvage_id(payload)
             log.warning("command_rejected", id=cmd_id, code=exc.code, error=str(exc))
             self.emit({"id": cmd_id, "ok": False, "error": {"code": exc.code, "message": str(exc)}})
             return
         log.info("command_received", id=cmd_id, cmd=name)
         future = self._pool.submit(command.handler, args)
         self._watch.submit(self._await, cmd_id, name, future, command.deadline_s)
+
+    def _admit(self, payload: bytes, retained: bool,
+               guard: Guard | None) -> tuple[str, str, dict[str, Any], Command]:
+        if retained:
+            raise CommandError("retained", RETAINED_REFUSED)
+        doc = decode(payload)
+        if guard is not None:
+            guard.authentic(doc)
+        cmd_id, name, args = envelope(doc)
+        if guard is not None:
+            guard.fresh(doc)
+        command = self.commands.get(name)
+        if command is None:
+            raise CommandError("unknown_command",
+                               f"unknown command {name!r}; known: {', '.join(sorted(self.commands))}")
+        if command.check is not None:
+            command.check(args)
+        if guard is not None:
+            guard.first_time(cmd_id, name)  # last: only a command about to run is remembered
+        return cmd_id, name, args, command
 
     def _await(self, cmd_id: str, name: str, future: Future[Any], deadline_s: float) -> None:
         try:

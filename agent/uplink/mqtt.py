@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from agent.config import MqttConfig
 
@@ -35,6 +36,9 @@ class LinkEvent:
     error: BaseException | None = None
     #: paho's own error line for it (paho swallows the exception of a failed read and logs it)
     detail: str = ""
+    #: a "message" event: the PUBLISH carried the RETAIN flag (a retained message the broker
+    #: replayed, or under MQTT 5 any retained publish: we subscribe with Retain As Published)
+    retain: bool = False
 
 
 class SetupError(OSError):
@@ -158,7 +162,8 @@ class MqttSession:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            self.events.append(LinkEvent("message", topic=str(message.topic), payload=bytes(message.payload)))
+            self.events.append(LinkEvent("message", topic=str(message.topic), payload=bytes(message.payload),
+                                         retain=bool(message.retain)))
         except Exception:
             log.exception("mqtt_callback_failed", callback="on_message")
 
@@ -216,7 +221,15 @@ class MqttSession:
         return int(info.mid)
 
     def subscribe(self, topics: list[str]) -> None:
-        self.client.subscribe([(t, 1) for t in topics])
+        """QoS 1. Under MQTT 5 with Retain As Published (MQTT 5.0, 3.8.3.1): the broker keeps the
+        RETAIN flag of a message forwarded live, so a retained command is recognised even when it
+        is published while we are connected. MQTT 3.1.1 clears the flag on live delivery (3.3.1.3)
+        and sets it only on the retained copy replayed at subscribe time."""
+        if self.v5:
+            opts = SubscribeOptions(qos=1, retainAsPublished=True)
+            self.client.subscribe([(t, opts) for t in topics])
+        else:
+            self.client.subscribe([(t, 1) for t in topics])
 
     def disconnect(self) -> None:
         try:

@@ -21,6 +21,7 @@ from agent.config import AgentConfig, config_warnings
 from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
 from agent.uplink import failures, payloads
+from agent.uplink.cmdguard import CommandGuard
 from agent.uplink.commands import CommandRunner
 from agent.uplink.failures import LinkFailure
 from agent.uplink.forwarder import Forwarder
@@ -52,6 +53,7 @@ class Uplink:
                                    max_attempts=cfg.mqtt.max_attempts,
                                    unacked_resend_s=cfg.mqtt.fleet_ack_timeout, clock=self.clock.monotonic)
         self.commands: CommandRunner | None = None
+        self.command_guard = CommandGuard.build(cfg.commands, journal, self.clock.now)
         #: the report-signing key, made on the daemon's first start; its identity is in every up/status
         self.signer = Signer.load(cfg)
         self._rng = random.Random()
@@ -228,7 +230,7 @@ class Uplink:
         elif ev.kind == "puback":
             self.forwarder.on_puback(ev.mid, ev.code, ev.reason)
         elif ev.kind == "message":
-            self._on_message(ev.topic, ev.payload)
+            self._on_message(ev.topic, ev.payload, ev.retain)
         elif ev.kind == "subscribed" and ev.reason:
             log.error("subscription_refused", reason=ev.reason)
 
@@ -317,13 +319,13 @@ class Uplink:
         if self._failures == 1 or self._failures % 20 == 0:
             log.info("uplink_retry", reason=reason, failures=self._failures, delay_s=round(delay, 2))
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, retain: bool = False) -> None:
         if topic == self.topics.cmd:
             if self.commands is None:
                 self.emit_result({"id": None, "ok": False, "error": {"code": "not_ready",
                                                                      "message": "commands are not available"}})
                 return
-            self.commands.submit(payload)
+            self.commands.submit(payload, retained=retain, guard=self.command_guard)
         elif topic == self.topics.txn_ack:
             self._on_txn_ack(payload)
         else:
