@@ -75,12 +75,14 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--terminal", required=True)
     k = cmd("cmd", "send a command to a terminal (down/cmd)")
     k.add_argument("terminal")
-    k.add_argument("name", choices=["selftest", "inspect", "health", "queue", "reload"])
+    k.add_argument("name", choices=["selftest", "inspect", "health", "queue", "reload", "logs"])
     k.add_argument("--level", choices=["internal", "external"], help="selftest level")
     k.add_argument("--engineer", help="inspect: the engineer's name")
     k.add_argument("--site", help="the terminal's site (default: as last seen by ingest)")
     k.add_argument("--wait", action="store_true", help="wait for the cmd-result")
     k.add_argument("--timeout", type=float, default=130.0)
+    k.add_argument("--key", metavar="PEM", help="sign with the fleet's Ed25519 command key (private, PEM)")
+    k.add_argument("--expires", type=float, metavar="S", help="the command expires S seconds after it is sent")
     # -- serve: the read-only dashboard (fleet/web/, owned by the dashboard work) --
     from fleet.web import add_arguments as _serve_arguments
     _serve_arguments(cmd("serve", "the read-only web dashboard (loopback by default)"))
@@ -301,7 +303,8 @@ def _cmd(args: argparse.Namespace, cfg: FleetConfig) -> int:
     if args.engineer:
         cargs["engineer"] = args.engineer
     try:
-        result = send(cfg, args.terminal, site, args.name, cargs, wait=args.wait, timeout_s=args.timeout)
+        result = send(cfg, args.terminal, site, args.name, cargs, wait=args.wait, timeout_s=args.timeout,
+                      key_file=args.key, expires_s=args.expires)
     except CommandError as exc:
         print(f"kiosk-fleet: {exc}", file=sys.stderr)
         return 1

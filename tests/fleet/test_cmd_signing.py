@@ -53,3 +53,19 @@ def test_a_key_that_is_not_ed25519_is_named(tmp_path: Path) -> None:
     (tmp_path / "x.pem").write_text("nope")
     with pytest.raises(CommandError, match="PEM private key"):
         load_signing_key(tmp_path / "x.pem")
+
+
+def test_kiosk_fleet_cmd_signs_with_key(tmp_path: Path, fresh_broker, recorder) -> None:
+    """``kiosk-fleet cmd T health --key PEM --expires 60``, as an operator types it: what reaches
+    down/cmd is signed by that key, carries ts and expires, and validates."""
+    trusted = frozenset({keygen(tmp_path / "cmd.key", tmp_path / "cmd.pub")})
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(f'[mqtt]\nhost = "127.0.0.1"\nport = {fresh_broker.port}\n[store]\nurl = "sqlite:///{tmp_path}/f.db"\n')
+    rec = recorder("kiosk/v1/S1/T1/down/cmd", port=fresh_broker.port, contract_check=False)
+    r = subprocess.run([sys.executable, "-m", "fleet", "-c", str(cfg), "cmd", "T1", "health", "--site", "S1",
+                        "--key", str(tmp_path / "cmd.key"), "--expires", "60"], cwd=REPO, capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cmd = rec.wait_for(lambda m: True, 10).json()
+    assert cmd["cmd"] == "health" and cmd["ts"] and cmd["expires"]
+    assert verify_trusted(cmd, trusted) is None and contract.validate("cmd", cmd) == []
