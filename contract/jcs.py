@@ -1,9 +1,8 @@
-"""RFC 8785 JSON Canonicalization Scheme (JCS) for the fleet: the canonical form a fleet signs its
-commands over (contract/README.md, "Signed commands").
-
-The terminal holds the same algorithm as agent/runtime/jcs.py: the contract is what a fleet needs
-without the agent, and the agent never imports the contract, so each side has its copy and
-tests/contract/test_jcs_copies.py holds them byte-for-byte equal on generated JSON.
+"""RFC 8785 JSON Canonicalization Scheme (JCS): the canonical form every signature of the contract
+covers, a fleet's command (contract/README.md, "Signed commands") and a terminal's report
+(docs/mqtt.md, "Signed reports"). Part of the contract, and the one module of it the terminal
+imports (agent/runtime/signing.py, agent/runtime/verify.py): standard library only, so a terminal's
+install needs nothing more for it.
 
 https://www.rfc-editor.org/rfc/rfc8785 : objects with members sorted by the UTF-16 code units of
 their names (section 3.2.3), no whitespace, strings escaped as ECMAScript ``JSON.stringify`` does

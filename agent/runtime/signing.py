@@ -2,7 +2,7 @@
 
 A self-test or inspection report carries ``"signature": {"alg": "Ed25519-JCS", "public_key": <base64
 of the 32-byte raw key>, "fingerprint": <hex SHA-256 of the raw key>, "sig": <base64 of the 64-byte
-signature>}``; the signature covers the RFC 8785 canonical UTF-8 JSON (agent/runtime/jcs.py) of the report
+signature>}``; the signature covers the RFC 8785 canonical UTF-8 JSON (contract/jcs.py) of the report
 with its ``signature`` member removed, by RFC 8032 Ed25519 (pure, no context). A verifier needs only
 that rule and an Ed25519 library (docs/mqtt.md, "Signed reports").
 
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.runtime.crypto import KeyFileError, load_or_create_key
-from agent.runtime.jcs import CanonicalizationError, canonicalize
+from contract.jcs import CanonicalizationError, canonicalize
 
 log = structlog.get_logger(__name__)
 

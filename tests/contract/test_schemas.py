@@ -251,13 +251,19 @@ def test_pyproject_ships_the_contract_files() -> None:
     assert not any(d.startswith("jsonschema") for d in pyproject["project"]["dependencies"])
 
 
-def test_the_terminal_side_never_imports_the_contract() -> None:
-    """One-way dependencies: fleet -> contract; agent, drivers and simulators never need it."""
+def test_the_terminal_side_imports_only_the_contracts_canonical_json() -> None:
+    """One-way dependencies: fleet -> contract; agent, drivers and simulators need none of it but
+    contract/jcs.py, the RFC 8785 form signatures cover, which imports only the standard library."""
     offenders = []
     for pkg in ("agent", "drivers", "simulators"):
         for path in (REPO / pkg).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-                offenders += [f"{path.relative_to(REPO)}: {n}" for n in names if n.split(".")[0] == "contract"]
+                offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
+                              if n.split(".")[0] == "contract" and n != "contract.jcs"]
     assert offenders == []
+    jcs = ast.parse((REPO / "contract" / "jcs.py").read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(jcs) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {(n.module or "").split(".")[0] for n in ast.walk(jcs) if isinstance(n, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.runtime.jcs import CanonicalizationError, canonicalize, number
+from contract.jcs import CanonicalizationError, canonicalize, number
 
 APPENDIX_B = [
     ("0000000000000000", "0"),
