@@ -43,6 +43,16 @@ class StreamDecoder(Generic[F]):
     def clear(self) -> None:
         self._buf = b""
 
+    def resync(self) -> list[F]:
+        """The line went quiet with a partial frame buffered: it was garbage or cut short. Count an
+        error, drop its first byte and look for a frame in the rest (none when nothing is pending)."""
+        pending = self._buf
+        if not pending:
+            return []
+        self._buf = b""
+        self.errors += 1
+        return self.feed(pending[1:])
+
     def feed(self, data: bytes) -> list[F]:
         """Add bytes; return every complete frame now available, in order."""
         self._buf += data

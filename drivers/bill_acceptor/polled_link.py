@@ -148,7 +148,7 @@ class PolledLink(Generic[F]):
         transport = self._require()
 
         def step(chunk: bytes) -> Any:
-            frames = self.decoder.feed(chunk) if chunk else self._salvage()
+            frames = self.decoder.feed(chunk) if chunk else self.decoder.resync()
             for frame in frames:
                 reply = pick(frame)
                 if reply is not None:
@@ -160,11 +160,3 @@ class PolledLink(Generic[F]):
             raise DeviceTimeout(f"no reply to {label}")
         return reply
 
-    def _salvage(self) -> list[F]:
-        """Silence with a partial frame buffered: it was garbage or cut short; resync past it."""
-        pending = self.decoder.pending
-        if not pending:
-            return []
-        self.decoder.clear()
-        self.decoder.errors += 1
-        return self.decoder.feed(pending[1:])

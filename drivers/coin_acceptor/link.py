@@ -74,19 +74,11 @@ class CcTalkLink:
         raise DeviceTimeout(f"no answer to header {header} within {self.timeout_s:.3f}s ({retries + 1} attempts)")
 
     def _step(self, echo: EchoFilter, chunk: bytes) -> Frame | None:
-        frames = self.decoder.feed(echo.feed(chunk)) if chunk else self._salvage()
+        frames = self.decoder.feed(echo.feed(chunk)) if chunk else self.decoder.resync()
         for frame in frames:
             if frame.src == self.address:
                 return frame
         return None
-
-    def _salvage(self) -> list[Frame]:
-        pending = self.decoder.pending
-        if not pending:
-            return []
-        self.decoder.clear()
-        self.decoder.errors += 1
-        return self.decoder.feed(pending[1:])
 
     def _drain(self) -> None:
         if not self.transport.is_open:

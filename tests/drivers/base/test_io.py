@@ -79,3 +79,12 @@ def test_given_hands_out_the_transport_and_keeps_the_settings() -> None:
     factory = given(t)
     assert factory("/dev/ttyS0", {"baudrate": 9600, "parity": "E"}) is t
     assert factory.settings == {"baudrate": 9600, "parity": "E"}  # type: ignore[attr-defined]
+
+
+def test_resync_drops_a_partial_frame_and_finds_the_next() -> None:
+    """Silence with a partial frame buffered: one error counted, its first byte dropped, and a whole
+    frame behind it found; nothing pending gives nothing."""
+    decoder = StreamDecoder(_decode, b"\x02")
+    assert decoder.resync() == [] and decoder.errors == 0
+    assert decoder.feed(b"\x02\x09ab\x02\x01z") == []  # claims 9 bytes: the next frame is inside it
+    assert decoder.resync() == [b"z"] and decoder.errors >= 1 and decoder.pending == b""
