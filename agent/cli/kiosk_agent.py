@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--level", choices=["internal", "external", "interactive"], default="internal")
     s.add_argument("--step-timeout", type=float, default=60.0, help="seconds per interactive step")
     s.add_argument("--out", help="write the whole signed report (JSON) here, for inspect --verify")
+    s.add_argument("--security", action="store_true",
+                   help="check the terminal's security posture instead (TLS, keys, file modes, sandbox); "
+                        "exit 1 when a check fails")
     i = sub.add_parser("inspect", help="the inspection report", parents=after)
     i.add_argument("--engineer", default="")
     i.add_argument("--out", help="write the HTML report here (JSON goes next to it)")

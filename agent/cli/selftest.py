@@ -20,6 +20,11 @@ its own; without the daemon this command signs it with the same key file, read-o
 here). A key this user cannot read (it is root's, 0600) leaves the report explicitly unsigned
 (``"signature": null`` and ``"unsigned": <why>``), said in the output, never silently. ``--out FILE``
 writes the whole signed report as JSON, for ``kiosk-agent inspect --verify FILE``.
+
+``--security`` runs the security self-check instead (agent/services/security.py): the terminal's
+posture from its config, files and systemd, with or without the daemon (it opens no port). Exit 0
+when no check fails, 1 when one does; ``--json`` prints ``{"ok", "terminal_id", "checks": [{"check",
+"status", "detail", "action"}]}`` (docs/field-engineer.md, "Security check").
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from agent.config import AgentConfig
 from agent.runtime.crypto import KeyFileError
 from agent.runtime.durable import UnsafeFile, replace_file
 from agent.runtime.signing import Signer
+from agent.services import security
 from agent.services import selftest as selftests
 from drivers import DRIVERS, build_driver
 from drivers.base.device import DeviceSpec, DriverContext
@@ -57,6 +63,8 @@ def schema_view(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_selftest(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    if getattr(args, "security", False):
+        return run_security(cfg, args)
     known = {d.name for d in cfg.devices} | set(cfg.device_problems)
     unknown = [d for d in args.devices if d not in known]
     if unknown:
@@ -214,4 +222,30 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{r['action']:<17}{(r['code'] or '-')[:15]:<16}{r['reason']}")
     fails = sum(1 for r in report["results"] if r["result"] == "fail")
     lines += ["", "ALL PASS" if report["ok"] else f"{fails} FAILED"]
+    return "\n".join(lines)
+
+
+def run_security(cfg: AgentConfig, args: argparse.Namespace) -> int:
+    """``kiosk-agent selftest --security``: 0 when no check fails, 1 when one does, 2 on misuse."""
+    if args.devices or args.level != "internal" or getattr(args, "out", None):
+        print("kiosk-agent: --security checks the terminal, not devices; it takes no devices, --level or --out",
+              file=sys.stderr)
+        return EXIT_USAGE
+    result = {"ok": False, "terminal_id": cfg.terminal.id, **security.report(security.live_view(cfg))}
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(format_security(result))
+    return EXIT_OK if result["ok"] else EXIT_FAIL
+
+
+def format_security(result: dict[str, Any]) -> str:
+    lines = [f"security check of terminal {result['terminal_id']}", ""]
+    for c in result["checks"]:
+        lines.append(f"{c['status'].upper():<6}{c['check']:<30}{c['detail']}")
+        if c["action"] and c["status"] != "pass":
+            lines.append(f"{'':<36}-> {c['action']}")
+    counts = {s: sum(1 for c in result["checks"] if c["status"] == s) for s in ("fail", "warn", "skip")}
+    summary = ", ".join(f"{n} {s.upper()}" for s, n in counts.items() if n)
+    lines += ["", ("NO FAILURE" if result["ok"] else "FAILED") + (f" ({summary})" if summary else " (ALL PASS)")]
     return "\n".join(lines)

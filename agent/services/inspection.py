@@ -1,7 +1,8 @@
 """The inspection report (设备巡检单): every figure the service contract is written in, from the
 terminal itself — self-test results, faults of the last 30 days by class with durations,
 availability this month and last month against the 98% target, the queue, outages, system
-figures, lifetime counters, and the engineer's checklist."""
+figures, lifetime counters, the security self-check (agent/services/security.py) and the
+engineer's checklist."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from agent.health.availability import (
 from agent.health.document import AVAILABILITY_TARGET, system_uptime_s, temperatures
 from agent.journal import Journal, iso
 from agent.runtime.signing import Signer
+from agent.services import security as security_check
 from agent.services.counters import Counters
 from agent.services.selftest import Selftests
 from drivers.base.health import SelftestLevel
@@ -77,8 +79,11 @@ def system_figures(journal: Journal) -> dict[str, Any]:
 def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, Any], engineer: str,
                  checks: Sequence[str], counters: Mapping[str, Mapping[str, int]],
                  system: Mapping[str, Any] | None = None, now: datetime | None = None,
-                 agent_running: bool = True, signer: Signer) -> dict[str, Any]:
-    """The report, signed by ``signer`` (the terminal's key; see agent/runtime/signing.py)."""
+                 agent_running: bool = True, signer: Signer,
+                 security: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report, signed by ``signer`` (the terminal's key; see agent/runtime/signing.py).
+    ``security``: the security self-check's result (:func:`security_section`), the ``security``
+    section when given (the daemon always gives it)."""
     now_local = (now or journal.clock.now()).astimezone()
     (this_start, this_end), (last_start, last_end) = month_bounds(now_local)
     since30 = now_local - timedelta(days=30)
@@ -98,11 +103,18 @@ def build_report(cfg: AgentConfig, journal: Journal, *, selftest: Mapping[str, A
         "outages_30d": outages(journal, since30),
         "system": dict(system) if system is not None else system_figures(journal),
         "counters": {k: dict(v) for k, v in counters.items()},
+        **({"security": {"ok": bool(security["ok"]), "checks": [dict(c) for c in security["checks"]]}}
+           if security is not None else {}),
         "checklist": [{"item": key, "zh": zh, "en": en, "confirmed": key in checks}
                       for key, (zh, en) in CHECKLIST.items()]
                      + [{"item": c, "zh": c, "en": c, "confirmed": True} for c in checks if c not in CHECKLIST],
         "ok": bool(selftest.get("ok")),
     })
+
+
+def security_section(cfg: AgentConfig) -> dict[str, Any]:
+    """The security self-check of the live posture, for :func:`build_report`'s ``security``."""
+    return security_check.report(security_check.live_view(cfg))
 
 
 def valid_engineer(value: object) -> bool:
@@ -134,9 +146,10 @@ class Inspections:
 
     def run(self, engineer: str, checks: Sequence[str]) -> dict[str, Any]:
         selftest = self.selftests.run(None, SelftestLevel.INTERNAL, remote=False)
-        report = build_report(self.config(), self.journal, selftest=selftest, engineer=engineer,
+        cfg = self.config()
+        report = build_report(cfg, self.journal, selftest=selftest, engineer=engineer,
                               checks=list(checks)[:MAX_CHECKS], counters=self.counters.all(),
-                              system=self.system(), signer=self.signer)
+                              system=self.system(), signer=self.signer, security=security_section(cfg))
         self.journal.append_event("inspection", report, kind="report")
         self.wake()
         return report

@@ -34,6 +34,7 @@ h1 { font-size: 16pt; margin: 0 0 4mm; } h2 { font-size: 12pt; margin: 6mm 0 2mm
 table { border-collapse: collapse; width: 100%; page-break-inside: avoid; }
 th, td { border: 1px solid #888; padding: 1.2mm 2mm; text-align: left; vertical-align: top; }
 th { background: #eee; } .pass { color: #075; } .fail { color: #b00; font-weight: bold; } .skip { color: #666; }
+.warn { color: #a60; }
 .meta td { border: none; padding: 0.5mm 2mm; } .sign td { height: 16mm; width: 50%; }
 """
 
@@ -58,6 +59,9 @@ def render(report: dict[str, Any]) -> str:
     o = report["outages_30d"]
     sysf = report["system"]
     counter_rows = [[e(dev), e(k), str(v)] for dev, cs in report["counters"].items() for k, v in cs.items()]
+    sec = report.get("security") or {"ok": True, "checks": []}
+    security_rows = [[e(c["check"]), f"<span class='{e(c['status'])}'>{e(c['status'].upper())}</span>",
+                      e(c["detail"]), e(c["action"])] for c in sec["checks"]]
     check_rows = [[e(c["zh"]), e(c["en"]), "☑ 已确认 confirmed" if c["confirmed"] else "☐ 未确认 not confirmed"]
                   for c in report["checklist"]]
     return f"""<!DOCTYPE html>
@@ -88,9 +92,11 @@ def render(report: dict[str, Any]) -> str:
           _dur(sysf.get('uptime_s', 0))]])}
 <h2>6. 累计计数 Lifetime counters</h2>
 {_table(["设备 Device", "计数 Counter", "数值 Value"], counter_rows)}
-<h2>7. 巡检项目 Checklist</h2>
+<h2>7. 安全检查 Security check ({'无失败 no failure' if sec.get('ok') else '存在失败 FAILURES'})</h2>
+{_table(["检查 Check", "结果 Result", "说明 Detail", "处理 Action"], security_rows)}
+<h2>8. 巡检项目 Checklist</h2>
 {_table(["项目", "Item", "确认 Confirmed"], check_rows)}
-<h2>8. 签字 Signatures</h2>
+<h2>9. 签字 Signatures</h2>
 <table class="sign"><tr><td>巡检工程师 Engineer:</td><td>网点负责人 Site staff:</td></tr></table>
 {_signature_block(report)}
 </body></html>

@@ -109,6 +109,18 @@ def test_selftest(terminal: Terminal) -> None:
         assert (rc, last) == (0, "ALL PASS")
 
 
+def test_selftest_security(terminal: Terminal) -> None:
+    """``selftest --security``: the same checks in both forms (the simulated terminal has no TLS: exit 1)."""
+    def norm(text: str) -> Any:
+        doc = json.loads(text)
+        return doc["ok"], [(c["check"], c["status"]) for c in doc["checks"]]
+    rc, (ok, checks) = both("kiosk-agent", ["-c", terminal.config, "--json"], ["selftest", "--security"], norm)
+    assert (rc, ok) == (1, False) and ("mqtt_tls", "fail") in checks and ("api_socket", "pass") in checks
+    rc, last = both("kiosk-agent", ["-c", terminal.config], ["selftest", "--security"],
+                    lambda t: t.strip().splitlines()[-1].split(" (")[0])
+    assert (rc, last) == (1, "FAILED")
+
+
 def test_inspect(terminal: Terminal, tmp_path: Path) -> None:
     outs = iter([tmp_path / "before.html", tmp_path / "after.html"])
     # the same --out in both forms would hide a form that ignores it: each form gets its own file
