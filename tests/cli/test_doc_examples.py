@@ -85,6 +85,9 @@ RUN: list[tuple[str, Expect]] = [
     (r"^kiosk-agent selftest --level external --json", Expect(out=r'"level": "external"')),
     # interactive tests refuse to run while the daemon runs (exit 2), as the guide says
     (r"^kiosk-agent selftest --level interactive", Expect(rc=2)),
+    # the test terminal's uplink has no TLS: the security check fails on it, and says how to fix it
+    (r"^kiosk-agent selftest --security +#", Expect(rc=1, out=r"FAIL  mqtt_tls[^\n]*\n +-> set mqtt\.tls_ca")),
+    (r"^kiosk-agent selftest --security --json", Expect(rc=1, out=r'"check": "api_socket",\s+"status": "pass"')),
     (r"^kiosk-agent inspect --engineer", Expect(out=r"self-test PASS")),
     (r"^kiosk-agent queue stats", Expect(out=r"^pending \d+")),
     (r"^kiosk-agent queue (list|dead) ", Expect(out=r"seq +kind")),
