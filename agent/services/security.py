@@ -244,14 +244,15 @@ def api_socket(view: View) -> Check:
                  f"of {group} can connect", f"keep group {group} to the kiosk application's user")
 
 
-def _exposure(view: View, unit_file: str) -> Check:
-    rc, out = view.run(["systemd-analyze", "security", "--offline=true", "--no-pager", unit_file])
+def _exposure(view: View, unit: str, *, offline: bool) -> Check:
+    """``systemd-analyze security``: of the loaded unit, asking systemd (``offline`` False), or of a unit file."""
+    rc, out = view.run(["systemd-analyze", "security", *(["--offline=true"] if offline else []), "--no-pager", unit])
     found = re.search(r"Overall exposure level for \S+:\s*([0-9.]+)", out)
     if found is None:
         return Check("unit_sandbox", SKIP, f"systemd-analyze security gave no exposure level (exit {rc}): "
                      f"{out.strip()[-200:]}")
     level = float(found.group(1))
-    detail = f"{unit_file}: exposure {level:.1f} (0 safe .. 10 unsafe; the shipped unit is at most {MAX_EXPOSURE})"
+    detail = f"{unit}: exposure {level:.1f} (0 safe .. 10 unsafe; the shipped unit is at most {MAX_EXPOSURE})"
     if level <= MAX_EXPOSURE:
         return Check("unit_sandbox", PASS, detail)
     action = "remove the drop-in that weakens the sandbox (systemctl cat kiosk-agent)"
@@ -265,10 +266,10 @@ def unit_sandbox(view: View) -> Check:
         rc, out = view.run(["systemctl", "show", UNIT, "-p", "FragmentPath", "-p", "LoadState"])
         props = dict(line.partition("=")[::2] for line in out.splitlines() if "=" in line)
         if rc == 0 and props.get("LoadState") == "loaded" and props.get("FragmentPath"):
-            return _exposure(view, UNIT)
+            return _exposure(view, UNIT, offline=False)
     for unit_file in view.unit_files:
         if os.path.exists(unit_file):
-            return _exposure(view, unit_file)
+            return _exposure(view, unit_file, offline=True)
     return Check("unit_sandbox", SKIP, "the daemon does not run under systemd here and no unit file is installed "
                  f"({', '.join(view.unit_files)})")
 

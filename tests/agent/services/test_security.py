@@ -248,7 +248,7 @@ def test_unit_sandbox_under_systemd(tmp_path: Path, level: str, status: str) -> 
     run = _analyze(level)
     c = security.unit_sandbox(view(config(tmp_path), runner=run, systemd=True))
     assert c.status == status and level in c.detail
-    assert run.calls[-1][:3] == ["systemd-analyze", "security", "--offline=true"]
+    assert run.calls[-1] == ["systemd-analyze", "security", "--no-pager", "kiosk-agent.service"]  # as loaded
 
 
 def test_unit_sandbox_from_the_installed_file(tmp_path: Path) -> None:
@@ -332,3 +332,21 @@ def test_daemon_uid_is_the_socket_owner_else_this_process(tmp_path: Path) -> Non
     assert security.daemon_uid(cfg) == ME
     (tmp_path / "state" / "j.db").write_bytes(b"")
     assert security.daemon_uid(cfg) == os.lstat(tmp_path / "state" / "j.db").st_uid
+
+
+def test_the_inspection_report_section_is_signed_and_printed(cfg: AgentConfig, journal: Any) -> None:
+    """The section goes into the signed report as given, in order; the page shows each status; a
+    report built without it (the direct path, until it passes one) has no section at all."""
+    from agent.runtime.signing import Signer, verify
+    from agent.services.inspection import build_report
+    from agent.services.inspection_html import render
+    sec = security.report(view(cfg))
+    kw: dict[str, Any] = {"selftest": {"ok": True, "terminal_id": "T-SVC", "level": "internal", "results": []},
+                          "engineer": "", "checks": [], "counters": {}, "system": {"disk_free_mb": 1.0},
+                          "signer": Signer(bytes(32))}
+    rep = build_report(cfg, journal, security=sec, **kw)
+    assert rep["security"] == sec and verify(rep) is None
+    page = render(rep)
+    assert "安全检查 Security check" in page and "<span class='fail'>FAIL</span>" in page
+    assert "<span class='warn'>WARN</span>" in page and "mqtt_tls" in page
+    assert "security" not in build_report(cfg, journal, **kw)
