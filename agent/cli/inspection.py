@@ -18,7 +18,7 @@ from agent.config import AgentConfig
 from agent.runtime.crypto import KeyFileError, check_storage
 from agent.runtime.durable import UnsafeFile, replace_file
 from agent.runtime.signing import Signer, verify
-from agent.services.inspection import build_report
+from agent.services.inspection import build_report, security_section
 from agent.services.inspection_html import render
 from agent.services.storage import journal_key, open_journal
 from drivers.base.health import SelftestLevel
@@ -110,7 +110,7 @@ def inspect_direct(cfg: AgentConfig, engineer: str, checks: list[str]) -> dict[s
     try:
         report = build_report(cfg, journal, selftest=selftest, engineer=engineer, checks=checks,
                               counters=journal.ledger.counters(), agent_running=False,
-                              signer=signer)
+                              signer=signer, security=security_section(cfg))
         journal.append_event("inspection", report, kind="report")  # published when the daemon runs again
     finally:
         journal.close()

@@ -59,6 +59,20 @@ def test_without_the_daemon_plaintext_fails(tmp_path: Path) -> None:
     assert misuse.returncode == 2 and "takes no devices" in misuse.stderr
 
 
+def test_an_inspection_without_the_daemon_carries_the_section_and_verifies(tmp_path: Path) -> None:
+    """``kiosk-agent inspect`` with the daemon stopped: the signed report has ``security`` too."""
+    config = write_config(tmp_path / "agent.toml", base_config(tmp_path, 1883, "T-SEC-INS"))
+    first = AgentProcess(config, tmp_path).start()  # a terminal that has run: its keys and journal exist
+    assert first.terminate() == 0, first.log_tail()
+    out = tmp_path / "r.html"
+    r = cli(config, "inspect", "--engineer", "Li Na", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert statuses(report["security"])["mqtt_tls"] == "fail"
+    assert subprocess.run([sys.executable, "-m", "agent", "inspect", "--verify", str(out.with_suffix(".json"))],
+                          capture_output=True, text=True, timeout=60, cwd=REPO).returncode == 0
+
+
 def test_with_the_daemon_posture_and_the_signed_inspection(daemon: Callable[..., AgentProcess],
                                                            short_dir: Path) -> None:
     ca = ca_file(short_dir / "ca.pem")
