@@ -2,8 +2,8 @@
 
 The target modules are imported inside ``atheris.instrument_imports`` so libFuzzer sees the
 coverage of the codec (and of h11 for the request parser). An exception escaping the target is
-a finding: it is written to ``$FUZZ_FINDINGS/<sha1>.bin`` with its traceback beside it, counted
-once per (type, raising line), and fuzzing goes on, so one bug does not hide the next. Hangs are
+a finding: the first input per (exception type, raising line) is written to
+``$FUZZ_FINDINGS/<sha1>.bin`` with its traceback beside it, and fuzzing goes on, so one bug does not hide the next. Hangs are
 libFuzzer's ``-timeout`` (it stops the run and writes ``timeout-*`` under ``-artifact_prefix``).
 """
 
@@ -34,12 +34,12 @@ def main() -> None:
         except Exception as exc:  # anything escaping the target is the finding
             tb = traceback.extract_tb(exc.__traceback__)[-1]
             key = (type(exc).__name__, f"{tb.filename}:{tb.lineno}")
-            findings.mkdir(parents=True, exist_ok=True)
-            path = findings / hashlib.sha1(data).hexdigest()[:16]
-            path.with_suffix(".bin").write_bytes(data)
-            path.with_suffix(".txt").write_text("".join(traceback.format_exception(exc)))
-            if key not in _seen:
+            if key not in _seen:  # one reproducer per bug, not one per input that hits it
                 _seen.add(key)
+                findings.mkdir(parents=True, exist_ok=True)
+                path = findings / hashlib.sha1(data).hexdigest()[:16]
+                path.with_suffix(".bin").write_bytes(data)
+                path.with_suffix(".txt").write_text("".join(traceback.format_exception(exc)))
                 print(f"FINDING {key[0]} at {key[1]}: {str(exc)[:120]} -> {path}.bin", file=sys.stderr, flush=True)
 
     # libFuzzer's -merge re-runs argv[0] through the shell: the runner's wrapper script, not this file
