@@ -3,8 +3,9 @@
 The target modules are imported inside ``atheris.instrument_imports`` so libFuzzer sees the
 coverage of the codec (and of h11 for the request parser). An exception escaping the target is
 a finding: the first input per (exception type, raising line) is written to
-``$FUZZ_FINDINGS/<sha1>.bin`` with its traceback beside it, and fuzzing goes on, so one bug does not hide the next. Hangs are
-libFuzzer's ``-timeout`` (it stops the run and writes ``timeout-*`` under ``-artifact_prefix``).
+``$FUZZ_FINDINGS/<sha1>.bin`` with its traceback beside it, and fuzzing goes on, so one bug does
+not hide the next. Hangs are libFuzzer's ``-timeout`` (it stops the run and writes ``timeout-*``
+under ``-artifact_prefix``).
 """
 
 from __future__ import annotations
