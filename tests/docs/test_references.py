@@ -23,7 +23,8 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench
 CODE = [p for pkg in ("agent", "drivers", "simulators", "fleet", "contract", "bench")
         for p in sorted((REPO / pkg).rglob("*.py"))]
 #: generated or runtime places that are named but not shipped
-NOT_FILES = {"bench/.peer-venv", "systemd/pipes", "tests/support/../.."}
+NOT_FILES = {"bench/.peer-venv", "systemd/pipes", "tests/support/../..",
+             "bench/fuzz-findings/", "tests/fuzz/known/"}  # made when a fuzz run finds something
 
 
 def _looks_like_file(ref: str) -> bool:
