@@ -19,6 +19,7 @@ capture answers e=A1), ``chip_failure`` (no ATR: cold reset answers e=61), ``slo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from drivers.base.errors import FrameError
@@ -223,28 +224,7 @@ class CardReaderPeer(DevicePeer):
     def on_bytes(self, data: bytes) -> list[bytes]:
         self._buf += data
         out: list[bytes] = []
-        while self._buf:
-            b = self._buf[0]
-            if b != STX:
-                self._buf = self._buf[1:]
-                if b == NAK and self._last_response is not None:
-                    out.append(self._last_response)
-                elif b == EOT:
-                    if self._timer is not None:
-                        self._timer.cancel()
-                        self._timer = None
-                    out.append(bytes([EOT]))
-                continue  # host ACK and line noise need no answer
-            try:
-                frame, rest = decode_frame(self._buf)
-            except FrameError:
-                self._buf = self._buf[1:]
-                out.append(bytes([NAK]))
-                continue
-            if frame is None:
-                break
-            self._buf = rest
-            self.requests += 1
+        for frame in self._read_frames(decode_frame, STX, self._control591, out):
             if frame.addr != self.addr:
                 continue
             if "slow_ack" in self.device_fault_set:
@@ -255,6 +235,39 @@ class CardReaderPeer(DevicePeer):
                 continue
             out.append(bytes([ACK]) + self._respond(frame))
         return out
+
+    def _read_frames(self, decode: Callable[[bytes], tuple[Any, bytes]], start: int,
+                     control: Callable[[int], list[bytes]], out: list[bytes]) -> Iterator[Any]:
+        """The frames in the buffer, in order (both links): a byte outside a frame goes to
+        ``control``, whose answers join ``out``; a corrupt frame is answered NAK and resynchronised."""
+        while self._buf:
+            if self._buf[0] != start:
+                byte, self._buf = self._buf[0], self._buf[1:]
+                out.extend(control(byte))
+                continue
+            try:
+                frame, rest = decode(self._buf)
+            except FrameError:
+                self._buf = self._buf[1:]
+                out.append(bytes([NAK]))
+                continue
+            if frame is None:
+                return
+            self._buf = rest
+            self.requests += 1
+            yield frame
+
+    def _control591(self, byte: int) -> list[bytes]:
+        """NAK: the last response again; EOT: discontinue (a late answer is dropped); host ACK and
+        line noise need no answer."""
+        if byte == NAK and self._last_response is not None:
+            return [self._last_response]
+        if byte == EOT:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return [bytes([EOT])]
+        return []
 
     def _late(self, frame: Frame) -> None:
         with self.lock:
@@ -389,21 +402,7 @@ class Crt310Peer(CardReaderPeer):
     def on_bytes(self, data: bytes) -> list[bytes]:
         self._buf += data
         out: list[bytes] = []
-        while self._buf:
-            if self._buf[0] != crt310.STX:
-                control, self._buf = self._buf[0], self._buf[1:]
-                out.extend(self._control(control))
-                continue
-            try:
-                frame, rest = crt310.decode_frame(self._buf)
-            except FrameError:
-                self._buf = self._buf[1:]
-                out.append(bytes([NAK]))
-                continue
-            if frame is None:
-                break
-            self._buf = rest
-            self.requests += 1
+        for frame in self._read_frames(crt310.decode_frame, crt310.STX, self._control, out):
             self._held = crt310.Frame310(self._execute310(frame.text)).encode()
             out.append(bytes([ACK]))
         return out

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from drivers.base.device import DeviceDriver, DeviceSpec, DriverContext
-from drivers.base.health import DeviceStatus, SelftestLevel, SelftestResult
+from drivers.base.health import DeviceState, DeviceStatus, SelftestLevel, SelftestOutcome, SelftestResult
 from drivers.base.io import given
 from drivers.base.loopback import RecordingTransport
 from drivers.base.options import Option, in_range, one_of, positive
@@ -17,6 +17,9 @@ def _both_or_neither(options: Mapping[str, Any], driver: type) -> list[str]:
 
 
 class _Scale(DeviceDriver):
+    """A driver whose only interesting part is its options; it answers polls and self-tests as a
+    healthy device would, so it is a complete DeviceDriver."""
+
     device_class = "scale"
     options_schema: ClassVar[Mapping[str, Option]] = {
         "unit": Option(str, one_of("g", "kg"), "one of g, kg"),
@@ -32,10 +35,10 @@ class _Scale(DeviceDriver):
     def close(self) -> None: ...
 
     def poll(self) -> DeviceStatus:
-        raise NotImplementedError
+        return DeviceStatus(DeviceState.ONLINE, detail={"unit": self.spec.options.get("unit", "g")})
 
     def selftest(self, level: SelftestLevel) -> SelftestResult:
-        raise NotImplementedError
+        return SelftestResult(level, SelftestOutcome.PASS)
 
 
 def test_good_options_pass() -> None:
@@ -77,3 +80,9 @@ def test_new_transport_comes_from_the_context() -> None:
     drv = _Scale(DeviceSpec("s", "scale", "x", "/dev/ttyS9"), DriverContext(open_transport=factory))
     assert drv.new_transport({"baudrate": 9600}) is t
     assert factory.settings == {"baudrate": 9600}  # type: ignore[attr-defined]
+
+
+def test_the_scale_is_a_whole_driver_its_options_reach() -> None:
+    drv = _Scale(DeviceSpec("s", "scale", "x", "/dev/ttyS9", options={"unit": "kg"}), DriverContext())
+    assert drv.poll() == DeviceStatus(DeviceState.ONLINE, detail={"unit": "kg"})
+    assert drv.selftest(SelftestLevel.INTERNAL).result is SelftestOutcome.PASS
